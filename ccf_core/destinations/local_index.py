@@ -1,0 +1,497 @@
+"""The embedded destination: a SQLite + FTS5 index of what Amazon Q Business would receive.
+
+It keeps each document's metadata, typed attributes, ACL and the text of text content types, the
+group memberships a connector reports, and answers searches the way Q Business filters them: by the
+searcher's user id and (transitive) groups.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ccf_core.destinations.text_extract import extract_text
+from ccf_core.models.acl import Group
+from ccf_core.ports import BatchLimits, BatchResult, PreparedDocument, RunInfo
+from ccf_core.report import Failure, RunStatus
+
+logger = logging.getLogger(__name__)
+
+#: What an attribute value is decoded back to: string, string list, long or date.
+StoredAttribute = str | list[str] | int | datetime
+
+SCHEMA_VERSION = 1
+
+# External-content FTS5: the text lives once, in `documents`; the triggers keep the index in step
+# with every insert, upsert and delete.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    content_type TEXT,
+    source_uri TEXT,
+    created_at TEXT,
+    last_updated_at TEXT,
+    attributes TEXT NOT NULL,
+    acl TEXT NOT NULL,
+    acl_relation TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    indexed_at TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
+    title, text, content='documents', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS documents_ai AFTER INSERT ON documents BEGIN
+    INSERT INTO documents_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS documents_ad AFTER DELETE ON documents BEGIN
+    INSERT INTO documents_fts (documents_fts, rowid, title, text)
+    VALUES ('delete', old.rowid, old.title, old.text);
+END;
+CREATE TRIGGER IF NOT EXISTS documents_au AFTER UPDATE ON documents BEGIN
+    INSERT INTO documents_fts (documents_fts, rowid, title, text)
+    VALUES ('delete', old.rowid, old.title, old.text);
+    INSERT INTO documents_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
+END;
+CREATE TABLE IF NOT EXISTS groups (
+    name TEXT PRIMARY KEY,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS group_members (
+    group_name TEXT NOT NULL,
+    member_type TEXT NOT NULL CHECK (member_type IN ('user', 'group')),
+    member TEXT NOT NULL,
+    PRIMARY KEY (group_name, member_type, member)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS group_members_by_member ON group_members (member_type, member);
+"""
+
+_COLUMNS = (
+    "id, title, content_type, source_uri, created_at, last_updated_at, attributes, acl, acl_relation, "
+    "checksum, size, text, indexed_at"
+)
+_UPSERT = (
+    "INSERT INTO documents (" + _COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET title = excluded.title, content_type = excluded.content_type, "
+    "source_uri = excluded.source_uri, created_at = excluded.created_at, "
+    "last_updated_at = excluded.last_updated_at, attributes = excluded.attributes, acl = excluded.acl, "
+    "acl_relation = excluded.acl_relation, checksum = excluded.checksum, size = excluded.size, "
+    "text = excluded.text, indexed_at = excluded.indexed_at"
+)
+_SELECT_DOCUMENTS = "SELECT " + _COLUMNS + " FROM documents"
+_SEARCH = (
+    "SELECT d.id, d.title, d.source_uri, d.content_type, d.acl, d.acl_relation, "
+    "snippet(documents_fts, -1, '**', '**', '...', 16), bm25(documents_fts) AS rank "
+    "FROM documents_fts JOIN documents AS d ON d.rowid = documents_fts.rowid "
+    "WHERE documents_fts MATCH ? ORDER BY rank, d.id LIMIT ? OFFSET ?"
+)
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document as the local index holds it.
+
+    ``acl`` is the list of Q Business ``AccessControl`` structures (camelCase keys) and
+    ``access_control_relation`` how they combine ("AND" or "OR"); ``text`` is the extracted text
+    ("" for binary content types).
+    """
+
+    id: str
+    title: str
+    content_type: str | None
+    source_uri: str | None
+    created_at: datetime | None
+    last_updated_at: datetime | None
+    attributes: dict[str, StoredAttribute]
+    acl: list[dict[str, Any]]
+    access_control_relation: str
+    checksum: str
+    size: int
+    text: str
+    indexed_at: datetime
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One search result; ``score`` is relevance, higher is better (the negated FTS5 bm25)."""
+
+    id: str
+    title: str
+    source_uri: str | None
+    content_type: str | None
+    snippet: str
+    score: float
+
+
+def _principal_matches(member: Mapping[str, Any], kind: str, user: str | None, groups: AbstractSet[str]) -> bool:
+    if kind == "user":
+        return user is not None and member.get("id") == user
+    return member.get("name") in groups
+
+
+def _control_grants(control: Mapping[str, Any], user: str | None, groups: AbstractSet[str]) -> bool | None:
+    """True or False for what an access control grants, None when it denies the searcher."""
+    allowed: list[bool] = []
+    for principal in control.get("principals", ()):
+        for kind in ("user", "group"):
+            member = principal.get(kind)
+            if member is None:
+                continue
+            matches = _principal_matches(member, kind, user, groups)
+            if member.get("access", "ALLOW") == "DENY":
+                if matches:
+                    return None
+            else:
+                allowed.append(matches)
+    if not allowed:
+        return False
+    return all(allowed) if control.get("memberRelation", "OR") == "AND" else any(allowed)
+
+
+def acl_allows(
+    acl: Sequence[Mapping[str, Any]], relation: str, user: str | None, groups: AbstractSet[str]
+) -> bool:
+    """Whether a searcher may see a document, with Amazon Q Business semantics.
+
+    An empty ACL is public. A DENY principal matching the searcher in any access control hides the
+    document; otherwise each control grants by its ALLOW principals (``memberRelation`` OR: any
+    matches, AND: all match, none: nothing granted) and the grants combine by ``relation``.
+
+    Args:
+        acl: The stored access controls (``AccessControl.to_api()`` dicts).
+        relation: The document's ``access_control_relation``, "AND" or "OR".
+        user: The searcher's user id (exact match), or None.
+        groups: Every group the searcher belongs to, transitive memberships included.
+
+    Returns:
+        True if the document is visible to the searcher.
+    """
+    if not acl:
+        return True
+    grants: list[bool] = []
+    for control in acl:
+        granted = _control_grants(control, user, groups)
+        if granted is None:
+            return False
+        grants.append(granted)
+    return all(grants) if relation == "AND" else any(grants)
+
+
+def _fts_query(query: str) -> str:
+    # Each word becomes a quoted FTS5 string, so no user input can be read as FTS5 syntax.
+    return " AND ".join(f'"{word}"' for word in _WORD.findall(query))
+
+
+def _encode_attributes(attributes: Mapping[str, object]) -> str:
+    encoded: dict[str, dict[str, object]] = {}
+    for name, value in attributes.items():
+        if isinstance(value, datetime):
+            encoded[name] = {"type": "date", "value": value.isoformat()}
+        elif isinstance(value, int) and not isinstance(value, bool):
+            encoded[name] = {"type": "long", "value": value}
+        elif isinstance(value, list):
+            encoded[name] = {"type": "string_list", "value": [str(item) for item in value]}
+        else:
+            encoded[name] = {"type": "string", "value": str(value)}
+    return json.dumps(encoded, ensure_ascii=False, sort_keys=True)
+
+
+def _decode_attributes(stored: str) -> dict[str, StoredAttribute]:
+    decoded: dict[str, StoredAttribute] = {}
+    for name, item in json.loads(stored).items():
+        value = item["value"]
+        decoded[name] = datetime.fromisoformat(value) if item["type"] == "date" else value
+    return decoded
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _stored(row: Sequence[Any]) -> StoredDocument:
+    indexed_at = _parse(row[12])
+    assert indexed_at is not None  # NOT NULL column
+    return StoredDocument(
+        id=row[0],
+        title=row[1],
+        content_type=row[2],
+        source_uri=row[3],
+        created_at=_parse(row[4]),
+        last_updated_at=_parse(row[5]),
+        attributes=_decode_attributes(row[6]),
+        acl=json.loads(row[7]),
+        access_control_relation=row[8],
+        checksum=row[9],
+        size=row[10],
+        text=row[11],
+        indexed_at=indexed_at,
+    )
+
+
+class LocalIndex:
+    """A :class:`~ccf_core.ports.Destination` in one SQLite file (default ``.ccf/index.db``).
+
+    The object stays usable for reads after ``close(status)`` ends a run; ``shutdown()`` (or leaving
+    a ``with`` block) closes the database connection.
+    """
+
+    name: str = "local"
+    limits: BatchLimits = BatchLimits(
+        max_documents=500, max_bytes=64 * 1024 * 1024, max_delete_ids=500, max_in_flight=1
+    )
+
+    def __init__(self, path: str | os.PathLike[str] = ".ccf/index.db") -> None:
+        """Open (creating it and its folder if needed) the index at ``path``."""
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection shared with the engine's worker threads; the lock serialises its use.
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        try:
+            self._db.executescript(
+                f"BEGIN IMMEDIATE;\n{_SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+            )
+        except sqlite3.Error:
+            self._db.close()
+            raise
+        self._run: RunInfo | None = None
+
+    def describe(self) -> str:
+        """Where the index lives, for the runner's first output line."""
+        return f"local index {self.path}"
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- Destination -------------------------------------------------------------------------
+
+    def open(self, run: RunInfo) -> None:
+        """Start a run; nothing to prepare locally."""
+        self._run = run
+        logger.info("local index %s: run %s of %s started", self.path, run.run_id, run.connector)
+
+    def close(self, status: RunStatus) -> None:
+        """End a run. The connection stays open for searches; see :meth:`shutdown`."""
+        with self._lock:
+            self._db.execute("PRAGMA optimize")
+        run_id = self._run.run_id if self._run else "?"
+        logger.info("local index %s: run %s ended (%s)", self.path, run_id, status.value)
+        self._run = None
+
+    def put_documents(self, batch: Sequence[PreparedDocument]) -> BatchResult:
+        """Add or replace a batch of documents in one transaction.
+
+        Args:
+            batch: Validated documents with their checksums.
+
+        Returns:
+            The ids stored, and a ``content_unreadable`` failure for each document whose content
+            could not be read (the rest of the batch is still stored).
+        """
+        result = BatchResult()
+        rows: list[tuple[object, ...]] = []
+        now = datetime.now(UTC).isoformat()
+        for prepared in batch:
+            doc = prepared.document
+            try:
+                data = doc.read_bytes()
+            except OSError as err:
+                where = str(doc.file.path) if doc.file is not None else "in-memory content"
+                message = f"cannot read {where}: {err.strerror or err}"
+                result.failures.append(Failure(doc.id, "content_unreadable", message))
+                continue
+            content_type = doc.resolved_content_type()
+            meta = doc.metadata
+            rows.append(
+                (
+                    doc.id,
+                    meta.title,
+                    None if content_type is None else content_type.value,
+                    meta.source_uri,
+                    _iso(meta.created_at),
+                    _iso(meta.last_updated_at),
+                    _encode_attributes(meta.attributes),
+                    json.dumps([control.to_api() for control in meta.access_control_list], ensure_ascii=False),
+                    meta.access_control_relation.value,
+                    prepared.checksum,
+                    prepared.size,
+                    extract_text(content_type, data),
+                    now,
+                )
+            )
+            result.accepted.append(doc.id)
+        if rows:
+            with self._transaction() as db:
+                db.executemany(_UPSERT, rows)
+        return result
+
+    def delete_documents(self, document_ids: Sequence[str]) -> BatchResult:
+        """Delete documents; ids the index does not hold count as deleted, as in Q Business."""
+        with self._transaction() as db:
+            db.executemany("DELETE FROM documents WHERE id = ?", [(doc_id,) for doc_id in document_ids])
+        return BatchResult(accepted=list(document_ids))
+
+    def put_groups(self, groups: Sequence[Group]) -> BatchResult:
+        """Store each group's direct members (users and groups), replacing its previous members."""
+        now = datetime.now(UTC).isoformat()
+        with self._transaction() as db:
+            for group in groups:
+                db.execute("DELETE FROM group_members WHERE group_name = ?", (group.name,))
+                db.execute("INSERT OR REPLACE INTO groups (name, updated_at) VALUES (?, ?)", (group.name, now))
+                members = [(group.name, "user", user) for user in group.users]
+                members += [(group.name, "group", child) for child in group.groups]
+                db.executemany(
+                    "INSERT OR IGNORE INTO group_members (group_name, member_type, member) VALUES (?, ?, ?)",
+                    members,
+                )
+        return BatchResult(accepted=[group.name for group in groups])
+
+    def delete_groups(self, names: Sequence[str]) -> BatchResult:
+        """Remove groups and their memberships; unknown names count as deleted."""
+        with self._transaction() as db:
+            for name in names:
+                db.execute("DELETE FROM group_members WHERE group_name = ?", (name,))
+                db.execute("DELETE FROM groups WHERE name = ?", (name,))
+        return BatchResult(accepted=list(names))
+
+    # -- Reading -----------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """How many documents the index holds."""
+        with self._lock:
+            row = self._db.execute("SELECT count(*) FROM documents").fetchone()
+        return int(row[0])
+
+    def get(self, doc_id: str) -> StoredDocument | None:
+        """The stored document with this id, or None."""
+        with self._lock:
+            row = self._db.execute(_SELECT_DOCUMENTS + " WHERE id = ?", (doc_id,)).fetchone()
+        return None if row is None else _stored(row)
+
+    def list_documents(self, limit: int | None = None, offset: int = 0) -> list[StoredDocument]:
+        """Stored documents ordered by id; ``limit=None`` means all of them."""
+        with self._lock:
+            rows = self._db.execute(
+                _SELECT_DOCUMENTS + " ORDER BY id LIMIT ? OFFSET ?", (-1 if limit is None else limit, offset)
+            ).fetchall()
+        return [_stored(row) for row in rows]
+
+    def groups_of(self, user_id: str | None, extra_groups: Iterable[str] = ()) -> set[str]:
+        """Every group a user belongs to, directly or through other groups.
+
+        Args:
+            user_id: The user, as in ``Group.users``; None for "no user" (only ``extra_groups``).
+            extra_groups: Groups to count as the user's own, e.g. from ``--as-group``.
+
+        Returns:
+            The user's direct groups and ``extra_groups``, plus every group containing any of
+            them, transitively (membership cycles are tolerated).
+        """
+        with self._lock:
+            found = set(extra_groups)
+            if user_id is not None:
+                rows = self._db.execute(
+                    "SELECT group_name FROM group_members WHERE member_type = 'user' AND member = ?",
+                    (user_id,),
+                )
+                found.update(name for (name,) in rows)
+            frontier = list(found)
+            while frontier:
+                child = frontier.pop()
+                rows = self._db.execute(
+                    "SELECT group_name FROM group_members WHERE member_type = 'group' AND member = ?",
+                    (child,),
+                )
+                for (parent,) in rows.fetchall():
+                    if parent not in found:
+                        found.add(parent)
+                        frontier.append(parent)
+        return found
+
+    def search(
+        self, query: str, *, user: str | None = None, groups: Iterable[str] = (), limit: int = 10
+    ) -> list[SearchHit]:
+        """Full-text search over titles and text, best matches first.
+
+        Every word of ``query`` must occur (FTS5 syntax in it is taken literally). With no ``user``
+        and no ``groups`` nothing is filtered (the administrator's view); otherwise only documents
+        the ACL lets that searcher see are returned, as in Amazon Q Business.
+
+        Args:
+            query: Free text.
+            user: The searcher's user id.
+            groups: Groups the searcher belongs to besides those the index knows of.
+            limit: At most this many hits.
+
+        Returns:
+            Up to ``limit`` hits.
+        """
+        match = _fts_query(query)
+        extra_groups = list(groups)
+        if not match or limit <= 0:
+            return []
+        filtered = user is not None or bool(extra_groups)
+        searcher_groups = self.groups_of(user, extra_groups) if filtered else set()
+        page = max(limit * 4, 50) if filtered else limit
+        hits: list[SearchHit] = []
+        offset = 0
+        while len(hits) < limit:
+            with self._lock:
+                rows = self._db.execute(_SEARCH, (match, page, offset)).fetchall()
+            for doc_id, title, uri, ctype, acl, relation, snippet, rank in rows:
+                if filtered and not acl_allows(json.loads(acl), relation, user, searcher_groups):
+                    continue
+                hits.append(SearchHit(doc_id, title, uri, ctype, snippet, -float(rank)))
+                if len(hits) == limit:
+                    break
+            if len(rows) < page:
+                break
+            offset += page
+        return hits
+
+    # -- Lifecycle ---------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Close the database connection; the object cannot be used afterwards."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> LocalIndex:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.shutdown()

@@ -1,0 +1,327 @@
+"""The sync engine: one loop from a connector's documents to a destination, with honest accounting.
+
+For every document the engine runs the transform hooks, validates the document against the Q
+Business rules, computes its checksum and compares it with the stored one; only new and changed
+documents are sent. A document is recorded as synced only after the destination accepted it.
+Deletions (explicit, and in full mode everything not seen) and the checkpoint happen only when the
+run got through every document.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ccf_core.checksum import document_checksum, group_checksum
+from ccf_core.connector import Connector, SyncContext, SyncMode
+from ccf_core.errors import ErrorBudgetExceeded, MassDeleteRefused, SyncAborted, SyncCancelled
+from ccf_core.models.acl import Group
+from ccf_core.models.document import Document
+from ccf_core.plugins import CCFPluginManager, get_plugin_manager
+from ccf_core.ports import Destination, PreparedDocument, RunInfo, StateStore
+from ccf_core.report import PlannedChanges, RunStatus, SyncReport
+from ccf_core.uploader import BatchPipeline
+from ccf_core.validation import document_problems
+
+logger = logging.getLogger(__name__)
+
+#: Failure reasons that a retry cannot fix: they do not hold back an incremental checkpoint.
+PERMANENT_REASONS = frozenset({"invalid_document", "transform_error"})
+
+Transform = Callable[..., Document | None]
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """How a run behaves.
+
+    Attributes:
+        full: force a full pass for an incremental connector (ignore the checkpoint, find deletions).
+        dry_run: compute the plan without writing to the destination or the state.
+        allow_mass_delete: allow a run to delete more than ``max_delete_fraction`` of the index.
+        max_delete_fraction: the share of the index a run may delete without ``allow_mass_delete``.
+        error_budget: the share of scanned documents that may fail before the run counts as failed.
+        progress: called with the report now and then during the run (for progress displays).
+        progress_interval: seconds between two progress calls.
+    """
+
+    full: bool = False
+    dry_run: bool = False
+    allow_mass_delete: bool = False
+    max_delete_fraction: float = 0.5
+    error_budget: float = 0.1
+    progress: Callable[[SyncReport], None] | None = None
+    progress_interval: float = 0.25
+
+
+class SyncEngine:
+    """Runs connectors against one destination and one state store."""
+
+    def __init__(
+        self,
+        destination: Destination,
+        state: StateStore,
+        options: SyncOptions | None = None,
+        plugin_manager: CCFPluginManager | None = None,
+    ) -> None:
+        self.destination = destination
+        self.state = state
+        self.options = options or SyncOptions()
+        self._pm = plugin_manager
+
+    @property
+    def plugin_manager(self) -> CCFPluginManager:
+        """The plugin manager whose hooks run (the process's one unless given)."""
+        if self._pm is None:
+            self._pm = get_plugin_manager()
+        return self._pm
+
+    def make_context(self, connector: Connector, **extra: Any) -> SyncContext:
+        """The context of a new run of ``connector`` (the runner adds its cancel event and logger)."""
+        full = connector.sync_mode is SyncMode.FULL or self.options.full
+        checkpoint = None if self.options.full else self.state.get_checkpoint(connector.name)
+        fields: dict[str, Any] = {
+            "connector": connector.name,
+            "config": connector.config,
+            "mode": SyncMode.FULL if full else SyncMode.INCREMENTAL,
+            "checkpoint": checkpoint,
+            "logger": logging.getLogger(f"ccf.connector.{connector.name}"),
+            "run_id": uuid.uuid4().hex[:12],
+        }
+        fields.update(extra)
+        return SyncContext(**fields)
+
+    def run(self, connector: Connector, context: SyncContext | None = None) -> SyncReport:
+        """Sync ``connector`` once and return the report; never raises for a failed run."""
+        context = context or self.make_context(connector)
+        return _Run(self, connector, context).execute()
+
+
+class _Run:
+    """The state of one run; :meth:`execute` is the whole algorithm."""
+
+    def __init__(self, engine: SyncEngine, connector: Connector, context: SyncContext) -> None:
+        self.engine = engine
+        self.options = engine.options
+        self.connector = connector
+        self.context = context
+        self.name = connector.name
+        self.report = SyncReport(
+            connector=self.name,
+            mode=context.mode.value,
+            destination=engine.destination.name,
+            dry_run=self.options.dry_run,
+        )
+        if self.options.dry_run:
+            self.report.plan = PlannedChanges()
+        self.transforms: list[Transform] = [
+            impl.function for impl in reversed(engine.plugin_manager.hook.ccf_transform_document.get_hookimpls())
+        ]
+        self._next_progress = 0.0
+
+    # the algorithm ---------------------------------------------------------------------------
+
+    def execute(self) -> SyncReport:
+        engine, report, context = self.engine, self.report, self.context
+        started = time.perf_counter()
+        self._notify("ccf_sync_started", context=context)
+        status = RunStatus.FAILED
+        pipeline: BatchPipeline | None = None
+        opened = False
+        try:
+            stored = engine.state.load_checksums(self.name)
+            index_size = len(stored)
+            if not self.options.dry_run:
+                engine.destination.open(RunInfo(self.name, context.run_id, context.full))
+                opened = True
+                pipeline = BatchPipeline(engine.destination, engine.state, self.name, report)
+            self._documents(stored, pipeline)
+            self._check_error_budget()
+            deletions = self._deletions(stored, index_size)
+            if pipeline is not None:
+                pipeline.delete(deletions)
+            self._groups(pipeline)
+            if pipeline is not None:
+                pipeline.drain()
+            status = RunStatus.COMPLETED_WITH_FAILURES if report.failed else RunStatus.SUCCEEDED
+            self._save_checkpoint()
+        except SyncCancelled:
+            status = RunStatus.STOPPED
+            report.error = "stopped before the end; accepted documents stay recorded, checkpoint not saved"
+        except SyncAborted as err:
+            report.error = str(err)
+        except Exception as err:
+            logger.exception("sync of %s failed", self.name)
+            report.error = f"{type(err).__name__}: {err}"
+        finally:
+            if pipeline is not None:
+                pipeline.close()
+            report.status = status
+            if opened:
+                try:
+                    engine.destination.close(status)
+                except Exception as err:
+                    logger.exception("closing destination %s failed", engine.destination.name)
+                    report.status = RunStatus.FAILED
+                    report.error = report.error or f"closing the destination failed: {err}"
+            report.duration_seconds = time.perf_counter() - started
+            self._notify("ccf_sync_finished", context=context, report=report)
+        return report
+
+    def _documents(self, stored: dict[str, str], pipeline: BatchPipeline | None) -> None:
+        report, context, plan = self.report, self.context, self.report.plan
+        progress = self.options.progress
+        for document in self.connector.documents(context):
+            if context.cancelled:
+                raise SyncCancelled()
+            report.scanned += 1
+            if progress is not None and report.scanned % 64 == 0:
+                self._progress()
+            doc: Document | None = document
+            if self.transforms:
+                doc = self._transform(document)
+                if doc is None:
+                    report.skipped += 1
+                    continue
+            doc_id = doc.id
+            previous = stored.pop(doc_id, None)
+            problems = document_problems(doc)
+            if problems:
+                report.fail(doc_id, "invalid_document", f"document {doc_id!r}: " + "; ".join(problems))
+                continue
+            try:
+                checksum, size = document_checksum(doc)
+            except OSError as err:
+                report.fail(doc_id, "content_unreadable", f"document {doc_id!r}: cannot read content: {err}")
+                continue
+            if checksum == previous:
+                report.unchanged += 1
+                continue
+            if pipeline is not None:
+                pipeline.add(PreparedDocument(doc, checksum, size, previous is None))
+            elif plan is not None:
+                (plan.add if previous is None else plan.update).append(doc_id)
+                if previous is None:
+                    report.added += 1
+                else:
+                    report.updated += 1
+                report.bytes += size
+        if context.cancelled:
+            raise SyncCancelled()
+        if pipeline is not None:
+            pipeline.flush()
+            pipeline.drain()
+        if plan is not None:
+            plan.unchanged = report.unchanged
+
+    def _transform(self, document: Document) -> Document | None:
+        current: Document | None = document
+        for transform in self.transforms:
+            try:
+                current = transform(document=current, context=self.context)
+            except Exception as err:
+                self.report.fail(document.id, "transform_error", f"a transform hook raised {err!r}")
+                return None
+            if current is None:
+                return None
+        return current
+
+    def _deletions(self, unseen: dict[str, str], index_size: int) -> list[str]:
+        """Explicit deletions plus, in full mode, every recorded id this run did not produce."""
+        explicit = list(dict.fromkeys(self.connector.deleted_document_ids(self.context)))
+        if self.context.cancelled:
+            raise SyncCancelled()
+        deletions = explicit
+        if self.context.full and unseen:
+            chosen = set(explicit)
+            deletions = explicit + [doc_id for doc_id in unseen if doc_id not in chosen]
+        if self.report.plan is not None:
+            self.report.plan.delete = deletions
+            self.report.deleted = len(deletions)
+        in_index = sum(1 for doc_id in deletions if doc_id in unseen)
+        limit = self.options.max_delete_fraction * index_size
+        if index_size and in_index > limit and not self.options.allow_mass_delete:
+            raise MassDeleteRefused(
+                "mass_delete",
+                f"this run would delete {in_index} of the {index_size} documents in the index "
+                f"({in_index / index_size:.0%}, more than the {self.options.max_delete_fraction:.0%} "
+                "allowed); nothing was deleted. If the source really lost that many documents, "
+                "run again with --allow-mass-delete",
+            )
+        return deletions
+
+    def _groups(self, pipeline: BatchPipeline | None) -> None:
+        groups: Iterable[Group] | None = self.connector.groups(self.context)
+        if groups is None:
+            return
+        state = self.engine.state
+        stored = state.load_checksums(self.name, kind="group")
+        changed: list[tuple[Group, str]] = []
+        for group in groups:
+            checksum = group_checksum(group)
+            if stored.pop(group.name, None) != checksum:
+                changed.append((group, checksum))
+        self.report.groups = len(changed)
+        removed = list(stored) if self.context.full else []
+        if pipeline is None:
+            return
+        destination = self.engine.destination
+        if changed:
+            result = destination.put_groups([group for group, _ in changed])
+            accepted = set(result.accepted)
+            state.record(
+                self.name, [(g.name, c) for g, c in changed if g.name in accepted], kind="group"
+            )
+            for failure in result.failures:
+                self.report.fail(failure.document_id, failure.reason, failure.message)
+        if removed:
+            result = destination.delete_groups(removed)
+            state.forget(self.name, result.accepted, kind="group")
+            for failure in result.failures:
+                self.report.fail(failure.document_id, failure.reason, failure.message)
+
+    def _check_error_budget(self) -> None:
+        report = self.report
+        budget = self.options.error_budget
+        if report.failed and report.failed > budget * max(report.scanned, 1):
+            raise ErrorBudgetExceeded(
+                "error_budget",
+                f"{report.failed} of {report.scanned} documents failed, more than the error budget "
+                f"of {budget:.0%}: the run failed, nothing was deleted and the checkpoint was not saved "
+                "(accepted documents stay recorded)",
+            )
+
+    def _save_checkpoint(self) -> None:
+        checkpoint = self.context.next_checkpoint
+        if checkpoint is None or self.options.dry_run:
+            return
+        retryable = [reason for reason in self.report.failures_by_reason if reason not in PERMANENT_REASONS]
+        if not self.context.full and retryable:
+            logger.warning(
+                "checkpoint of %s not advanced: %d documents failed for reasons a retry may fix (%s); "
+                "the next run will list them again",
+                self.name,
+                self.report.failed,
+                ", ".join(sorted(retryable)),
+            )
+            return
+        self.engine.state.save_checkpoint(self.name, checkpoint)
+
+    # hooks and progress ----------------------------------------------------------------------
+
+    def _notify(self, hook_name: str, **kwargs: Any) -> None:
+        hook = getattr(self.engine.plugin_manager.hook, hook_name)
+        try:
+            hook(**kwargs)
+        except Exception:
+            logger.exception("a %s hook raised; the run goes on", hook_name)
+
+    def _progress(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_progress and self.options.progress is not None:
+            self._next_progress = now + self.options.progress_interval
+            self.options.progress(self.report)

@@ -1,0 +1,162 @@
+"""The document a connector yields: content (a file or bytes in memory), metadata and ACLs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictInt, StrictStr, field_validator, model_validator
+
+from ccf_core.content_types import ContentType, content_type_from_path
+from ccf_core.models.acl import AccessControl, MemberRelation
+
+CHUNK_SIZE = 1 << 20
+
+#: An attribute value keeps its Q Business type: string, string list, long or date.
+AttributeValue = (
+    StrictStr | list[StrictStr] | StrictInt | Annotated[datetime, Strict()] | Annotated[date, Strict()]
+)
+
+
+class DocumentFile:
+    """Document content stored in a file on disk. The file is read when the document is synced."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"DocumentFile({str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DocumentFile) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def infer_content_type(self) -> ContentType | None:
+        """The content type implied by the file's extension, if any."""
+        return content_type_from_path(self.path)
+
+    def size(self) -> int:
+        """The file's size in bytes."""
+        return self.path.stat().st_size
+
+
+def _as_utc(value: datetime | date) -> datetime:
+    if not isinstance(value, datetime):
+        return datetime.combine(value, time(), tzinfo=UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class DocumentMetadata(BaseModel):
+    """What Q Business stores beside the content.
+
+    Attributes keep their type: ``str`` is a string, ``list[str]`` a string list, ``int`` a long and a
+    ``datetime`` or ``date`` a date (naive values are taken as UTC). ``None`` values are dropped.
+    ``access_control_relation`` says how the entries of ``access_control_list`` combine.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str
+    source_uri: str | None = None
+    created_at: datetime | None = None
+    last_updated_at: datetime | None = None
+    attributes: dict[str, AttributeValue] = Field(default_factory=dict)
+    access_control_list: list[AccessControl] = Field(default_factory=list)
+    access_control_relation: MemberRelation = MemberRelation.OR
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _drop_none(cls, value: Any) -> Any:
+        if isinstance(value, dict) and any(v is None for v in value.values()):
+            return {k: v for k, v in value.items() if v is not None}
+        return value
+
+    @field_validator("attributes", mode="after")
+    @classmethod
+    def _dates_in_utc(cls, value: dict[str, AttributeValue]) -> dict[str, AttributeValue]:
+        for name, item in value.items():
+            if isinstance(item, date):
+                value[name] = _as_utc(item)
+        return value
+
+    @field_validator("created_at", "last_updated_at", mode="after")
+    @classmethod
+    def _timestamps_in_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _as_utc(value)
+
+
+class Document(BaseModel):
+    """One document to add or update.
+
+    Give the content as ``file=DocumentFile(path)`` or as ``content=`` bytes or text (text is
+    stored as UTF-8 and is plain text unless ``content_type`` says otherwise). ``content_type`` is
+    inferred from the file name, then from ``metadata.source_uri``, when not given.
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    id: str
+    metadata: DocumentMetadata
+    file: DocumentFile | None = None
+    content: bytes | None = None
+    content_type: ContentType | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_content(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("content"), str):
+            data = dict(data)
+            data["content"] = data["content"].encode("utf-8")
+            data.setdefault("content_type", ContentType.PLAIN_TEXT)
+        return data
+
+    @model_validator(mode="after")
+    def _one_content(self) -> Document:
+        if (self.file is None) == (self.content is None):
+            raise ValueError(f"document {self.id!r}: give exactly one of file= or content=")
+        return self
+
+    def resolved_content_type(self) -> ContentType | None:
+        """The declared content type, else the one the file name or source URI implies."""
+        if self.content_type is not None:
+            return self.content_type
+        if self.file is not None:
+            found = self.file.infer_content_type()
+            if found is not None:
+                return found
+        if self.metadata.source_uri:
+            return content_type_from_path(self.metadata.source_uri.split("?", 1)[0])
+        return None
+
+    def iter_content(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """The content in chunks, without holding a whole file in memory."""
+        if self.content is not None:
+            yield self.content
+            return
+        assert self.file is not None
+        with self.file.path.open("rb") as handle:
+            while chunk := handle.read(chunk_size):
+                yield chunk
+
+    def read_bytes(self) -> bytes:
+        """The whole content. Destinations that must send it in one piece use this."""
+        if self.content is not None:
+            return self.content
+        assert self.file is not None
+        return self.file.path.read_bytes()
+
+    def size(self) -> int:
+        """The content's size in bytes."""
+        if self.content is not None:
+            return len(self.content)
+        assert self.file is not None
+        return self.file.size()

@@ -1,0 +1,127 @@
+"""The two ports of the sync engine: where documents go and where sync state is kept.
+
+A destination receives prepared batches and says, per document, what it accepted; the engine
+records a document as synced only after that. A state store keeps the checksum of every synced
+document and the connector's checkpoint, and survives a crash in the middle of a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from ccf_core.models.acl import Group
+from ccf_core.models.document import Document
+from ccf_core.report import Failure, RunStatus
+
+
+@dataclass(frozen=True)
+class PreparedDocument:
+    """A document that passed validation, with its checksum, size and whether it is new."""
+
+    document: Document
+    checksum: str
+    size: int
+    is_new: bool
+
+    @property
+    def id(self) -> str:
+        """The document's id."""
+        return self.document.id
+
+
+@dataclass
+class BatchResult:
+    """What a destination did with a batch: the ids it accepted and the ones it rejected."""
+
+    accepted: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """How a destination wants its batches cut."""
+
+    max_documents: int = 10
+    max_bytes: int = 10 * 1024 * 1024
+    max_delete_ids: int = 10
+    max_in_flight: int = 1
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a destination is told when a run starts."""
+
+    connector: str
+    run_id: str
+    full: bool
+    dry_run: bool = False
+
+
+@runtime_checkable
+class Destination(Protocol):
+    """Where documents go: the local index, Amazon Q Business, or a plugin's own.
+
+    ``put_documents`` and ``delete_documents`` may be called from worker threads, up to
+    ``limits.max_in_flight`` at once; ``open`` and ``close`` are called on the engine's thread.
+    """
+
+    name: str
+    limits: BatchLimits
+
+    def open(self, run: RunInfo) -> None:
+        """Called once before any upload (Q Business starts its data source sync job here)."""
+
+    def put_documents(self, batch: Sequence[PreparedDocument]) -> BatchResult:
+        """Add or update a batch; report each document as accepted or failed."""
+        ...
+
+    def delete_documents(self, document_ids: Sequence[str]) -> BatchResult:
+        """Delete a batch of ids; report each as accepted or failed."""
+        ...
+
+    def put_groups(self, groups: Sequence[Group]) -> BatchResult:
+        """Create or replace groups (their direct members); ids in the result are group names."""
+        ...
+
+    def delete_groups(self, names: Sequence[str]) -> BatchResult:
+        """Remove groups a connector no longer reports."""
+        ...
+
+    def close(self, status: RunStatus) -> None:
+        """Called once in every outcome, even after an exception or a signal."""
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Checksums of synced documents and groups, and the connector's checkpoint."""
+
+    name: str
+
+    def load_checksums(self, connector: str, kind: str = "document") -> dict[str, str]:
+        """Every recorded ``id -> checksum`` of a connector (``kind`` is "document" or "group")."""
+        ...
+
+    def record(self, connector: str, items: Iterable[tuple[str, str]], kind: str = "document") -> None:
+        """Record ``(id, checksum)`` pairs as synced, durably, in one transaction."""
+        ...
+
+    def forget(self, connector: str, ids: Iterable[str], kind: str = "document") -> None:
+        """Remove ids (deleted from the destination) in one transaction."""
+        ...
+
+    def get_checkpoint(self, connector: str) -> dict[str, object] | None:
+        """The checkpoint saved by the last completed run, if any."""
+        ...
+
+    def save_checkpoint(self, connector: str, checkpoint: dict[str, object]) -> None:
+        """Save the checkpoint of a run that completed."""
+        ...
+
+    def reset(self, connector: str) -> None:
+        """Forget everything about a connector (checksums and checkpoint)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""

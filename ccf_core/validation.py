@@ -1,0 +1,143 @@
+"""Check documents against the rules of the Q Business API model that ships with botocore.
+
+The limits are read from botocore's ``qbusiness`` service model the first time they are needed, so
+they follow the API as botocore describes it. A document that breaks a rule is rejected alone, with
+a message naming the document and the rule; the rest of the run goes on.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from ccf_core.content_types import ContentType
+from ccf_core.models.document import Document
+
+#: Attributes ccf sends on its own for every document (from the metadata fields).
+RESERVED_ATTRIBUTES = ("_source_uri", "_created_at", "_last_updated_at")
+
+
+@dataclass(frozen=True)
+class QBusinessLimits:
+    """The document rules of the Q Business ``BatchPutDocument`` operation."""
+
+    id_min: int
+    id_max: int
+    title_min: int
+    title_max: int
+    attribute_name_max: int
+    attribute_name_pattern: str
+    attributes_max: int
+    string_value_max: int
+    principal_max: int
+    content_types: frozenset[str]
+
+    @property
+    def attribute_name_re(self) -> re.Pattern[str]:
+        """The attribute-name pattern, anchored."""
+        return _compiled(self.attribute_name_pattern)
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(f"(?:{pattern})\\Z")
+
+
+@cache
+def qbusiness_limits() -> QBusinessLimits:
+    """Read the limits from botocore's ``qbusiness`` model (cached for the process)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("qbusiness")
+    document = model.operation_model("BatchPutDocument").input_shape.members["documents"].member
+    members: dict[str, Any] = document.members
+    attributes = members["attributes"]
+    attribute = attributes.member
+    name = attribute.members["name"].metadata
+    string_value = attribute.members["value"].members["stringValue"].metadata
+    principal_user = (
+        members["accessConfiguration"]
+        .members["accessControls"]
+        .member.members["principals"]
+        .member.members["user"]
+        .members["id"]
+        .metadata
+    )
+    return QBusinessLimits(
+        id_min=members["id"].metadata["min"],
+        id_max=members["id"].metadata["max"],
+        title_min=members["title"].metadata["min"],
+        title_max=members["title"].metadata["max"],
+        attribute_name_max=name["max"],
+        attribute_name_pattern=name["pattern"],
+        attributes_max=attributes.metadata["max"],
+        string_value_max=string_value["max"],
+        principal_max=principal_user["max"],
+        content_types=frozenset(members["contentType"].enum),
+    )
+
+
+def _has_control_characters(value: str) -> bool:
+    """True when ``value`` breaks the API's ``\\P{C}*`` pattern (control, format, unassigned...)."""
+    if value.isprintable():
+        return False
+    return any(unicodedata.category(ch).startswith("C") for ch in value)
+
+
+def document_problems(document: Document) -> list[str]:
+    """Every rule the document breaks, as ``rule: explanation`` strings (empty when valid)."""
+    limits = qbusiness_limits()
+    problems: list[str] = []
+    doc_id = document.id
+    if not limits.id_min <= len(doc_id) <= limits.id_max:
+        problems.append(f"id length: must be {limits.id_min}-{limits.id_max} characters, is {len(doc_id)}")
+    elif _has_control_characters(doc_id):
+        problems.append("id characters: must not contain control or format characters")
+    meta = document.metadata
+    if not limits.title_min <= len(meta.title) <= limits.title_max:
+        problems.append(
+            f"title length: must be {limits.title_min}-{limits.title_max} characters, is {len(meta.title)}"
+        )
+    content_type = document.resolved_content_type()
+    if content_type is None:
+        where = f"file {document.file.path.name!r}" if document.file else "in-memory content"
+        choices = ", ".join(sorted(ContentType))
+        problems.append(f"content type: cannot infer one for {where}; set content_type= to one of {choices}")
+    elif content_type.value not in limits.content_types:
+        problems.append(f"content type: {content_type.value} is not accepted by Q Business")
+    reserved = sum(1 for value in (meta.source_uri, meta.created_at, meta.last_updated_at) if value)
+    count = len(meta.attributes) + reserved
+    if count > limits.attributes_max:
+        problems.append(f"attribute count: at most {limits.attributes_max} attributes, has {count}")
+    name_re = limits.attribute_name_re
+    for name, value in meta.attributes.items():
+        if name in RESERVED_ATTRIBUTES:
+            problems.append(f"attribute {name!r}: reserved; set it through DocumentMetadata instead")
+        elif len(name) > limits.attribute_name_max or not name_re.match(name):
+            problems.append(
+                f"attribute name {name!r}: must match {limits.attribute_name_pattern} and be at most "
+                f"{limits.attribute_name_max} characters"
+            )
+        values = value if isinstance(value, list) else [value] if isinstance(value, str) else []
+        for item in values:
+            if len(item) > limits.string_value_max:
+                problems.append(
+                    f"attribute {name!r} value length: at most {limits.string_value_max} characters, "
+                    f"is {len(item)}"
+                )
+                break
+    if meta.source_uri is not None and len(meta.source_uri) > limits.string_value_max:
+        problems.append(f"source_uri length: at most {limits.string_value_max} characters")
+    for control in meta.access_control_list:
+        if not control.principals:
+            problems.append("access control: an AccessControl needs at least one principal")
+        for principal in control.principals:
+            key = principal.user.id if principal.user else principal.group.name if principal.group else ""
+            if not 1 <= len(key) <= limits.principal_max or _has_control_characters(key):
+                problems.append(
+                    f"principal {key[:40]!r}: must be 1-{limits.principal_max} printable characters"
+                )
+    return problems
