@@ -13,6 +13,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from ccf_core.content_types import ContentType
 from ccf_core.models.acl import AccessControl, Group
 from ccf_core.models.document import AttributeValue, Document
 
@@ -45,10 +46,11 @@ def _acl(controls: list[AccessControl]) -> list[Any]:
     return encoded
 
 
-def metadata_fingerprint(document: Document) -> bytes:
+def metadata_fingerprint(document: Document, content_type: ContentType | None = None) -> bytes:
     """The canonical encoding of everything but the content and the timestamps."""
     meta = document.metadata
-    content_type = document.resolved_content_type()
+    if content_type is None:
+        content_type = document.resolved_content_type()
     payload = [
         CHECKSUM_VERSION,
         document.id,
@@ -62,9 +64,12 @@ def metadata_fingerprint(document: Document) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
 
 
-def document_checksum(document: Document) -> tuple[str, int]:
-    """Return ``(sha256 hex digest, content size in bytes)``; the content is read once, in chunks."""
-    digest = hashlib.sha256(metadata_fingerprint(document))
+def document_checksum(document: Document, content_type: ContentType | None = None) -> tuple[str, int]:
+    """Return ``(sha256 hex digest, content size in bytes)``; the content is read once, in chunks.
+
+    ``content_type`` is the document's resolved content type when the caller already has it.
+    """
+    digest = hashlib.sha256(metadata_fingerprint(document, content_type))
     digest.update(b"\x00")
     size = 0
     for chunk in document.iter_content():

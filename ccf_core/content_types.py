@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import mimetypes
+import os
 from enum import StrEnum
-from pathlib import PurePath
 
 
 class ContentType(StrEnum):
@@ -92,11 +92,11 @@ def content_type_from_mime(mime: str | None) -> ContentType | None:
     return _BY_MIME.get(mime.split(";", 1)[0].strip().lower())
 
 
-def content_type_from_path(path: str | PurePath) -> ContentType | None:
+def content_type_from_path(path: str | os.PathLike[str]) -> ContentType | None:
     """Infer the content type from a file name's extension, then from its guessed MIME type."""
-    suffix = PurePath(path).suffix.lower().lstrip(".")
-    found = _BY_EXTENSION.get(suffix)
+    name = os.fspath(path)
+    found = _BY_EXTENSION.get(os.path.splitext(name)[1][1:].lower())
     if found is not None:
         return found
-    mime, _ = mimetypes.guess_type(str(path))
+    mime, _ = mimetypes.guess_type(name)
     return content_type_from_mime(mime)

@@ -189,12 +189,13 @@ class _Run:
                     continue
             doc_id = doc.id
             previous = stored.pop(doc_id, None)
-            problems = document_problems(doc)
+            content_type = doc.resolved_content_type()
+            problems = document_problems(doc, content_type)
             if problems:
                 report.fail(doc_id, "invalid_document", f"document {doc_id!r}: " + "; ".join(problems))
                 continue
             try:
-                checksum, size = document_checksum(doc)
+                checksum, size = document_checksum(doc, content_type)
             except OSError as err:
                 report.fail(doc_id, "content_unreadable", f"document {doc_id!r}: cannot read content: {err}")
                 continue

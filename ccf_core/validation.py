@@ -87,8 +87,11 @@ def _has_control_characters(value: str) -> bool:
     return any(unicodedata.category(ch).startswith("C") for ch in value)
 
 
-def document_problems(document: Document) -> list[str]:
-    """Every rule the document breaks, as ``rule: explanation`` strings (empty when valid)."""
+def document_problems(document: Document, content_type: ContentType | None = None) -> list[str]:
+    """Every rule the document breaks, as ``rule: explanation`` strings (empty when valid).
+
+    ``content_type`` is the document's resolved content type when the caller already has it.
+    """
     limits = qbusiness_limits()
     problems: list[str] = []
     doc_id = document.id
@@ -101,7 +104,8 @@ def document_problems(document: Document) -> list[str]:
         problems.append(
             f"title length: must be {limits.title_min}-{limits.title_max} characters, is {len(meta.title)}"
         )
-    content_type = document.resolved_content_type()
+    if content_type is None:
+        content_type = document.resolved_content_type()
     if content_type is None:
         where = f"file {document.file.path.name!r}" if document.file else "in-memory content"
         choices = ", ".join(sorted(ContentType))

@@ -68,10 +68,6 @@ CREATE TRIGGER IF NOT EXISTS documents_au AFTER UPDATE ON documents BEGIN
     VALUES ('delete', old.rowid, old.title, old.text);
     INSERT INTO documents_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
 END;
-CREATE TABLE IF NOT EXISTS groups (
-    name TEXT PRIMARY KEY,
-    updated_at TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS group_members (
     group_name TEXT NOT NULL,
     member_type TEXT NOT NULL CHECK (member_type IN ('user', 'group')),
@@ -81,22 +77,30 @@ CREATE TABLE IF NOT EXISTS group_members (
 CREATE INDEX IF NOT EXISTS group_members_by_member ON group_members (member_type, member);
 """
 
-_COLUMNS = (
-    "id, title, content_type, source_uri, created_at, last_updated_at, attributes, acl, acl_relation, "
-    "checksum, size, text, indexed_at"
-)
-_UPSERT = (
-    "INSERT INTO documents (" + _COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (id) DO UPDATE SET title = excluded.title, content_type = excluded.content_type, "
-    "source_uri = excluded.source_uri, created_at = excluded.created_at, "
-    "last_updated_at = excluded.last_updated_at, attributes = excluded.attributes, acl = excluded.acl, "
-    "acl_relation = excluded.acl_relation, checksum = excluded.checksum, size = excluded.size, "
-    "text = excluded.text, indexed_at = excluded.indexed_at"
-)
-_SELECT_DOCUMENTS = "SELECT " + _COLUMNS + " FROM documents"
+_UPSERT = """
+INSERT INTO documents (id, title, content_type, source_uri, created_at, last_updated_at, attributes, acl,
+    acl_relation, checksum, size, text, indexed_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET title = excluded.title, content_type = excluded.content_type,
+    source_uri = excluded.source_uri, created_at = excluded.created_at,
+    last_updated_at = excluded.last_updated_at, attributes = excluded.attributes, acl = excluded.acl,
+    acl_relation = excluded.acl_relation, checksum = excluded.checksum, size = excluded.size,
+    text = excluded.text, indexed_at = excluded.indexed_at
+"""
+_SELECT_ONE = """
+SELECT id, title, content_type, source_uri, created_at, last_updated_at, attributes, acl, acl_relation,
+    checksum, size, text, indexed_at
+FROM documents WHERE id = ?
+"""
+_SELECT_PAGE = """
+SELECT id, title, content_type, source_uri, created_at, last_updated_at, attributes, acl, acl_relation,
+    checksum, size, text, indexed_at
+FROM documents ORDER BY id LIMIT ? OFFSET ?
+"""
 _SEARCH = (
     "SELECT d.id, d.title, d.source_uri, d.content_type, d.acl, d.acl_relation, "
-    "snippet(documents_fts, -1, '**', '**', '...', 16), bm25(documents_fts) AS rank "
+    "coalesce(nullif(snippet(documents_fts, 1, '**', '**', '...', 16), ''), "
+    "snippet(documents_fts, 0, '**', '**', '...', 16)), bm25(documents_fts) AS rank "
     "FROM documents_fts JOIN documents AS d ON d.rowid = documents_fts.rowid "
     "WHERE documents_fts MATCH ? ORDER BY rank, d.id LIMIT ? OFFSET ?"
 )
@@ -139,7 +143,9 @@ class SearchHit:
     score: float
 
 
-def _principal_matches(member: Mapping[str, Any], kind: str, user: str | None, groups: AbstractSet[str]) -> bool:
+def _principal_matches(
+    member: Mapping[str, Any], kind: str, user: str | None, groups: AbstractSet[str]
+) -> bool:
     if kind == "user":
         return user is not None and member.get("id") == user
     return member.get("name") in groups
@@ -229,23 +235,11 @@ def _parse(value: str | None) -> datetime | None:
 
 
 def _stored(row: Sequence[Any]) -> StoredDocument:
-    indexed_at = _parse(row[12])
-    assert indexed_at is not None  # NOT NULL column
+    doc_id, title, ctype, uri, created, updated, attributes, acl, relation, checksum, size, text, at = row
     return StoredDocument(
-        id=row[0],
-        title=row[1],
-        content_type=row[2],
-        source_uri=row[3],
-        created_at=_parse(row[4]),
-        last_updated_at=_parse(row[5]),
-        attributes=_decode_attributes(row[6]),
-        acl=json.loads(row[7]),
-        access_control_relation=row[8],
-        checksum=row[9],
-        size=row[10],
-        text=row[11],
-        indexed_at=indexed_at,
-    )
+        doc_id, title, ctype, uri, _parse(created), _parse(updated), _decode_attributes(attributes),
+        json.loads(acl), relation, checksum, size, text, datetime.fromisoformat(at),
+    )  # fmt: skip
 
 
 class LocalIndex:
@@ -343,7 +337,9 @@ class LocalIndex:
                     _iso(meta.created_at),
                     _iso(meta.last_updated_at),
                     _encode_attributes(meta.attributes),
-                    json.dumps([control.to_api() for control in meta.access_control_list], ensure_ascii=False),
+                    json.dumps(
+                        [control.to_api() for control in meta.access_control_list], ensure_ascii=False
+                    ),
                     meta.access_control_relation.value,
                     prepared.checksum,
                     prepared.size,
@@ -365,11 +361,9 @@ class LocalIndex:
 
     def put_groups(self, groups: Sequence[Group]) -> BatchResult:
         """Store each group's direct members (users and groups), replacing its previous members."""
-        now = datetime.now(UTC).isoformat()
         with self._transaction() as db:
             for group in groups:
                 db.execute("DELETE FROM group_members WHERE group_name = ?", (group.name,))
-                db.execute("INSERT OR REPLACE INTO groups (name, updated_at) VALUES (?, ?)", (group.name, now))
                 members = [(group.name, "user", user) for user in group.users]
                 members += [(group.name, "group", child) for child in group.groups]
                 db.executemany(
@@ -383,7 +377,6 @@ class LocalIndex:
         with self._transaction() as db:
             for name in names:
                 db.execute("DELETE FROM group_members WHERE group_name = ?", (name,))
-                db.execute("DELETE FROM groups WHERE name = ?", (name,))
         return BatchResult(accepted=list(names))
 
     # -- Reading -----------------------------------------------------------------------------
@@ -397,15 +390,13 @@ class LocalIndex:
     def get(self, doc_id: str) -> StoredDocument | None:
         """The stored document with this id, or None."""
         with self._lock:
-            row = self._db.execute(_SELECT_DOCUMENTS + " WHERE id = ?", (doc_id,)).fetchone()
+            row = self._db.execute(_SELECT_ONE, (doc_id,)).fetchone()
         return None if row is None else _stored(row)
 
     def list_documents(self, limit: int | None = None, offset: int = 0) -> list[StoredDocument]:
         """Stored documents ordered by id; ``limit=None`` means all of them."""
         with self._lock:
-            rows = self._db.execute(
-                _SELECT_DOCUMENTS + " ORDER BY id LIMIT ? OFFSET ?", (-1 if limit is None else limit, offset)
-            ).fetchall()
+            rows = self._db.execute(_SELECT_PAGE, (-1 if limit is None else limit, offset)).fetchall()
         return [_stored(row) for row in rows]
 
     def groups_of(self, user_id: str | None, extra_groups: Iterable[str] = ()) -> set[str]:

@@ -1,0 +1,141 @@
+"""Engine throughput and peak memory, seed-style connector into a no-op destination.
+
+For N in (10,000, 100,000) it writes N small text files, then runs a
+``QBusinessCustomConnectorInterface`` subclass over them twice, each run in a fresh process with
+SQLite state: a first run (everything is new) and an unchanged second run. Each case prints one JSON
+line: documents/s through the engine, destination calls, peak RSS of the process.
+
+Usage: python bench/engine.py [N ...]
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from ccf_core import (
+    BatchLimits,
+    BatchResult,
+    Document,
+    DocumentFile,
+    DocumentMetadata,
+    Group,
+    PreparedDocument,
+    QBusinessCustomConnectorInterface,
+    RunInfo,
+    RunStatus,
+)
+from ccf_core.state.sqlite import SqliteStateStore
+
+SIZES = (10_000, 100_000)
+
+
+class NoOpDestination:
+    """Accepts everything and counts the calls."""
+
+    name = "no-op"
+    limits = BatchLimits(max_documents=10, max_bytes=10 * 1024 * 1024, max_delete_ids=10)
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def open(self, run: RunInfo) -> None:
+        pass
+
+    def close(self, status: RunStatus) -> None:
+        pass
+
+    def put_documents(self, batch: Sequence[PreparedDocument]) -> BatchResult:
+        self.calls += 1
+        return BatchResult(accepted=[prepared.id for prepared in batch])
+
+    def delete_documents(self, document_ids: Sequence[str]) -> BatchResult:
+        self.calls += 1
+        return BatchResult(accepted=list(document_ids))
+
+    def put_groups(self, groups: Sequence[Group]) -> BatchResult:
+        self.calls += 1
+        return BatchResult(accepted=[group.name for group in groups])
+
+    def delete_groups(self, names: Sequence[str]) -> BatchResult:
+        self.calls += 1
+        return BatchResult(accepted=list(names))
+
+
+class FolderConnector(QBusinessCustomConnectorInterface):
+    """The seed's builder-kit style: yield one document per file."""
+
+    def __init__(self, folder: Path, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.folder = folder
+
+    def get_documents_to_add(self) -> Iterator[Document]:
+        for index in range(self.count):
+            path = self.folder / f"doc-{index:06d}.txt"
+            yield Document(
+                id=f"doc-{index:06d}",
+                file=DocumentFile(path),
+                metadata=DocumentMetadata(
+                    title=f"Document {index}",
+                    source_uri=f"https://example.com/docs/{index}",
+                    attributes={"author": "bench", "number": index},
+                ),
+            )
+
+    count = 0
+
+
+def write_files(folder: Path, count: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        path = folder / f"doc-{index:06d}.txt"
+        if not path.exists():
+            path.write_text(f"Document number {index}. Lorem ipsum dolor sit amet, bench text.\n")
+
+
+def run_case(folder: Path, state_path: Path, count: int, label: str) -> dict[str, object]:
+    destination = NoOpDestination()
+    connector = FolderConnector(folder, destination=destination, state=SqliteStateStore(state_path))
+    connector.count = count
+    started = time.perf_counter()
+    report = connector.sync()
+    elapsed = time.perf_counter() - started
+    return {
+        "case": label,
+        "documents": count,
+        "scanned": report.scanned,
+        "uploaded": report.uploaded,
+        "unchanged": report.unchanged,
+        "destination_calls": destination.calls,
+        "seconds": round(elapsed, 3),
+        "documents_per_second": round(count / elapsed),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main(argv: list[str]) -> None:
+    if argv and argv[0] == "--case":
+        folder, state_path, count, label = Path(argv[1]), Path(argv[2]), int(argv[3]), argv[4]
+        print(json.dumps(run_case(folder, state_path, count, label)), flush=True)
+        return
+    sizes = [int(arg) for arg in argv] or list(SIZES)
+    with tempfile.TemporaryDirectory(prefix="ccf-bench-") as tmp:
+        for count in sizes:
+            folder = Path(tmp) / f"files-{count}"
+            write_files(folder, count)
+            state_path = Path(tmp) / f"state-{count}.db"
+            for label in ("first_run", "unchanged_second_run"):
+                subprocess.run(
+                    [sys.executable, __file__, "--case", str(folder), str(state_path), str(count), label],
+                    check=True,
+                )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
