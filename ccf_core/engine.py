@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ccf_core.checksum import document_checksum, group_checksum
 from ccf_core.connector import Connector, SyncContext, SyncMode
@@ -119,7 +119,8 @@ class _Run:
         if self.options.dry_run:
             self.report.plan = PlannedChanges()
         self.transforms: list[Transform] = [
-            impl.function for impl in reversed(engine.plugin_manager.hook.ccf_transform_document.get_hookimpls())
+            cast(Transform, impl.function)
+            for impl in reversed(engine.plugin_manager.hook.ccf_transform_document.get_hookimpls())
         ]
         self._next_progress = 0.0
 
@@ -181,36 +182,13 @@ class _Run:
             report.scanned += 1
             if progress is not None and report.scanned % 64 == 0:
                 self._progress()
-            doc: Document | None = document
-            if self.transforms:
-                doc = self._transform(document)
-                if doc is None:
-                    report.skipped += 1
-                    continue
-            doc_id = doc.id
-            previous = stored.pop(doc_id, None)
-            content_type = doc.resolved_content_type()
-            problems = document_problems(doc, content_type)
-            if problems:
-                report.fail(doc_id, "invalid_document", f"document {doc_id!r}: " + "; ".join(problems))
-                continue
-            try:
-                checksum, size = document_checksum(doc, content_type)
-            except OSError as err:
-                report.fail(doc_id, "content_unreadable", f"document {doc_id!r}: cannot read content: {err}")
-                continue
-            if checksum == previous:
-                report.unchanged += 1
+            prepared = self._prepare(document, stored)
+            if prepared is None:
                 continue
             if pipeline is not None:
-                pipeline.add(PreparedDocument(doc, checksum, size, previous is None))
+                pipeline.add(prepared)
             elif plan is not None:
-                (plan.add if previous is None else plan.update).append(doc_id)
-                if previous is None:
-                    report.added += 1
-                else:
-                    report.updated += 1
-                report.bytes += size
+                self._plan(plan, prepared)
         if context.cancelled:
             raise SyncCancelled()
         if pipeline is not None:
@@ -219,14 +197,56 @@ class _Run:
         if plan is not None:
             plan.unchanged = report.unchanged
 
+    def _prepare(self, document: Document, stored: dict[str, str]) -> PreparedDocument | None:
+        """Transform, validate and checksum one document; None when there is nothing to send.
+
+        The id is taken off ``stored`` (the ids not seen yet) unless a transform dropped the
+        document, so a dropped document is deleted in full mode while a failed one is kept.
+        """
+        report = self.report
+        doc = document
+        if self.transforms:
+            try:
+                transformed = self._transform(document)
+            except Exception as err:
+                stored.pop(document.id, None)
+                report.fail(document.id, "transform_error", f"a transform hook raised {err!r}")
+                return None
+            if transformed is None:
+                report.skipped += 1
+                return None
+            doc = transformed
+        doc_id = doc.id
+        previous = stored.pop(doc_id, None)
+        content_type = doc.resolved_content_type()
+        problems = document_problems(doc, content_type)
+        if problems:
+            report.fail(doc_id, "invalid_document", f"document {doc_id!r}: " + "; ".join(problems))
+            return None
+        try:
+            checksum, size = document_checksum(doc, content_type)
+        except OSError as err:
+            report.fail(doc_id, "content_unreadable", f"document {doc_id!r}: cannot read content: {err}")
+            return None
+        if checksum == previous:
+            report.unchanged += 1
+            return None
+        return PreparedDocument(doc, checksum, size, previous is None)
+
+    def _plan(self, plan: PlannedChanges, prepared: PreparedDocument) -> None:
+        """Count a change a dry run would make."""
+        if prepared.is_new:
+            plan.add.append(prepared.id)
+            self.report.added += 1
+        else:
+            plan.update.append(prepared.id)
+            self.report.updated += 1
+        self.report.bytes += prepared.size
+
     def _transform(self, document: Document) -> Document | None:
         current: Document | None = document
         for transform in self.transforms:
-            try:
-                current = transform(document=current, context=self.context)
-            except Exception as err:
-                self.report.fail(document.id, "transform_error", f"a transform hook raised {err!r}")
-                return None
+            current = transform(document=current, context=self.context)
             if current is None:
                 return None
         return current
@@ -274,9 +294,7 @@ class _Run:
         if changed:
             result = destination.put_groups([group for group, _ in changed])
             accepted = set(result.accepted)
-            state.record(
-                self.name, [(g.name, c) for g, c in changed if g.name in accepted], kind="group"
-            )
+            state.record(self.name, [(g.name, c) for g, c in changed if g.name in accepted], kind="group")
             for failure in result.failures:
                 self.report.fail(failure.document_id, failure.reason, failure.message)
         if removed:

@@ -51,7 +51,7 @@ class QBusinessCustomConnectorInterface:
         options: engine options (dry run, mass-delete guard, error budget).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - the seed's constructor takes these positionally
         self,
         qbusiness_client: Any = None,
         qbusiness_app_id: str | None = None,
@@ -94,7 +94,12 @@ class QBusinessCustomConnectorInterface:
 
         missing = [
             name
-            for name in ("qbusiness_client", "qbusiness_app_id", "qbusiness_index_id", "qbusiness_data_source_id")
+            for name in (
+                "qbusiness_client",
+                "qbusiness_app_id",
+                "qbusiness_index_id",
+                "qbusiness_data_source_id",
+            )
             if getattr(self, name) is None
         ]
         if missing:

@@ -103,7 +103,11 @@ class ConnectorHarness:
         connector = self.connector_class.from_config(config if config is not None else self.config)
         overrides = {
             key: value
-            for key, value in {"full": full, "dry_run": dry_run, "allow_mass_delete": allow_mass_delete}.items()
+            for key, value in {
+                "full": full,
+                "dry_run": dry_run,
+                "allow_mass_delete": allow_mass_delete,
+            }.items()
             if value is not None
         }
         options = SyncOptions(**{**self.options.__dict__, **overrides})

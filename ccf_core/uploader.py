@@ -11,7 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from functools import partial
 
 from ccf_core.errors import SyncAborted
 from ccf_core.ports import BatchResult, Destination, PreparedDocument, StateStore
@@ -28,8 +28,6 @@ MAX_CONSECUTIVE_BATCH_ERRORS = 3
 RECORD_BATCH = 1000
 RECORD_MAX_DELAY = 0.5
 
-Item = TypeVar("Item")
-
 
 class BatchPipeline:
     """Submits batches to a destination, up to ``limits.max_in_flight`` at a time."""
@@ -41,9 +39,13 @@ class BatchPipeline:
         self.report = report
         self.limits = destination.limits
         in_flight = max(1, self.limits.max_in_flight)
-        self._executor = ThreadPoolExecutor(in_flight, thread_name_prefix="ccf-upload") if in_flight > 1 else None
+        self._executor = (
+            ThreadPoolExecutor(in_flight, thread_name_prefix="ccf-upload") if in_flight > 1 else None
+        )
         self._in_flight = in_flight
-        self._pending: deque[tuple[Callable[[BatchResult | BaseException], None], Future[BatchResult]]] = deque()
+        self._pending: deque[tuple[Callable[[BatchResult | BaseException], None], Future[BatchResult]]] = (
+            deque()
+        )
         self._batch: list[PreparedDocument] = []
         self._batch_bytes = 0
         self._consecutive_errors = 0
@@ -56,7 +58,8 @@ class BatchPipeline:
         """Queue a document; a full batch is sent."""
         batch = self._batch
         if batch and (
-            len(batch) >= self.limits.max_documents or self._batch_bytes + prepared.size > self.limits.max_bytes
+            len(batch) >= self.limits.max_documents
+            or self._batch_bytes + prepared.size > self.limits.max_bytes
         ):
             self.flush()
             batch = self._batch
@@ -68,12 +71,11 @@ class BatchPipeline:
         if not self._batch:
             return
         batch, self._batch, self._batch_bytes = self._batch, [], 0
-        self._submit(
-            lambda: self.destination.put_documents(batch),
-            lambda outcome: self._documents_done(batch, outcome),
-        )
+        self._submit(partial(self.destination.put_documents, batch), partial(self._documents_done, batch))
 
-    def _documents_done(self, batch: Sequence[PreparedDocument], outcome: BatchResult | BaseException) -> None:
+    def _documents_done(
+        self, batch: Sequence[PreparedDocument], outcome: BatchResult | BaseException
+    ) -> None:
         report = self.report
         if isinstance(outcome, BaseException):
             message = f"{type(outcome).__name__}: {outcome}"
@@ -119,8 +121,7 @@ class BatchPipeline:
         for start in range(0, len(ids), size):
             chunk = list(ids[start : start + size])
             self._submit(
-                lambda chunk=chunk: self.destination.delete_documents(chunk),
-                lambda outcome, chunk=chunk: self._deletions_done(chunk, outcome),
+                partial(self.destination.delete_documents, chunk), partial(self._deletions_done, chunk)
             )
         self.drain()
 
@@ -154,7 +155,9 @@ class BatchPipeline:
             outcome = err
         self._finish(done, outcome)
 
-    def _finish(self, done: Callable[[BatchResult | BaseException], None], outcome: BatchResult | BaseException) -> None:
+    def _finish(
+        self, done: Callable[[BatchResult | BaseException], None], outcome: BatchResult | BaseException
+    ) -> None:
         done(outcome)
         if isinstance(outcome, BaseException):
             self._consecutive_errors += 1

@@ -94,24 +94,39 @@ def document_problems(document: Document, content_type: ContentType | None = Non
     """
     limits = qbusiness_limits()
     problems: list[str] = []
+    _check_id_and_title(document, limits, problems)
+    _check_content_type(document, content_type or document.resolved_content_type(), limits, problems)
+    _check_attributes(document, limits, problems)
+    _check_acl(document, limits, problems)
+    return problems
+
+
+def _check_id_and_title(document: Document, limits: QBusinessLimits, problems: list[str]) -> None:
     doc_id = document.id
     if not limits.id_min <= len(doc_id) <= limits.id_max:
         problems.append(f"id length: must be {limits.id_min}-{limits.id_max} characters, is {len(doc_id)}")
     elif _has_control_characters(doc_id):
         problems.append("id characters: must not contain control or format characters")
-    meta = document.metadata
-    if not limits.title_min <= len(meta.title) <= limits.title_max:
+    title = document.metadata.title
+    if not limits.title_min <= len(title) <= limits.title_max:
         problems.append(
-            f"title length: must be {limits.title_min}-{limits.title_max} characters, is {len(meta.title)}"
+            f"title length: must be {limits.title_min}-{limits.title_max} characters, is {len(title)}"
         )
-    if content_type is None:
-        content_type = document.resolved_content_type()
+
+
+def _check_content_type(
+    document: Document, content_type: ContentType | None, limits: QBusinessLimits, problems: list[str]
+) -> None:
     if content_type is None:
         where = f"file {document.file.path.name!r}" if document.file else "in-memory content"
         choices = ", ".join(sorted(ContentType))
         problems.append(f"content type: cannot infer one for {where}; set content_type= to one of {choices}")
     elif content_type.value not in limits.content_types:
         problems.append(f"content type: {content_type.value} is not accepted by Q Business")
+
+
+def _check_attributes(document: Document, limits: QBusinessLimits, problems: list[str]) -> None:
+    meta = document.metadata
     reserved = sum(1 for value in (meta.source_uri, meta.created_at, meta.last_updated_at) if value)
     count = len(meta.attributes) + reserved
     if count > limits.attributes_max:
@@ -126,16 +141,17 @@ def document_problems(document: Document, content_type: ContentType | None = Non
                 f"{limits.attribute_name_max} characters"
             )
         values = value if isinstance(value, list) else [value] if isinstance(value, str) else []
-        for item in values:
-            if len(item) > limits.string_value_max:
-                problems.append(
-                    f"attribute {name!r} value length: at most {limits.string_value_max} characters, "
-                    f"is {len(item)}"
-                )
-                break
+        longest = max((len(item) for item in values), default=0)
+        if longest > limits.string_value_max:
+            problems.append(
+                f"attribute {name!r} value length: at most {limits.string_value_max} characters, is {longest}"
+            )
     if meta.source_uri is not None and len(meta.source_uri) > limits.string_value_max:
         problems.append(f"source_uri length: at most {limits.string_value_max} characters")
-    for control in meta.access_control_list:
+
+
+def _check_acl(document: Document, limits: QBusinessLimits, problems: list[str]) -> None:
+    for control in document.metadata.access_control_list:
         if not control.principals:
             problems.append("access control: an AccessControl needs at least one principal")
         for principal in control.principals:
@@ -144,4 +160,3 @@ def document_problems(document: Document, content_type: ContentType | None = Non
                 problems.append(
                     f"principal {key[:40]!r}: must be 1-{limits.principal_max} printable characters"
                 )
-    return problems

@@ -8,7 +8,16 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StrictInt, StrictStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from ccf_core.content_types import ContentType, content_type_from_path
 from ccf_core.models.acl import AccessControl, MemberRelation

@@ -100,7 +100,9 @@ class SqliteStateStore:
     def get_checkpoint(self, connector: str) -> dict[str, Any] | None:
         """The checkpoint of the last completed run, if any."""
         with self._lock:
-            row = self._db.execute("SELECT data FROM checkpoints WHERE connector = ?", (connector,)).fetchone()
+            row = self._db.execute(
+                "SELECT data FROM checkpoints WHERE connector = ?", (connector,)
+            ).fetchone()
         if row is None:
             return None
         data: dict[str, Any] = json.loads(row[0])

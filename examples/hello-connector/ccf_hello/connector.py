@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from ccf_core import (
     AccessControl,
     AccessType,
@@ -24,7 +26,6 @@ from ccf_core import (
     SyncContext,
     SyncMode,
 )
-from pydantic import BaseModel, ConfigDict, Field
 
 
 class HelloConfig(BaseModel):
@@ -94,7 +95,9 @@ class HelloConnector(Connector):
         group = self.config.restricted.get(folder)
         if group is None:
             return []
-        principal = PrincipalGroup(name=group, access=AccessType.ALLOW, membershipType=MembershipType.DATASOURCE)
+        principal = PrincipalGroup(
+            name=group, access=AccessType.ALLOW, membershipType=MembershipType.DATASOURCE
+        )
         return [AccessControl(principals=[Principal(group=principal)])]
 
     def groups(self, context: SyncContext) -> Iterator[Group]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from ccf_core.testing import ConnectorHarness, assert_conformant
 from ccf_hello import HelloConnector
 
@@ -47,7 +48,10 @@ def test_restricted_folder_is_hidden_from_other_users(harness: ConnectorHarness)
 
 def test_public_files_are_visible_to_everyone(harness: ConnectorHarness) -> None:
     run = harness.run()
-    assert {hit.id for hit in run.search("coffee", user="bob@example.com")} == {"faq.txt", "handbook/welcome.md"}
+    assert {hit.id for hit in run.search("coffee", user="bob@example.com")} == {
+        "faq.txt",
+        "handbook/welcome.md",
+    }
 
 
 def test_second_run_uploads_nothing(harness: ConnectorHarness) -> None:
