@@ -32,8 +32,6 @@ logger = logging.getLogger(__name__)
 #: Failure reasons that a retry cannot fix: they do not hold back an incremental checkpoint.
 PERMANENT_REASONS = frozenset({"invalid_document", "transform_error"})
 
-Transform = Callable[..., Document | None]
-
 
 @dataclass(frozen=True)
 class SyncOptions:
@@ -118,10 +116,7 @@ class _Run:
         )
         if self.options.dry_run:
             self.report.plan = PlannedChanges()
-        self.transforms: list[Transform] = [
-            cast(Transform, impl.function)
-            for impl in reversed(engine.plugin_manager.hook.ccf_transform_document.get_hookimpls())
-        ]
+        self.transforms = list(reversed(engine.plugin_manager.hook.ccf_transform_document.get_hookimpls()))
         self._next_progress = 0.0
 
     # the algorithm ---------------------------------------------------------------------------
@@ -154,7 +149,7 @@ class _Run:
             status = RunStatus.STOPPED
             report.error = "stopped before the end; accepted documents stay recorded, checkpoint not saved"
         except SyncAborted as err:
-            report.error = str(err)
+            report.error = f"{err.reason}: {err}"
         except Exception as err:
             logger.exception("sync of %s failed", self.name)
             report.error = f"{type(err).__name__}: {err}"
@@ -244,9 +239,11 @@ class _Run:
         self.report.bytes += prepared.size
 
     def _transform(self, document: Document) -> Document | None:
+        """Run the transform hooks in turn, each on the previous one's result."""
         current: Document | None = document
-        for transform in self.transforms:
-            current = transform(document=current, context=self.context)
+        for impl in self.transforms:
+            arguments = {"document": current, "context": self.context}
+            current = cast(Document | None, impl.function(*(arguments[name] for name in impl.argnames)))
             if current is None:
                 return None
         return current
@@ -333,11 +330,15 @@ class _Run:
     # hooks and progress ----------------------------------------------------------------------
 
     def _notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Call every observer of a hook, each on its own, so one that raises silences no other."""
         hook = getattr(self.engine.plugin_manager.hook, hook_name)
-        try:
-            hook(**kwargs)
-        except Exception:
-            logger.exception("a %s hook raised; the run goes on", hook_name)
+        for impl in reversed(hook.get_hookimpls()):
+            try:
+                impl.function(*(kwargs[name] for name in impl.argnames))
+            except Exception:
+                logger.exception(
+                    "the %s hook of plugin %s raised; the run goes on", hook_name, impl.plugin_name
+                )
 
     def _progress(self) -> None:
         now = time.monotonic()

@@ -90,8 +90,6 @@ class QBusinessCustomConnectorInterface:
     def _make_destination(self) -> Destination:
         if self._destination is not None:
             return self._destination
-        from ccf_core.destinations.qbusiness import QBusinessDestination
-
         missing = [
             name
             for name in (
@@ -104,6 +102,8 @@ class QBusinessCustomConnectorInterface:
         ]
         if missing:
             raise TypeError(f"{type(self).__name__} needs {', '.join(missing)} (or destination=) to sync")
+        from ccf_core.destinations.qbusiness import QBusinessDestination
+
         return QBusinessDestination(
             client=self.qbusiness_client,
             application_id=str(self.qbusiness_app_id),

@@ -7,7 +7,6 @@ the engine's thread, one state transaction per batch.
 from __future__ import annotations
 
 import logging
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,12 +20,6 @@ logger = logging.getLogger(__name__)
 
 #: After this many batches in a row fail with an exception, the destination is taken to be down.
 MAX_CONSECUTIVE_BATCH_ERRORS = 3
-
-#: Accepted documents are written to the state store in one transaction once this many are waiting,
-#: or once the oldest has waited ``RECORD_MAX_DELAY`` seconds. A crash loses at most that window:
-#: those documents were accepted but not recorded, so the next run sends them again.
-RECORD_BATCH = 1000
-RECORD_MAX_DELAY = 0.5
 
 
 class BatchPipeline:
@@ -49,8 +42,6 @@ class BatchPipeline:
         self._batch: list[PreparedDocument] = []
         self._batch_bytes = 0
         self._consecutive_errors = 0
-        self._to_record: list[tuple[str, str]] = []
-        self._record_deadline = 0.0
 
     # documents -------------------------------------------------------------------------------
 
@@ -84,7 +75,7 @@ class BatchPipeline:
             return
         accepted = set(outcome.accepted)
         synced = [prepared for prepared in batch if prepared.id in accepted]
-        self._record([(prepared.id, prepared.checksum) for prepared in synced])
+        self.state.record(self.connector, [(prepared.id, prepared.checksum) for prepared in synced])
         for prepared in synced:
             if prepared.is_new:
                 report.added += 1
@@ -98,19 +89,6 @@ class BatchPipeline:
         for prepared in batch:
             if prepared.id not in answered:
                 report.fail(prepared.id, "no_response", "the destination neither accepted nor rejected it")
-
-    def _record(self, items: list[tuple[str, str]]) -> None:
-        if not self._to_record:
-            self._record_deadline = time.monotonic() + RECORD_MAX_DELAY
-        self._to_record.extend(items)
-        if len(self._to_record) >= RECORD_BATCH or time.monotonic() >= self._record_deadline:
-            self.commit_records()
-
-    def commit_records(self) -> None:
-        """Write every accepted-but-unrecorded document to the state store, in one transaction."""
-        if self._to_record:
-            items, self._to_record = self._to_record, []
-            self.state.record(self.connector, items)
 
     # deletions and groups --------------------------------------------------------------------
 
@@ -175,7 +153,6 @@ class BatchPipeline:
         """Wait for every batch in flight and record its outcome."""
         while self._pending:
             self._collect_one()
-        self.commit_records()
 
     def close(self) -> None:
         """Wait for what is in flight and record it (never aborting), then stop the worker threads."""
@@ -187,7 +164,6 @@ class BatchPipeline:
                 except Exception as err:
                     outcome = err
                 done(outcome)
-            self.commit_records()
         finally:
             if self._executor is not None:
                 self._executor.shutdown(wait=True)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -143,7 +144,7 @@ class Document(BaseModel):
             if found is not None:
                 return found
         if self.metadata.source_uri:
-            return content_type_from_path(self.metadata.source_uri.split("?", 1)[0])
+            return content_type_from_path(urlsplit(self.metadata.source_uri).path)
         return None
 
     def iter_content(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:

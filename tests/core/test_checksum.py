@@ -1,0 +1,180 @@
+"""Document checksums: what changes them, what does not, and how they are composed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ccf_core import (
+    AccessControl,
+    AccessType,
+    ContentType,
+    Document,
+    DocumentFile,
+    DocumentMetadata,
+    Group,
+    Principal,
+    PrincipalGroup,
+    PrincipalUser,
+)
+from ccf_core.checksum import document_checksum, group_checksum, metadata_fingerprint
+from ccf_core.models.document import CHUNK_SIZE
+
+
+def alice(access: AccessType = AccessType.ALLOW) -> Principal:
+    return Principal(user=PrincipalUser(id="alice@example.com", access=access))
+
+
+def doc(content: bytes = b"body", **changes: Any) -> Document:
+    """A document with everything set; keyword arguments replace metadata fields."""
+    fields: dict[str, Any] = {
+        "title": "Title",
+        "source_uri": "https://example.com/doc",
+        "created_at": datetime(2024, 1, 1, tzinfo=UTC),
+        "last_updated_at": datetime(2024, 1, 2, tzinfo=UTC),
+        "attributes": {"team": "search", "pages": 3},
+        "access_control_list": [AccessControl(principals=[alice()])],
+    }
+    fields.update(changes)
+    return Document(
+        id="doc-1", content=content, content_type=ContentType.PLAIN_TEXT, metadata=DocumentMetadata(**fields)
+    )
+
+
+def checksum(document: Document) -> str:
+    return document_checksum(document)[0]
+
+
+# The same document built in a fresh interpreter, for the cross-process test.
+_SUBPROCESS_SCRIPT = """
+from datetime import UTC, datetime
+from ccf_core import AccessControl, ContentType, Document, DocumentMetadata, Principal, PrincipalUser
+from ccf_core.checksum import document_checksum
+meta = DocumentMetadata(
+    title="Title",
+    source_uri="https://example.com/doc",
+    created_at=datetime(2024, 1, 1, tzinfo=UTC),
+    last_updated_at=datetime(2024, 1, 2, tzinfo=UTC),
+    attributes={"team": "search", "pages": 3},
+    access_control_list=[AccessControl(principals=[Principal(user=PrincipalUser(id="alice@example.com"))])],
+)
+doc = Document(id="doc-1", content=b"body", content_type=ContentType.PLAIN_TEXT, metadata=meta)
+print(document_checksum(doc)[0])
+"""
+
+
+def test_same_document_gives_same_checksum() -> None:
+    assert checksum(doc()) == checksum(doc())
+
+
+def test_checksum_returns_content_size() -> None:
+    assert document_checksum(doc(b"12345"))[1] == 5
+
+
+def test_checksum_is_stable_across_processes() -> None:
+    """A different interpreter (with its own hash seed) computes the same value."""
+    result = subprocess.run(
+        [sys.executable, "-c", _SUBPROCESS_SCRIPT],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+    )
+
+    assert result.stdout.strip() == checksum(doc())
+
+
+def test_content_change_changes_checksum() -> None:
+    assert checksum(doc(b"body")) != checksum(doc(b"body!"))
+
+
+def test_title_change_changes_checksum() -> None:
+    assert checksum(doc(title="Title")) != checksum(doc(title="Title 2"))
+
+
+def test_attribute_value_change_changes_checksum() -> None:
+    assert checksum(doc(attributes={"pages": 3})) != checksum(doc(attributes={"pages": 4}))
+
+
+def test_attribute_type_change_changes_checksum() -> None:
+    """The string "1" and the long 1 are different values to Q Business."""
+    assert checksum(doc(attributes={"n": "1"})) != checksum(doc(attributes={"n": 1}))
+
+
+def test_string_and_one_item_list_attributes_differ() -> None:
+    assert checksum(doc(attributes={"tag": "a"})) != checksum(doc(attributes={"tag": ["a"]}))
+
+
+def test_attribute_order_does_not_matter() -> None:
+    assert checksum(doc(attributes={"a": "1", "b": "2"})) == checksum(doc(attributes={"b": "2", "a": "1"}))
+
+
+def test_acl_access_change_changes_checksum() -> None:
+    allowed = doc(access_control_list=[AccessControl(principals=[alice(AccessType.ALLOW)])])
+    denied = doc(access_control_list=[AccessControl(principals=[alice(AccessType.DENY)])])
+
+    assert checksum(allowed) != checksum(denied)
+
+
+def test_added_principal_changes_checksum() -> None:
+    more = [AccessControl(principals=[alice(), Principal(group=PrincipalGroup(name="eng"))])]
+
+    assert checksum(doc()) != checksum(doc(access_control_list=more))
+
+
+def test_source_uri_change_changes_checksum() -> None:
+    assert checksum(doc(source_uri="https://example.com/a")) != checksum(
+        doc(source_uri="https://example.com/b")
+    )
+
+
+def test_content_type_change_changes_checksum() -> None:
+    html = doc().model_copy(update={"content_type": ContentType.HTML})
+
+    assert checksum(doc()) != checksum(html)
+
+
+def test_timestamps_do_not_change_checksum() -> None:
+    later = datetime(2030, 6, 6, tzinfo=UTC)
+
+    assert checksum(doc()) == checksum(doc(created_at=later, last_updated_at=later))
+
+
+def test_file_and_bytes_with_same_content_give_same_checksum(tmp_path: Path) -> None:
+    path = tmp_path / "body.txt"
+    path.write_bytes(b"body")
+    from_file = Document(id="doc-1", file=DocumentFile(path), metadata=doc().metadata)
+
+    assert from_file.resolved_content_type() is ContentType.PLAIN_TEXT
+    assert checksum(from_file) == checksum(doc(b"body"))
+
+
+def test_large_file_checksum_is_fingerprint_nul_then_content(tmp_path: Path) -> None:
+    """A file bigger than a chunk hashes as sha256(fingerprint + NUL + content), read in chunks."""
+    content = bytes(range(256)) * (CHUNK_SIZE // 256) + b"tail" * 1000
+    assert len(content) > CHUNK_SIZE
+    path = tmp_path / "big.txt"
+    path.write_bytes(content)
+    big = Document(id="big", file=DocumentFile(path), metadata=DocumentMetadata(title="Big"))
+
+    digest, size = document_checksum(big)
+
+    assert size == len(content)
+    assert digest == hashlib.sha256(metadata_fingerprint(big) + b"\x00" + content).hexdigest()
+    assert len(list(big.iter_content())) == 2
+
+
+def test_group_checksum_ignores_member_order_and_duplicates() -> None:
+    first = Group(name="eng", users=("a", "b"), groups=("x",))
+    second = Group(name="eng", users=("b", "a", "a"), groups=("x",))
+
+    assert group_checksum(first) == group_checksum(second)
+
+
+def test_group_checksum_changes_with_members() -> None:
+    assert group_checksum(Group(name="eng", users=("a",))) != group_checksum(Group(name="eng", users=("b",)))

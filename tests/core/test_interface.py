@@ -1,0 +1,174 @@
+"""The seed's builder-kit style: a QBusinessCustomConnectorInterface subclass and ``.sync()``.
+
+``MyCustomConnector`` is the example of the seed developer guide ("Role of the builder"), with the
+imports changed to ``ccf_core``, the principals written as the Q Business API defines them, and the
+file path pointing at a file the test writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ccf_core import (
+    AccessControl,
+    AccessType,
+    Document,
+    DocumentFile,
+    DocumentMetadata,
+    MemberRelation,
+    MembershipType,
+    Principal,
+    PrincipalGroup,
+    PrincipalUser,
+    QBusinessCustomConnectorInterface,
+    RunStatus,
+    SyncAborted,
+)
+from ccf_core.state import MemoryStateStore
+
+FAKE_FILE_PATH = "/path/to/fake/file.txt"
+
+
+class MyCustomConnector(QBusinessCustomConnectorInterface):
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+
+    def get_documents_to_add(self) -> Iterator[Document]:
+        # (Optional) Access controls are optional to implement.
+        access_control = AccessControl(
+            memberRelation=MemberRelation.OR,
+            principals=[
+                Principal(
+                    user=PrincipalUser(
+                        id="jon.doe@example.com", access=AccessType.ALLOW, membershipType=MembershipType.INDEX
+                    )
+                ),
+                Principal(
+                    group=PrincipalGroup(
+                        name="example-group",
+                        access=AccessType.ALLOW,
+                        membershipType=MembershipType.DATASOURCE,
+                    )
+                ),
+            ],
+        )
+
+        fake_doc = Document(
+            id="fake-document-id-1",
+            file=DocumentFile(FAKE_FILE_PATH),  # Assume the file was already written to the file system
+            metadata=DocumentMetadata(
+                title="Fake Document Title",
+                source_uri="https://example.com/fake-document",
+                attributes={
+                    "author": "Custom Connector Framework",
+                },
+                access_control_list=[access_control],
+            ),
+        )
+        yield fake_doc
+
+    def get_documents_to_delete(self) -> Iterator[str]:
+        return iter(["fake-document-id-2"])
+
+
+class AddOnlyConnector(QBusinessCustomConnectorInterface):
+    """A builder-kit connector that does not track deletions."""
+
+    def get_documents_to_add(self) -> Iterator[Document]:
+        yield Document(id="only", content="only text", metadata=DocumentMetadata(title="Only"))
+
+
+@pytest.fixture(autouse=True)
+def fake_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "fake" / "file.txt"
+    path.parent.mkdir()
+    path.write_text("The content of the fake document.")
+    monkeypatch.setitem(globals(), "FAKE_FILE_PATH", str(path))
+    return path
+
+
+def seed_connector(destination, state=None) -> MyCustomConnector:  # type: ignore[no-untyped-def]
+    return MyCustomConnector(
+        qbusiness_client=None,
+        qbusiness_app_id="app-id",
+        qbusiness_index_id="index-id",
+        qbusiness_data_source_id="data-source-id",
+        destination=destination,
+        state=state if state is not None else MemoryStateStore(),
+    )
+
+
+def test_seed_example_uploads_its_document_with_attributes(destination) -> None:
+    seed_connector(destination).sync()
+
+    sent = destination.documents["fake-document-id-1"]
+    assert sent.metadata.title == "Fake Document Title"
+    assert sent.metadata.source_uri == "https://example.com/fake-document"
+    assert sent.metadata.attributes == {"author": "Custom Connector Framework"}
+    assert sent.read_bytes() == b"The content of the fake document."
+
+
+def test_seed_example_uploads_its_acl(destination) -> None:
+    seed_connector(destination).sync()
+
+    [control] = destination.documents["fake-document-id-1"].metadata.access_control_list
+    assert control.to_api() == {
+        "memberRelation": "OR",
+        "principals": [
+            {"user": {"id": "jon.doe@example.com", "access": "ALLOW", "membershipType": "INDEX"}},
+            {"group": {"name": "example-group", "access": "ALLOW", "membershipType": "DATASOURCE"}},
+        ],
+    }
+
+
+def test_seed_example_deletes_its_document_to_delete(destination) -> None:
+    report = seed_connector(destination).sync()
+
+    assert destination.deleted_ids == ["fake-document-id-2"]
+    assert (report.added, report.deleted) == (1, 1)
+    assert report.status is RunStatus.SUCCEEDED
+
+
+def test_sync_returns_the_report_and_keeps_it(destination) -> None:
+    connector = seed_connector(destination)
+
+    report = connector.sync()
+
+    assert connector.last_report is report
+    assert report.connector == "MyCustomConnector"
+
+
+def test_second_sync_with_the_same_state_uploads_nothing(destination) -> None:
+    state = MemoryStateStore()
+    seed_connector(destination, state).sync()
+    destination.forget_calls()
+
+    report = seed_connector(destination, state).sync()
+
+    assert destination.sent_ids == []
+    assert report.unchanged == 1
+
+
+def test_get_documents_to_delete_is_optional(destination) -> None:
+    report = AddOnlyConnector(destination=destination, state=MemoryStateStore()).sync()
+
+    assert list(destination.documents) == ["only"]
+    assert destination.deleted_ids == []
+    assert report.status is RunStatus.SUCCEEDED
+
+
+def test_failed_sync_raises_with_the_report_kept(destination) -> None:
+    class Broken(QBusinessCustomConnectorInterface):
+        def get_documents_to_add(self) -> Iterator[Document]:
+            raise ConnectionError("source unreachable")
+
+    connector = Broken(destination=destination, state=MemoryStateStore())
+
+    with pytest.raises(SyncAborted, match="source unreachable"):
+        connector.sync()
+
+    assert connector.last_report is not None
+    assert connector.last_report.status is RunStatus.FAILED

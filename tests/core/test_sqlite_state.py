@@ -1,0 +1,177 @@
+"""State stores: the StateStore contract (SQLite and memory) and SQLite's durability guarantees."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ccf_core import StateStore
+from ccf_core.state import MemoryStateStore, SqliteStateStore
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    created: StateStore = (
+        SqliteStateStore(tmp_path / "state.db") if request.param == "sqlite" else MemoryStateStore()
+    )
+    yield created
+    created.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[SqliteStateStore]:
+    with SqliteStateStore(tmp_path / "deep" / "state.db") as created:
+        yield created
+
+
+# -- the contract ------------------------------------------------------------------------------
+
+
+def test_store_implements_the_protocol(store: StateStore) -> None:
+    assert isinstance(store, StateStore)
+
+
+def test_record_then_load_round_trips(store: StateStore) -> None:
+    store.record("c", [("a", "1"), ("b", "2")])
+
+    assert store.load_checksums("c") == {"a": "1", "b": "2"}
+
+
+def test_record_replaces_a_checksum(store: StateStore) -> None:
+    store.record("c", [("a", "1")])
+    store.record("c", [("a", "2")])
+
+    assert store.load_checksums("c") == {"a": "2"}
+
+
+def test_forget_removes_only_the_given_ids(store: StateStore) -> None:
+    store.record("c", [("a", "1"), ("b", "2"), ("c", "3")])
+
+    store.forget("c", ["a", "c", "unknown"])
+
+    assert store.load_checksums("c") == {"b": "2"}
+
+
+def test_kinds_are_separate(store: StateStore) -> None:
+    store.record("c", [("eng", "doc")])
+    store.record("c", [("eng", "grp")], kind="group")
+
+    store.forget("c", ["eng"], kind="group")
+
+    assert store.load_checksums("c") == {"eng": "doc"}
+    assert store.load_checksums("c", kind="group") == {}
+
+
+def test_connectors_are_separate(store: StateStore) -> None:
+    store.record("one", [("a", "1")])
+    store.record("two", [("a", "2")])
+
+    assert store.load_checksums("one") == {"a": "1"}
+    assert store.load_checksums("two") == {"a": "2"}
+
+
+def test_unknown_connector_has_no_state(store: StateStore) -> None:
+    assert store.load_checksums("nobody") == {}
+    assert store.get_checkpoint("nobody") is None
+
+
+def test_checkpoint_round_trips(store: StateStore) -> None:
+    checkpoint: dict[str, object] = {"cursor": "2024-05-01T00:00:00Z", "pages": [1, 2], "nested": {"n": 3}}
+
+    store.save_checkpoint("c", checkpoint)
+
+    assert store.get_checkpoint("c") == checkpoint
+
+
+def test_checkpoint_is_replaced(store: StateStore) -> None:
+    store.save_checkpoint("c", {"cursor": 1})
+    store.save_checkpoint("c", {"cursor": 2})
+
+    assert store.get_checkpoint("c") == {"cursor": 2}
+
+
+def test_returned_checkpoint_is_a_copy(store: StateStore) -> None:
+    store.save_checkpoint("c", {"pages": [1]})
+
+    loaded = store.get_checkpoint("c")
+    assert loaded is not None
+    loaded["pages"].append(2)  # type: ignore[attr-defined]
+
+    assert store.get_checkpoint("c") == {"pages": [1]}
+
+
+def test_reset_forgets_one_connector(store: StateStore) -> None:
+    for connector in ("c", "other"):
+        store.record(connector, [("a", "1")])
+        store.record(connector, [("g", "1")], kind="group")
+        store.save_checkpoint(connector, {"cursor": 1})
+
+    store.reset("c")
+
+    assert store.load_checksums("c") == {}
+    assert store.load_checksums("c", kind="group") == {}
+    assert store.get_checkpoint("c") is None
+    assert store.load_checksums("other") == {"a": "1"}
+    assert store.get_checkpoint("other") == {"cursor": 1}
+
+
+# -- SQLite ------------------------------------------------------------------------------------
+
+
+def test_sqlite_creates_missing_parent_directories(sqlite_store: SqliteStateStore, tmp_path: Path) -> None:
+    assert (tmp_path / "deep" / "state.db").is_file()
+
+
+def test_sqlite_uses_wal_journaling(sqlite_store: SqliteStateStore) -> None:
+    with sqlite3.connect(sqlite_store.path) as other:
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_sqlite_state_survives_reopening(tmp_path: Path) -> None:
+    with SqliteStateStore(tmp_path / "state.db") as first:
+        first.record("c", [("a", "1")])
+        first.save_checkpoint("c", {"cursor": 7})
+
+    with SqliteStateStore(tmp_path / "state.db") as second:
+        assert second.load_checksums("c") == {"a": "1"}
+        assert second.get_checkpoint("c") == {"cursor": 7}
+
+
+def test_sqlite_record_is_visible_to_another_connection_at_once(sqlite_store: SqliteStateStore) -> None:
+    """Each record() commits: a process killed right after it keeps the batch."""
+    sqlite_store.record("c", [("a", "1")])
+
+    with sqlite3.connect(sqlite_store.path) as other:
+        assert other.execute("SELECT item_id, checksum FROM synced").fetchall() == [("a", "1")]
+
+
+def test_sqlite_record_that_fails_midway_keeps_nothing_of_the_batch(sqlite_store: SqliteStateStore) -> None:
+    sqlite_store.record("c", [("before", "0")])
+
+    with pytest.raises(sqlite3.IntegrityError):
+        sqlite_store.record("c", [("a", "1"), ("b", None), ("c", "3")])  # type: ignore[list-item]
+
+    assert sqlite_store.load_checksums("c") == {"before": "0"}
+
+
+def test_sqlite_store_is_usable_after_a_failed_record(sqlite_store: SqliteStateStore) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        sqlite_store.record("c", [("a", "1"), ("b", None)])  # type: ignore[list-item]
+
+    sqlite_store.record("c", [("a", "1")])
+
+    assert sqlite_store.load_checksums("c") == {"a": "1"}
+
+
+def test_sqlite_summary_counts_documents_and_groups(sqlite_store: SqliteStateStore) -> None:
+    sqlite_store.record("c", [("a", "1"), ("b", "2")])
+    sqlite_store.record("c", [("g", "1")], kind="group")
+    sqlite_store.save_checkpoint("c", {"cursor": 1})
+
+    summary = sqlite_store.summary("c")
+
+    assert (summary["documents"], summary["groups"], summary["checkpoint"]) == (2, 1, {"cursor": 1})
+    assert sqlite_store.connectors() == ["c"]
