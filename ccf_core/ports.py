@@ -16,7 +16,7 @@ from ccf_core.models.document import Document
 from ccf_core.report import Failure, RunStatus
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PreparedDocument:
     """A document that passed validation, with its checksum, size and whether it is new."""
 

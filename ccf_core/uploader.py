@@ -74,21 +74,28 @@ class BatchPipeline:
                 report.fail(prepared.id, "destination_error", message)
             return
         accepted = set(outcome.accepted)
-        synced = [prepared for prepared in batch if prepared.id in accepted]
-        self.state.record(self.connector, [(prepared.id, prepared.checksum) for prepared in synced])
-        for prepared in synced:
-            if prepared.is_new:
-                report.added += 1
-            else:
-                report.updated += 1
-            report.bytes += prepared.size
-        answered = set(accepted)
-        for failure in outcome.failures:
-            answered.add(failure.document_id)
-            report.fail(failure.document_id, failure.reason, failure.message)
+        records: list[tuple[str, str]] = []
+        added = size = 0
+        unanswered: list[str] = []
         for prepared in batch:
-            if prepared.id not in answered:
-                report.fail(prepared.id, "no_response", "the destination neither accepted nor rejected it")
+            doc_id = prepared.document.id
+            if doc_id in accepted:
+                records.append((doc_id, prepared.checksum))
+                added += prepared.is_new
+                size += prepared.size
+            else:
+                unanswered.append(doc_id)
+        self.state.record(self.connector, records)
+        report.added += added
+        report.updated += len(records) - added
+        report.bytes += size
+        failed = set()
+        for failure in outcome.failures:
+            failed.add(failure.document_id)
+            report.fail(failure.document_id, failure.reason, failure.message)
+        for doc_id in unanswered:
+            if doc_id not in failed:
+                report.fail(doc_id, "no_response", "the destination neither accepted nor rejected it")
 
     # deletions and groups --------------------------------------------------------------------
 

@@ -1,0 +1,197 @@
+"""Logging for the runner: text on a terminal, JSON lines elsewhere, secrets masked, all on stderr.
+
+Only the runner configures handlers (library code just logs). Every line carries the connector
+and run id once :func:`log_context` has set them, and any string registered with
+:func:`register_secret` is replaced by ``***`` before a record is written.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Literal, TextIO
+
+#: The runner's own logger. It is named after the program so that a text line reads
+#: ``ccf-run: ...``; its notices (the destination line) are shown whatever ``--log-level`` says.
+RUNNER_LOGGER = "ccf-run"
+#: What replaces a secret value.
+MASK = "***"
+
+LogFormat = Literal["text", "json"]
+
+_context: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "ccf_log_context", default=None
+)
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=`` and goes in JSON.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+_CONTEXT_FIELDS = ("connector", "run_id")
+
+
+# -- secrets ----------------------------------------------------------------------------------
+
+
+def register_secret(value: str) -> None:
+    """Mask ``value`` in every log line from now on (empty strings are ignored)."""
+    if value:
+        with _secrets_lock:
+            _secrets.add(value)
+
+
+def forget_secrets() -> None:
+    """Stop masking every registered value (tests use this between runs)."""
+    with _secrets_lock:
+        _secrets.clear()
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with every registered secret replaced by ``***``."""
+    with _secrets_lock:
+        secrets = sorted(_secrets, key=len, reverse=True)  # longest first, so no secret is half-masked
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+class SecretMaskingFilter(logging.Filter):
+    """Replaces registered secrets in a record's message, arguments and traceback."""
+
+    _exception_formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place; never drops it."""
+        record.msg = mask_secrets(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = self._exception_formatter.formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = mask_secrets(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_secrets(record.stack_info)
+        return True
+
+
+# -- context ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def log_context(**fields: str) -> Iterator[None]:
+    """Add fields (``connector``, ``run_id``) to every record logged inside the ``with`` block."""
+    token = _context.set({**(_context.get() or {}), **fields})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Copies the current :func:`log_context` onto each record, unless ``extra=`` already set it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Annotate the record; never drops it."""
+        for key, value in (_context.get() or {}).items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
+
+# -- formats ----------------------------------------------------------------------------------
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``ts``, ``level``, ``logger``, ``message``, then context and extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON line."""
+        data: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
+                data[key] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            data["exception"] = record.exc_text
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """``logger: message`` for information, ``logger: level: message`` for anything else."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as text (with its traceback, if any, on the following lines)."""
+        message = record.getMessage()
+        if record.levelno != logging.INFO:
+            message = f"{record.levelname.lower()}: {message}"
+        text = f"{record.name}: {message}"
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            text = f"{text}\n{record.exc_text}"
+        return text
+
+
+class StderrHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever ``sys.stderr`` is at the time, so progress bars and test runners that
+    swap it still get the lines."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        """The current ``sys.stderr``."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        """Ignored: the stream is always the current ``sys.stderr``."""
+
+
+def default_format() -> LogFormat:
+    """``text`` when stderr is a terminal, ``json`` otherwise (containers, pipes, files)."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    return "text" if isatty is not None and isatty() else "json"
+
+
+def configure_logging(fmt: LogFormat | None = None, level: str | int = logging.INFO) -> LogFormat:
+    """Send every log record to stderr in ``fmt`` (the default one when ``None``) at ``level``.
+
+    Calling it again replaces the handler it installed before. The runner's own logger
+    (:data:`RUNNER_LOGGER`) always logs at least its INFO notices.
+
+    Returns:
+        The format in use.
+    """
+    chosen: LogFormat = fmt or default_format()
+    numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else level
+    if not isinstance(numeric, int):
+        raise ValueError(f"unknown log level {level!r}")
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_ccf_runner", False):
+            root.removeHandler(handler)
+    handler = StderrHandler()
+    handler._ccf_runner = True  # type: ignore[attr-defined]
+    handler.addFilter(ContextFilter())
+    handler.addFilter(SecretMaskingFilter())
+    handler.setFormatter(JsonFormatter() if chosen == "json" else TextFormatter())
+    root.addHandler(handler)
+    root.setLevel(numeric)
+    logging.getLogger(RUNNER_LOGGER).setLevel(min(numeric, logging.INFO))
+    logging.captureWarnings(True)
+    return chosen

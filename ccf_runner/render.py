@@ -1,0 +1,160 @@
+"""Everything the CLIs show a person or a program: reports, progress, tables and JSON.
+
+Rich output (tables, the progress display) is used only on a terminal; piped or captured output
+is plain text, so scripts and logs never see colour codes or redrawn lines.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ccf_core.report import SyncReport
+
+#: How many ids of each kind a dry run lists in the text report (the JSON report has them all).
+PLAN_IDS_SHOWN = 20
+
+
+def is_terminal(stream: IO[Any] | None) -> bool:
+    """True when ``stream`` is an interactive terminal."""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty is not None and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
+# -- reports ----------------------------------------------------------------------------------
+
+
+def report_text(report: SyncReport) -> str:
+    """The report for people; a dry run adds its plan (counts, and the first ids of each kind)."""
+    text = report.to_text()
+    plan = report.plan
+    if plan is None:
+        return text
+    lines = [text, f"  plan: add {len(plan.add)}, update {len(plan.update)}, delete {len(plan.delete)}"]
+    for label, ids in (("add", plan.add), ("update", plan.update), ("delete", plan.delete)):
+        if not ids:
+            continue
+        lines.append(f"  would {label}:")
+        lines.extend(f"    {doc_id}" for doc_id in ids[:PLAN_IDS_SHOWN])
+        if len(ids) > PLAN_IDS_SHOWN:
+            lines.append(f"    ... and {len(ids) - PLAN_IDS_SHOWN} more (see --report-json)")
+    return "\n".join(lines)
+
+
+def write_report_json(report: SyncReport, path: str) -> None:
+    """Write the JSON report to ``path`` (``-`` is stdout), creating the folder if needed."""
+    payload = json.dumps(report.as_dict(), indent=2) + "\n"
+    if path == "-":
+        click.echo(payload, nl=False)
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(payload, encoding="utf-8")
+
+
+# -- progress ---------------------------------------------------------------------------------
+
+
+class ProgressDisplay:
+    """A live line on stderr (scanned, documents/s, uploaded, failed) while a run goes on.
+
+    Use as a context manager; :attr:`callback` is what ``SyncOptions.progress`` takes. When
+    ``enabled`` is false (stderr is not a terminal) it does nothing and ``callback`` is None.
+    """
+
+    def __init__(self, enabled: bool, connector: str) -> None:
+        self.enabled = enabled
+        self.connector = connector
+        self._progress: Progress | None = None
+        self._task: Any = None
+        self._started = time.monotonic()
+
+    @property
+    def callback(self) -> Callable[[SyncReport], None] | None:
+        """The progress callback for the engine, or None when the display is off."""
+        return self.update if self.enabled else None
+
+    def __enter__(self) -> ProgressDisplay:
+        if self.enabled:
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(f"{self.connector}: starting", total=None)
+            self._started = time.monotonic()
+        return self
+
+    def update(self, report: SyncReport) -> None:
+        """Show the counters of ``report``."""
+        if self._progress is None:
+            return
+        elapsed = max(time.monotonic() - self._started, 1e-9)
+        self._progress.update(
+            self._task,
+            description=(
+                f"{self.connector}: scanned {report.scanned} ({report.scanned / elapsed:.0f}/s), "
+                f"uploaded {report.uploaded}, failed {report.failed}"
+            ),
+        )
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+# -- tables and JSON for the ccf commands -----------------------------------------------------
+
+
+def print_table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], *, title: str | None = None, err: bool = False
+) -> None:
+    """Print rows under headers: a rich table on a terminal, aligned plain columns otherwise."""
+    stream = sys.stderr if err else sys.stdout
+    cells = [["-" if value is None else str(value) for value in row] for row in rows]
+    if is_terminal(stream):
+        table = Table(title=title, title_justify="left")
+        for header in headers:
+            table.add_column(header)
+        for row in cells:
+            table.add_row(*row)
+        Console(file=stream).print(table)
+        return
+    if title:
+        click.echo(title, err=err)
+    click.echo(plain_table(headers, cells), err=err)
+
+
+def plain_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """Rows under headers as aligned plain-text columns (no trailing spaces)."""
+    cells = [["-" if value is None else str(value) for value in row] for row in rows]
+    widths = [max([len(header), *(len(row[i]) for row in cells)]) for i, header in enumerate(headers)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [list(headers), *cells]
+    ]
+    return "\n".join(lines)
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on stdout (dates and other values as strings)."""
+    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))

@@ -1,0 +1,346 @@
+"""``ccf-run``: run one connector once, as a person at a terminal or inside the AWS Batch job.
+
+With no Amazon Q Business ids it syncs into the local index and keeps state in a local SQLite
+file, both under ``./.ccf/``, and says so on its first line. The text report goes to stdout, logs
+to stderr (text on a terminal, JSON lines otherwise), the exit code tells how the run ended.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from ccf_core.connector import Connector, validation_problems
+from ccf_core.engine import SyncEngine, SyncOptions
+from ccf_core.errors import ConnectorConfigError
+from ccf_core.ports import Destination, StateStore
+from ccf_core.report import RunStatus, SyncReport
+from ccf_runner import exit_codes
+from ccf_runner.discovery import CONNECTOR_HEADERS, find_connector, installed
+from ccf_runner.errors import BadConfiguration, RunnerError
+from ccf_runner.logs import RUNNER_LOGGER, LogFormat, configure_logging, log_context, register_secret
+from ccf_runner.render import ProgressDisplay, is_terminal, print_table, report_text, write_report_json
+from ccf_runner.schema import config_schema, raw_secret_values, secret_values
+from ccf_runner.settings import SettingsError, build_config, env_prefix, parse_assignment
+from ccf_runner.signals import cancel_on_signals
+from ccf_runner.targets import choose_destination, describe_state, open_state
+
+logger = logging.getLogger(RUNNER_LOGGER)
+
+#: How each way a run can end maps to an exit code.
+STATUS_EXIT_CODES = {
+    RunStatus.SUCCEEDED: exit_codes.SUCCESS,
+    RunStatus.COMPLETED_WITH_FAILURES: exit_codes.COMPLETED_WITH_REJECTED_DOCUMENTS,
+    RunStatus.FAILED: exit_codes.FAILED,
+    RunStatus.STOPPED: exit_codes.STOPPED,
+}
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything ``ccf-run`` was asked to do for one run."""
+
+    connector: str
+    config_file: Path | None
+    assignments: tuple[str, ...]
+    options: SyncOptions
+    state: str
+    index: str
+    qbusiness_ids: tuple[str | None, str | None, str | None]
+    report_json: str | None
+    progress: bool
+
+
+def _check_assignments(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> tuple[str, ...]:
+    for value in values:
+        try:
+            parse_assignment(value)
+        except SettingsError as err:
+            raise click.BadParameter(err.message) from None
+    return tuple(values)
+
+
+@click.command(
+    name="ccf-run",
+    epilog=exit_codes.EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+)
+@click.option("--connector", "connector_name", metavar="NAME", help="The connector to run (see --list).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Connector settings from a YAML (.yaml/.yml) or JSON (.json) file.",
+)
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=_check_assignments,
+    help="Set one setting (dotted keys for nested ones); wins over CCF_<CONNECTOR>_<FIELD> and --config.",
+)
+@click.option("--list", "list_connectors", is_flag=True, help="List installed connectors and broken plugins.")
+@click.option("--show-config", metavar="NAME", help="Show the settings a connector takes, then exit.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print what would be added, updated and deleted; write nothing."
+)
+@click.option("--full", is_flag=True, help="Ignore the checkpoint: list everything and find deletions.")
+@click.option("--allow-mass-delete", is_flag=True, help="Allow deleting more than --max-delete-fraction.")
+@click.option(
+    "--max-delete-fraction",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.5,
+    show_default=True,
+    help="Share of the index a run may delete without --allow-mass-delete.",
+)
+@click.option(
+    "--error-budget",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.1,
+    show_default=True,
+    help="Share of scanned documents that may fail before the run counts as failed.",
+)
+@click.option(
+    "--state",
+    default=".ccf/state.db",
+    show_default=True,
+    metavar="PATH",
+    help="SQLite file with checksums and checkpoints ('api': the CCF backend, not available yet).",
+)
+@click.option(
+    "--index", default=".ccf/index.db", show_default=True, metavar="PATH", help="The local index (SQLite)."
+)
+@click.option(
+    "--report-json",
+    metavar="FILE",
+    help="Also write the JSON report to FILE ('-': to stdout, instead of the text).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Log format on stderr [default: text on a terminal, json otherwise].",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+)
+@click.option("--qbusiness-app-id", envvar="Q_BUSINESS_APP_ID", metavar="ID", help="[env: Q_BUSINESS_APP_ID]")
+@click.option(
+    "--qbusiness-index-id", envvar="Q_BUSINESS_INDEX_ID", metavar="ID", help="[env: Q_BUSINESS_INDEX_ID]"
+)
+@click.option(
+    "--qbusiness-data-source-id",
+    envvar="Q_BUSINESS_DATA_SOURCE_ID",
+    metavar="ID",
+    help="[env: Q_BUSINESS_DATA_SOURCE_ID] With all three ids, sync to Amazon Q Business.",
+)
+@click.pass_context
+def main(
+    ctx: click.Context,
+    *,
+    connector_name: str | None,
+    config_file: Path | None,
+    assignments: tuple[str, ...],
+    list_connectors: bool,
+    show_config: str | None,
+    dry_run: bool,
+    full: bool,
+    allow_mass_delete: bool,
+    max_delete_fraction: float,
+    error_budget: float,
+    state: str,
+    index: str,
+    report_json: str | None,
+    log_format: LogFormat | None,
+    log_level: str,
+    qbusiness_app_id: str | None,
+    qbusiness_index_id: str | None,
+    qbusiness_data_source_id: str | None,
+) -> None:
+    """Run one connector once: sync its documents into the local index or Amazon Q Business.
+
+    Settings come from --config FILE, then CCF_<CONNECTOR>_<FIELD> environment variables, then
+    --set KEY=VALUE (each overriding the one before). See --show-config NAME for a connector's settings.
+    """
+    if not (list_connectors or show_config or connector_name):
+        raise click.UsageError("give --connector NAME (or --list, or --show-config NAME)")
+    chosen_format = configure_logging(log_format, log_level)
+    try:
+        if list_connectors:
+            _print_installed()
+            return
+        if show_config:
+            _print_config(show_config)
+            return
+        assert connector_name is not None
+        request = RunRequest(
+            connector=connector_name,
+            config_file=config_file,
+            assignments=assignments,
+            options=SyncOptions(
+                full=full,
+                dry_run=dry_run,
+                allow_mass_delete=allow_mass_delete,
+                max_delete_fraction=max_delete_fraction,
+                error_budget=error_budget,
+            ),
+            state=state,
+            index=index,
+            qbusiness_ids=(qbusiness_app_id, qbusiness_index_id, qbusiness_data_source_id),
+            report_json=report_json,
+            progress=chosen_format == "text" and is_terminal(click.get_text_stream("stderr")),
+        )
+        code = run(request)
+    except RunnerError as err:
+        logger.error("%s", err.message)
+        ctx.exit(err.exit_code)
+    ctx.exit(code)
+
+
+def run(request: RunRequest) -> int:
+    """Run a connector as ``request`` says; print the report and return the exit code.
+
+    Raises:
+        RunnerError: for anything that stops the run before it starts (bad configuration,
+            unknown connector, a plugin that failed to load).
+    """
+    choice = choose_destination(request.index, *request.qbusiness_ids)
+    dry = " (dry run: nothing will be written)" if request.options.dry_run else ""
+    logger.info(
+        "connector %s -> %s, state %s%s",
+        request.connector,
+        choice.description,
+        describe_state(request.state),
+        dry,
+    )
+    connector = _make_connector(request)
+    destination = choice.create()
+    try:
+        state = open_state(request.state)
+    except BadConfiguration:
+        _shutdown(destination)
+        raise
+    try:
+        report = _sync(request, connector, destination, state)
+    except KeyboardInterrupt:
+        logger.warning(
+            "stopped at once by a second signal: documents accepted so far stay recorded, "
+            "the checkpoint was not saved"
+        )
+        return exit_codes.STOPPED
+    finally:
+        _shutdown(destination)
+        state.close()
+    if request.report_json != "-":
+        click.echo(report_text(report))
+    if request.report_json:
+        write_report_json(report, request.report_json)
+    return STATUS_EXIT_CODES[report.status]
+
+
+def _make_connector(request: RunRequest) -> Connector:
+    info = find_connector(request.connector)
+    connector_class = info.connector_class
+    raw = build_config(
+        request.connector,
+        connector_class.Config,
+        config_file=request.config_file,
+        assignments=request.assignments,
+    )
+    for secret in raw_secret_values(connector_class.Config, raw):
+        register_secret(secret)
+    hint = f"(see ccf-run --show-config {request.connector})"
+    try:
+        connector = connector_class.from_config(raw)
+    except ConnectorConfigError as err:
+        raise BadConfiguration(f"{err}\n{hint}") from None
+    except ValidationError as err:
+        lines = "\n".join(f"{field}: {problem}" for field, problem in validation_problems(err))
+        raise BadConfiguration(
+            f"invalid configuration for connector {request.connector!r}:\n{lines}\n{hint}"
+        ) from None
+    except Exception as err:  # a connector's own __init__ failing is its bug, not a traceback for the user
+        logger.debug("building connector %s failed", request.connector, exc_info=True)
+        raise RunnerError(
+            f"connector {request.connector!r} could not be set up: {type(err).__name__}: {err}"
+        ) from err
+    for secret in secret_values(connector.config):
+        register_secret(secret)
+    return connector
+
+
+def _sync(
+    request: RunRequest, connector: Connector, destination: Destination, state: StateStore
+) -> SyncReport:
+    with ProgressDisplay(request.progress, request.connector) as progress:
+        options = request.options
+        if progress.callback is not None:
+            options = replace(options, progress=progress.callback)
+        engine = SyncEngine(destination, state, options)
+        context = engine.make_context(connector)
+        with log_context(connector=request.connector, run_id=context.run_id), cancel_on_signals(context):
+            logger.info("run %s started (%s sync)", context.run_id, context.mode.value)
+            report = engine.run(connector, context)
+            summary = {
+                key: value for key, value in report.as_dict().items() if key not in {"failures", "plan"}
+            }
+            logger.info("run %s %s", context.run_id, report.status.value, extra={"report": summary})
+    return report
+
+
+def _shutdown(destination: Destination) -> None:
+    # Destinations that hold a connection (the local index) release it here; the port itself has
+    # no such method because a run ends with close(status), after which reads may still happen.
+    shutdown = getattr(destination, "shutdown", None)
+    if callable(shutdown):
+        try:
+            shutdown()
+        except Exception:
+            logger.debug("shutting down %s failed", destination.name, exc_info=True)
+
+
+def _print_installed() -> None:
+    found = installed()
+    if found.connectors:
+        print_table(CONNECTOR_HEADERS, found.connector_rows(), title="Installed connectors")
+    else:
+        click.echo("No connectors are installed: install a plugin such as ccf-connector-<name>.")
+    if found.load_errors:
+        click.echo()
+        print_table(("PLUGIN", "ERROR"), found.error_rows(), title="Plugins that failed to load")
+
+
+def _print_config(name: str) -> None:
+    info = find_connector(name)
+    connector_class = info.connector_class
+    about = f": {connector_class.description}" if connector_class.description else ""
+    click.echo(f"{name} ({info.sync_mode} sync){about}")
+    click.echo(
+        f"Settings, from --config FILE, then {env_prefix(name)}<FIELD> environment variables, "
+        "then --set FIELD=VALUE:"
+    )
+    rows: list[tuple[Any, ...]] = [
+        (
+            field.name,
+            f"{field.type} (secret)" if field.secret else field.type,
+            field.default,
+            field.env,
+            field.description,
+        )
+        for field in config_schema(name, connector_class.Config)
+    ]
+    if rows:
+        print_table(("FIELD", "TYPE", "DEFAULT", "ENVIRONMENT", "DESCRIPTION"), rows)
+    else:
+        click.echo("  (none: this connector takes no settings)")

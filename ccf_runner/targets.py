@@ -1,0 +1,113 @@
+"""Where a run writes: the destination (local index or Amazon Q Business) and the state store.
+
+The choice is made from the options alone, before anything is opened, so the runner can say on its
+first line where documents and state will go.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ccf_core.errors import CCFError, DestinationNotFoundError
+from ccf_core.plugins import destination_registry
+from ccf_core.ports import Destination
+from ccf_core.state.sqlite import SqliteStateStore
+from ccf_runner.errors import BadConfiguration
+
+#: The ``--state`` value that will keep state in the CCF API once the backend exists.
+STATE_API = "api"
+
+#: Each Q Business id: its option, its environment variable, and the destination's keyword.
+QBUSINESS_IDS = (
+    ("--qbusiness-app-id", "Q_BUSINESS_APP_ID", "application_id"),
+    ("--qbusiness-index-id", "Q_BUSINESS_INDEX_ID", "index_id"),
+    ("--qbusiness-data-source-id", "Q_BUSINESS_DATA_SOURCE_ID", "data_source_id"),
+)
+
+
+@dataclass(frozen=True)
+class DestinationChoice:
+    """A destination to create: its registered name, the factory's options and a description."""
+
+    name: str
+    description: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def create(self) -> Destination:
+        """Build the destination through the destination registry.
+
+        Raises:
+            BadConfiguration: when no plugin registered it (e.g. ``qbusiness`` is not installed).
+        """
+        try:
+            return destination_registry().create(self.name, **self.options)
+        except DestinationNotFoundError as err:
+            hint = (
+                " (the Amazon Q Business destination is not installed yet)"
+                if self.name == "qbusiness"
+                else ""
+            )
+            raise BadConfiguration(f"destination {self.name!r} is not available{hint}: {err}") from err
+        except (CCFError, TypeError, OSError, sqlite3.Error) as err:
+            raise BadConfiguration(f"cannot set up destination {self.description}: {err}") from err
+
+
+def choose_destination(
+    index: str | os.PathLike[str],
+    application_id: str | None = None,
+    index_id: str | None = None,
+    data_source_id: str | None = None,
+) -> DestinationChoice:
+    """Amazon Q Business when all three ids are given, the local index at ``index`` when none is.
+
+    Raises:
+        BadConfiguration: when some ids are given but not all, naming the missing ones.
+    """
+    values = (application_id, index_id, data_source_id)
+    given = {keyword: value for (_, _, keyword), value in zip(QBUSINESS_IDS, values, strict=True) if value}
+    if not given:
+        return DestinationChoice("local", f"local index {index}", {"path": Path(index)})
+    missing = [
+        f"{option} (or {variable})" for (option, variable, keyword) in QBUSINESS_IDS if keyword not in given
+    ]
+    if missing:
+        raise BadConfiguration(
+            "Amazon Q Business needs an application, an index and a data source id; missing: "
+            + ", ".join(missing)
+            + ". Give all three, or none to use the local index"
+        )
+    description = (
+        f"Amazon Q Business application {application_id} index {index_id} data source {data_source_id}"
+    )
+    return DestinationChoice("qbusiness", description, given)
+
+
+def describe_state(state: str) -> str:
+    """How the first output line names the state store (``sqlite PATH``).
+
+    Raises:
+        BadConfiguration: for ``api``, which needs the CCF backend.
+    """
+    if state == STATE_API:
+        raise BadConfiguration(
+            "--state api is not available yet: it needs the CCF backend; "
+            "use a SQLite file (the default is .ccf/state.db)"
+        )
+    return f"sqlite {state}"
+
+
+def open_state(state: str) -> SqliteStateStore:
+    """Open (creating it if needed) the SQLite state store at ``state``.
+
+    Raises:
+        BadConfiguration: when ``state`` is ``api`` or the file cannot be opened.
+    """
+    describe_state(state)
+    try:
+        return SqliteStateStore(state)
+    except (OSError, sqlite3.Error) as err:
+        raise BadConfiguration(f"--state {state}: cannot open the state database: {err}") from err

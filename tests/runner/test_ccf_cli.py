@@ -1,0 +1,207 @@
+"""``ccf``: search with and without ACLs, show documents, show and reset state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from click.testing import CliRunner, Result
+
+from ccf_core import (
+    AccessControl,
+    Connector,
+    Document,
+    DocumentMetadata,
+    Group,
+    Principal,
+    PrincipalGroup,
+    PrincipalUser,
+    SyncContext,
+    hookimpl,
+)
+from ccf_core.plugins import registered_plugin
+from ccf_core.registry import ConnectorRegistry
+from ccf_core.state.sqlite import SqliteStateStore
+from ccf_runner import ccf_cli, run_cli
+
+PUBLISHED = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def _allow(principal: Principal) -> list[AccessControl]:
+    return [AccessControl(principals=[principal])]
+
+
+class Wiki(Connector):
+    """Three pages: one public, one for alice only, one for the ``board`` group (carol is in it)."""
+
+    name = "wiki"
+
+    def documents(self, context: SyncContext) -> Iterator[Document]:
+        yield Document(
+            id="public-plan",
+            content="the roadmap plan for everyone",
+            metadata=DocumentMetadata(title="Public plan"),
+        )
+        yield Document(
+            id="secret-plan",
+            content="the merger plan",
+            metadata=DocumentMetadata(
+                title="Secret plan",
+                source_uri="https://wiki.example.com/secret",
+                attributes={
+                    "pages": 42,
+                    "tags": ["legal", "m-and-a"],
+                    "team": "legal",
+                    "published": PUBLISHED,
+                },
+                access_control_list=_allow(Principal(user=PrincipalUser(id="alice@example.com"))),
+            ),
+        )
+        yield Document(
+            id="board-minutes",
+            content="minutes of the board meeting",
+            metadata=DocumentMetadata(
+                title="Board minutes",
+                access_control_list=_allow(Principal(group=PrincipalGroup(name="board"))),
+            ),
+        )
+
+    def groups(self, context: SyncContext) -> Iterator[Group]:
+        yield Group(name="board", users=("carol@example.com",))
+
+
+@hookimpl
+def _register(registry: ConnectorRegistry) -> None:
+    registry.register(Wiki)
+
+
+@pytest.fixture(autouse=True)
+def synced_wiki() -> Iterator[None]:
+    """The wiki connector registered and synced once into ./.ccf/."""
+    with registered_plugin(SimpleNamespace(ccf_register_connectors=_register)):
+        result = CliRunner().invoke(run_cli.main, ["--connector", "wiki", "--log-format", "text"])
+        assert result.exit_code == 0, result.output
+        yield
+
+
+def ccf(*args: str, stdin: str | None = None) -> Result:
+    return CliRunner().invoke(ccf_cli.main, list(args), input=stdin)
+
+
+def hit_ids(result: Result) -> list[str]:
+    return [hit["id"] for hit in json.loads(result.stdout)["hits"]]
+
+
+# -- search -----------------------------------------------------------------------------------
+
+
+def test_search_without_identity_shows_everything_and_says_acls_were_not_applied() -> None:
+    result = ccf("search", "plan")
+    assert result.exit_code == 0
+    assert "ACLs were not applied" in result.stderr
+    assert "Secret plan  [secret-plan]" in result.stdout and "Public plan  [public-plan]" in result.stdout
+
+
+def test_search_as_a_user_hides_documents_their_acl_does_not_allow() -> None:
+    result = ccf("search", "plan", "--as-user", "bob@example.com", "--json")
+    assert result.exit_code == 0
+    assert hit_ids(result) == ["public-plan"]
+    assert json.loads(result.stdout)["acl_applied"] is True
+
+
+def test_search_as_the_allowed_user_finds_the_restricted_document() -> None:
+    result = ccf("search", "merger", "--as-user", "alice@example.com", "--json")
+    assert hit_ids(result) == ["secret-plan"]
+
+
+def test_search_as_a_user_uses_group_memberships_the_connector_reported() -> None:
+    assert hit_ids(ccf("search", "minutes", "--as-user", "carol@example.com", "--json")) == ["board-minutes"]
+    assert hit_ids(ccf("search", "minutes", "--as-user", "bob@example.com", "--json")) == []
+
+
+def test_search_as_group_counts_the_searcher_as_a_member() -> None:
+    assert hit_ids(ccf("search", "minutes", "--as-group", "board", "--json")) == ["board-minutes"]
+
+
+def test_search_without_a_local_index_says_to_run_ccf_run_first(tmp_path: Path) -> None:
+    result = ccf("search", "plan", "--index", str(tmp_path / "missing.db"))
+    assert result.exit_code == 1
+    assert "run `ccf-run --connector NAME` first" in result.output
+    assert not (tmp_path / "missing.db").exists()
+
+
+# -- documents --------------------------------------------------------------------------------
+
+
+def test_documents_list_shows_every_stored_id() -> None:
+    result = ccf("documents", "list")
+    assert result.exit_code == 0
+    ids = [line.split()[0] for line in result.stdout.splitlines()[1:-1]]
+    assert ids == ["board-minutes", "public-plan", "secret-plan"]
+    assert result.stdout.splitlines()[-1] == "1-3 of 3 documents"
+
+
+def test_documents_show_prints_typed_attributes_and_acl() -> None:
+    result = ccf("documents", "show", "secret-plan")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert "source uri: https://wiki.example.com/secret" in lines
+    assert "  pages (long): 42" in lines
+    assert "  tags (string list): legal, m-and-a" in lines
+    assert f"  published (date): {PUBLISHED.isoformat()}" in lines
+    assert "  1. OR of: ALLOW user alice@example.com" in lines
+    assert "  the merger plan" in lines
+
+
+def test_documents_show_json_keeps_attribute_types() -> None:
+    result = ccf("documents", "show", "secret-plan", "--json")
+    data = json.loads(result.stdout)
+    assert data["attributes"]["pages"] == {"type": "long", "value": 42}
+    assert data["attributes"]["published"] == {"type": "date", "value": PUBLISHED.isoformat()}
+    assert data["access_control_list"][0]["principals"][0]["user"]["id"] == "alice@example.com"
+
+
+def test_documents_show_of_an_unknown_id_fails_with_a_clear_message() -> None:
+    result = ccf("documents", "show", "nope")
+    assert result.exit_code != 0
+    assert "no document with id 'nope'" in result.output
+
+
+# -- state ------------------------------------------------------------------------------------
+
+
+def test_state_show_counts_synced_documents_and_groups() -> None:
+    result = ccf("state", "show", "--connector", "wiki")
+    assert result.exit_code == 0
+    assert "documents synced: 3" in result.stdout and "groups synced: 1" in result.stdout
+
+
+def test_state_show_of_a_connector_without_state_fails_naming_the_known_ones() -> None:
+    result = ccf("state", "show", "--connector", "other")
+    assert result.exit_code == 1
+    assert "no state recorded for connector 'other'" in result.output and "wiki" in result.output
+
+
+def test_state_reset_with_yes_forgets_checksums_so_the_next_run_adds_everything_again() -> None:
+    result = ccf("state", "reset", "--connector", "wiki", "--yes")
+    assert result.exit_code == 0
+    rerun = CliRunner().invoke(run_cli.main, ["--connector", "wiki", "--log-format", "text"])
+    assert "added 3" in rerun.stdout
+
+
+def test_state_reset_asks_for_confirmation_and_keeps_state_when_declined() -> None:
+    result = ccf("state", "reset", "--connector", "wiki", stdin="n\n")
+    assert result.exit_code == 1
+    assert "Forget the state of 'wiki'" in result.output
+    with SqliteStateStore(".ccf/state.db") as store:
+        assert len(store.load_checksums("wiki")) == 3
+
+
+def test_state_show_without_a_state_file_says_to_run_ccf_run_first(tmp_path: Path) -> None:
+    result = ccf("state", "show", "--connector", "wiki", "--state", str(tmp_path / "none.db"))
+    assert result.exit_code == 1
+    assert "no state database at" in result.output and "ccf-run" in result.output

@@ -1,0 +1,203 @@
+"""The real ``ccf-run`` console script in a subprocess: first line, JSON logs, SIGTERM handling.
+
+The connector comes from a plugin found through its entry point (a dist-info folder on PYTHONPATH).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ccf_core.state.sqlite import SqliteStateStore
+from ccf_runner import exit_codes
+
+pytestmark = pytest.mark.slow
+
+#: ``slow`` yields ``count`` documents quickly, writes ``marker``, then waits ``pause`` seconds
+#: (watching the cancellation flag unless ``ignore_cancel``) before its last document.
+FAKEPLUG = """
+    import time
+    from pathlib import Path
+
+    from pydantic import BaseModel, ConfigDict
+
+    from ccf_core import Connector, Document, DocumentMetadata, hookimpl
+
+
+    class SlowConfig(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        count: int = 501
+        pause: float = 0.0
+        marker: str = ""
+        ignore_cancel: bool = False
+
+
+    def _doc(doc_id):
+        return Document(id=doc_id, content=f"text of {doc_id}", metadata=DocumentMetadata(title=doc_id))
+
+
+    class Slow(Connector):
+        name = "slow"
+        Config = SlowConfig
+
+        def documents(self, context):
+            for number in range(self.config.count):
+                yield _doc(f"doc-{number:04d}")
+            if self.config.marker:
+                Path(self.config.marker).write_text("ready")
+            deadline = time.monotonic() + self.config.pause
+            while time.monotonic() < deadline and (self.config.ignore_cancel or not context.cancelled):
+                time.sleep(0.02)
+            yield _doc("last")
+
+
+    @hookimpl
+    def ccf_register_connectors(registry):
+        registry.register(Slow)
+"""
+
+#: The local index takes batches of 500: a run of 501 documents has recorded 500 at the marker.
+BATCH = 500
+
+
+def _console_script() -> str:
+    beside = Path(sys.executable).with_name("ccf-run")
+    found = str(beside) if beside.exists() else shutil.which("ccf-run")
+    if found is None:
+        pytest.skip("the ccf-run console script is not installed (pip install -e .)")
+    return found
+
+
+@dataclass
+class Proc:
+    """A running ``ccf-run`` with its stdout and stderr going to files."""
+
+    popen: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+
+    def wait(self, timeout: float = 60) -> int:
+        return self.popen.wait(timeout=timeout)
+
+    def err_lines(self) -> list[str]:
+        return self.stderr.read_text().splitlines()
+
+
+@pytest.fixture
+def ccf_run(make_plugin_dir: Callable[..., Path], tmp_path: Path) -> Callable[..., Proc]:
+    """Start the real console script in ``tmp_path`` with the ``slow`` plugin installed."""
+    site = make_plugin_dir("fakeplug", FAKEPLUG, {"slow": "fakeplug"})
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
+    }
+    script = _console_script()
+    runs = 0
+
+    def start(*args: str) -> Proc:
+        nonlocal runs
+        runs += 1
+        out, err = tmp_path / f"stdout-{runs}.txt", tmp_path / f"stderr-{runs}.txt"
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            popen = subprocess.Popen(
+                [script, "--connector", "slow", *args], cwd=tmp_path, env=env, stdout=stdout, stderr=stderr
+            )
+        return Proc(popen, out, err)
+
+    return start
+
+
+def _wait_for(path: Path, proc: Proc, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.popen.poll() is not None:
+            pytest.fail(f"ccf-run ended early ({proc.popen.returncode}): {proc.stderr.read_text()}")
+        if time.monotonic() > deadline:
+            proc.popen.kill()
+            pytest.fail("the connector never reached its marker")
+        time.sleep(0.02)
+
+
+def _stopped_run(ccf_run: Callable[..., Proc], tmp_path: Path) -> Proc:
+    """A run stopped by SIGTERM while the connector waits after its first batch was accepted."""
+    marker = tmp_path / "marker"
+    proc = ccf_run("--log-format", "text", "--set", "pause=60", "--set", f"marker={marker}")
+    _wait_for(marker, proc)
+    proc.popen.send_signal(signal.SIGTERM)
+    proc.wait()
+    return proc
+
+
+def test_first_line_of_the_console_script_names_destination_and_state(ccf_run: Callable[..., Proc]) -> None:
+    proc = ccf_run("--log-format", "text", "--set", "count=2")
+    assert proc.wait() == exit_codes.SUCCESS
+    assert (
+        proc.err_lines()[0]
+        == "ccf-run: connector slow -> local index .ccf/index.db, state sqlite .ccf/state.db"
+    )
+
+
+def test_logs_are_json_lines_when_stderr_is_not_a_terminal(ccf_run: Callable[..., Proc]) -> None:
+    proc = ccf_run("--set", "count=2")
+    assert proc.wait() == exit_codes.SUCCESS
+    records = [json.loads(line) for line in proc.err_lines()]
+    assert records[0]["logger"] == "ccf-run"
+    assert records[0]["message"].startswith("connector slow -> local index")
+    assert "slow (full sync to local): succeeded" in proc.stdout.read_text()
+
+
+def test_sigterm_stops_the_run_with_exit_130_keeping_accepted_documents(
+    ccf_run: Callable[..., Proc], tmp_path: Path
+) -> None:
+    proc = _stopped_run(ccf_run, tmp_path)
+    assert proc.popen.returncode == exit_codes.STOPPED
+    assert "slow (full sync to local): stopped" in proc.stdout.read_text()
+    assert any("SIGTERM received" in line for line in proc.err_lines())
+    with SqliteStateStore(tmp_path / ".ccf" / "state.db") as state:
+        assert len(state.load_checksums("slow")) == BATCH
+        assert state.get_checkpoint("slow") is None
+
+
+def test_rerun_after_a_stopped_run_does_not_add_accepted_documents_again(
+    ccf_run: Callable[..., Proc], tmp_path: Path
+) -> None:
+    _stopped_run(ccf_run, tmp_path)
+    rerun = ccf_run("--report-json", "report.json")
+    assert rerun.wait() == exit_codes.SUCCESS
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (report["unchanged"], report["added"]) == (BATCH, 2)
+
+
+def test_second_sigterm_stops_at_once_even_if_the_connector_ignores_cancellation(
+    ccf_run: Callable[..., Proc], tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    proc = ccf_run(
+        "--log-format",
+        "text",
+        "--set",
+        "pause=60",
+        "--set",
+        "ignore_cancel=true",
+        "--set",
+        f"marker={marker}",
+    )
+    _wait_for(marker, proc)
+    proc.popen.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while not any("SIGTERM received" in line for line in proc.err_lines()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.popen.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == exit_codes.STOPPED
+    assert any("stopped at once by a second signal" in line for line in proc.err_lines())
