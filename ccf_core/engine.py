@@ -148,6 +148,12 @@ class _Run:
         except SyncCancelled:
             status = RunStatus.STOPPED
             report.error = "stopped before the end; accepted documents stay recorded, checkpoint not saved"
+        except KeyboardInterrupt:
+            # The destination is still closed as stopped (the Q Business sync job must end), then
+            # the interrupt goes on to the caller.
+            status = RunStatus.STOPPED
+            report.error = "interrupted; accepted documents stay recorded, checkpoint not saved"
+            raise
         except SyncAborted as err:
             report.error = f"{err.reason}: {err}"
         except Exception as err:

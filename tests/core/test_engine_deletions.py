@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from ccf_core import BatchLimits, Group, RunStatus, SyncMode, SyncReport
 
 Run = Callable[..., SyncReport]
@@ -298,3 +300,19 @@ def test_group_and_document_state_are_separate(run_sync: Run, make_connector, ma
 
     assert list(state.load_checksums("listing")) == ["eng"]
     assert list(state.load_checksums("listing", kind="group")) == ["eng"]
+
+
+def test_keyboard_interrupt_closes_the_destination_as_stopped_and_propagates(
+    run_sync: Run, make_connector, make_docs, destination
+) -> None:
+    docs = make_docs(3)
+
+    class Interrupted(make_connector):  # type: ignore[misc, valid-type]
+        def documents(self, context):  # type: ignore[no-untyped-def]
+            yield docs[0]
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sync(Interrupted(docs))
+
+    assert destination.closed[-1] is RunStatus.STOPPED
