@@ -8,6 +8,7 @@ to stderr (text on a terminal, JSON lines otherwise), the exit code tells how th
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -199,7 +200,7 @@ def main(
             index=index,
             qbusiness_ids=(qbusiness_app_id, qbusiness_index_id, qbusiness_data_source_id),
             report_json=report_json,
-            progress=chosen_format == "text" and is_terminal(click.get_text_stream("stderr")),
+            progress=chosen_format == "text" and is_terminal(sys.stderr),
         )
         code = run(request)
     except RunnerError as err:
