@@ -49,34 +49,35 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 @cache
 def qbusiness_limits() -> QBusinessLimits:
     """Read the limits from botocore's ``qbusiness`` model (cached for the process)."""
-    import botocore.session
+    import botocore.loaders
 
-    model = botocore.session.get_session().get_service_model("qbusiness")
-    document = model.operation_model("BatchPutDocument").input_shape.members["documents"].member
-    members: dict[str, Any] = document.members
+    # The raw model, without building a botocore session: a third of the start-up cost.
+    shapes: dict[str, dict[str, Any]] = botocore.loaders.create_loader().load_service_model(
+        "qbusiness", "service-2"
+    )["shapes"]
+
+    def member(shape: str, name: str) -> dict[str, Any]:
+        return shapes[shapes[shape]["members"][name]["shape"]]
+
+    document = shapes[member("BatchPutDocumentRequest", "documents")["member"]["shape"]]
+    members = {name: shapes[ref["shape"]] for name, ref in document["members"].items()}
     attributes = members["attributes"]
-    attribute = attributes.member
-    name = attribute.members["name"].metadata
-    string_value = attribute.members["value"].members["stringValue"].metadata
-    principal_user = (
-        members["accessConfiguration"]
-        .members["accessControls"]
-        .member.members["principals"]
-        .member.members["user"]
-        .members["id"]
-        .metadata
-    )
+    attribute = attributes["member"]["shape"]
+    name = member(attribute, "name")
+    value_shape = shapes[attribute]["members"]["value"]["shape"]
+    string_value = member(value_shape, "stringValue")
+    principal_user = shapes[shapes[shapes["Principal"]["members"]["user"]["shape"]]["members"]["id"]["shape"]]
     return QBusinessLimits(
-        id_min=members["id"].metadata["min"],
-        id_max=members["id"].metadata["max"],
-        title_min=members["title"].metadata["min"],
-        title_max=members["title"].metadata["max"],
+        id_min=members["id"]["min"],
+        id_max=members["id"]["max"],
+        title_min=members["title"]["min"],
+        title_max=members["title"]["max"],
         attribute_name_max=name["max"],
         attribute_name_pattern=name["pattern"],
-        attributes_max=attributes.metadata["max"],
+        attributes_max=attributes["max"],
         string_value_max=string_value["max"],
         principal_max=principal_user["max"],
-        content_types=frozenset(members["contentType"].enum),
+        content_types=frozenset(members["contentType"]["enum"]),
     )
 
 
