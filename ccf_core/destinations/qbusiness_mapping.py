@@ -1,0 +1,251 @@
+"""How a ccf document becomes a Q Business ``Document`` structure, and how big its request will be.
+
+Attributes keep their Q Business types, the reserved attributes come from the metadata fields (and
+are left out when unset), ACLs become an ``accessConfiguration``. Requests are measured as botocore
+will encode them (JSON, blobs in base64), and documents are checked against botocore's model of
+the API before they are sent, so one bad document never takes its batch down with it.
+
+botocore is imported on first use only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from functools import cache
+from typing import Any
+
+from ccf_core.content_types import ContentType
+from ccf_core.models.acl import Group
+from ccf_core.models.document import AttributeValue, Document, DocumentMetadata
+
+#: The largest content Q Business accepts for one document (inline or from S3).
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+
+#: The largest BatchPutDocument request ccf sends, as encoded on the wire (base64 blobs in JSON).
+#: 10 MB read in decimal units, the smaller of the two readings of the service's limit.
+MAX_REQUEST_BYTES = 10_000_000
+
+#: PutGroup takes at most this many members inline.
+MAX_GROUP_MEMBERS = 1000
+
+#: A ``list[dict]`` in the request becomes ``[a, b]`` with botocore's ``json.dumps``: ", " between items.
+_LIST_SEPARATOR = 2
+
+#: Path parameters that let botocore's serializer build a request to measure (they are not in the body).
+_MEASURE_PATH = {"applicationId": "a" * 36, "indexId": "i" * 36}
+
+_ATTRIBUTE_INDEX = re.compile(r"\battributes\[(\d+)\]")
+_UNSAFE_KEY_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def base64_length(size: int) -> int:
+    """How many characters ``size`` bytes take once base64-encoded."""
+    return 4 * ((size + 2) // 3)
+
+
+def attribute_value(value: AttributeValue) -> dict[str, Any]:
+    """The ``DocumentAttributeValue`` of a typed attribute value.
+
+    Raises:
+        TypeError: for a value of no Q Business type (the document model prevents it).
+    """
+    if isinstance(value, str):
+        return {"stringValue": value}
+    if isinstance(value, list):
+        return {"stringListValue": list(value)}
+    if isinstance(value, bool):
+        raise TypeError("a bool is not a Q Business attribute type; use a string or an int")
+    if isinstance(value, int):
+        return {"longValue": value}
+    if isinstance(value, datetime):
+        return {"dateValue": value if value.tzinfo else value.replace(tzinfo=UTC)}
+    if isinstance(value, date):
+        return {"dateValue": datetime.combine(value, time(), tzinfo=UTC)}
+    raise TypeError(f"{type(value).__name__} is not a Q Business attribute type")
+
+
+def api_attributes(metadata: DocumentMetadata) -> list[dict[str, Any]]:
+    """The reserved attributes that are set, then the connector's own, as ``DocumentAttribute``s."""
+    attributes: list[dict[str, Any]] = []
+    if metadata.source_uri:
+        attributes.append({"name": "_source_uri", "value": {"stringValue": metadata.source_uri}})
+    if metadata.created_at is not None:
+        attributes.append({"name": "_created_at", "value": {"dateValue": metadata.created_at}})
+    if metadata.last_updated_at is not None:
+        attributes.append({"name": "_last_updated_at", "value": {"dateValue": metadata.last_updated_at}})
+    attributes.extend(
+        {"name": name, "value": attribute_value(value)} for name, value in metadata.attributes.items()
+    )
+    return attributes
+
+
+def access_configuration(metadata: DocumentMetadata) -> dict[str, Any] | None:
+    """The ``accessConfiguration`` of the document's ACL, or None when it has none."""
+    if not metadata.access_control_list:
+        return None
+    return {
+        "accessControls": [control.to_api() for control in metadata.access_control_list],
+        "memberRelation": metadata.access_control_relation.value,
+    }
+
+
+def api_document(document: Document, content_type: ContentType, content: dict[str, Any]) -> dict[str, Any]:
+    """The ``Document`` structure of BatchPutDocument, with ``content`` as given (blob or s3)."""
+    metadata = document.metadata
+    structure: dict[str, Any] = {
+        "id": document.id,
+        "title": metadata.title,
+        "contentType": content_type.value,
+        "content": content,
+    }
+    attributes = api_attributes(metadata)
+    if attributes:
+        structure["attributes"] = attributes
+    access = access_configuration(metadata)
+    if access is not None:
+        structure["accessConfiguration"] = access
+    return structure
+
+
+@dataclass(frozen=True)
+class MeasuredDocument:
+    """A document checked against the API model, as a ``Document`` structure with an empty blob.
+
+    Attributes:
+        structure: the API structure; its content is a placeholder until it is sent.
+        size: the content's size in bytes.
+        encoded_size: what it adds to a BatchPutDocument body when its content goes inline.
+    """
+
+    structure: dict[str, Any]
+    size: int
+    encoded_size: int
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a document cannot be sent: a failure reason and a message naming the document and rule."""
+
+    reason: str
+    message: str
+
+
+def measure_document(document: Document, max_document_bytes: int) -> MeasuredDocument | Rejection:
+    """Check a prepared document against botocore's model and measure its encoded size.
+
+    ccf's own rules (:func:`ccf_core.validation.document_problems`) already ran in the engine: a
+    ``PreparedDocument`` passed them. The content is not read: its size is ``document.size()``.
+    """
+    doc_id = document.id
+    try:
+        size = document.size()
+    except OSError as err:
+        return Rejection("content_unreadable", f"document {doc_id!r}: cannot read content: {err}")
+    if size > max_document_bytes:
+        return Rejection(
+            "too_large",
+            f"document {doc_id!r} is {size} bytes; Q Business accepts at most {max_document_bytes} bytes "
+            "per document",
+        )
+    content_type = document.resolved_content_type()
+    if content_type is None:
+        return Rejection("invalid_document", f"document {doc_id!r}: content type: cannot infer one")
+    structure = api_document(document, content_type, {"blob": b""})
+    problems = request_shape().document_problems(structure)
+    if problems:
+        return Rejection("invalid_document", f"document {doc_id!r}: " + "; ".join(problems))
+    return MeasuredDocument(structure, size, request_shape().document_size(structure, size))
+
+
+def group_request(group: Group, data_source_id: str) -> dict[str, Any]:
+    """The PutGroup parameters (ids of application and index aside) of a data source group.
+
+    Users are members by id; sub-groups are members as data source groups, as ccf puts them.
+    """
+    members: dict[str, Any] = {}
+    if group.users or not group.groups:
+        members["memberUsers"] = [{"userId": user} for user in group.users]
+    if group.groups:
+        members["memberGroups"] = [{"groupName": name, "type": "DATASOURCE"} for name in group.groups]
+    return {
+        "groupName": group.name,
+        "dataSourceId": data_source_id,
+        "type": "DATASOURCE",
+        "groupMembers": members,
+    }
+
+
+def s3_key(prefix: str, connector: str, document_id: str) -> str:
+    """Where a large document is staged: ``<prefix>/<connector>/<sha256 of the id>``.
+
+    The id is hashed, never used raw: ids are URLs and paths that make odd or overlong keys.
+    """
+    folder = _UNSAFE_KEY_CHARACTERS.sub("_", connector).strip("._") or "connector"
+    digest = hashlib.sha256(document_id.encode("utf-8")).hexdigest()
+    return f"{prefix.strip('/')}/{folder}/{digest}" if prefix.strip("/") else f"{folder}/{digest}"
+
+
+@cache
+def _service_model() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("qbusiness")
+
+
+class RequestShape:
+    """Measures and checks BatchPutDocument requests with botocore's own serializer and model."""
+
+    def __init__(self) -> None:
+        from botocore.serialize import create_serializer
+        from botocore.validate import ParamValidator
+
+        model = _service_model()
+        self._operation = model.operation_model("BatchPutDocument")
+        self._document_shape = self._operation.input_shape.members["documents"].member
+        self._serializer = create_serializer("rest-json", include_validation=False)
+        self._validator = ParamValidator()
+        self._empty_size = self.body_size({**_MEASURE_PATH, "documents": []})
+
+    def body_size(self, params: dict[str, Any]) -> int:
+        """The size in bytes of the JSON body botocore sends for ``params`` (path ids may be left out)."""
+        request = self._serializer.serialize_to_request({**_MEASURE_PATH, **params}, self._operation)
+        return len(request["body"])
+
+    def document_size(self, structure: dict[str, Any], blob_size: int) -> int:
+        """What ``structure`` adds to a request's body: its JSON, with ``blob_size`` bytes as base64.
+
+        ``structure`` carries an empty blob (or an s3 reference): the content is not read to measure it.
+        """
+        alone = self.body_size({**_MEASURE_PATH, "documents": [structure]})
+        return alone - self._empty_size + base64_length(blob_size) + _LIST_SEPARATOR
+
+    def document_problems(self, structure: dict[str, Any]) -> list[str]:
+        """What botocore's model finds wrong with one ``Document`` structure, one rule a line."""
+        report = self._validator.validate(structure, self._document_shape)
+        if not report.has_errors():
+            return []
+        names = [attribute["name"] for attribute in structure.get("attributes", [])]
+
+        def name_attribute(match: re.Match[str]) -> str:
+            position = int(match.group(1))
+            return f"attribute {names[position]!r}" if position < len(names) else match.group(0)
+
+        return [_ATTRIBUTE_INDEX.sub(name_attribute, line) for line in report.generate_report().splitlines()]
+
+
+@cache
+def request_shape() -> RequestShape:
+    """The process's :class:`RequestShape` (botocore's model is loaded once)."""
+    return RequestShape()
+
+
+def operation_input_problems(operation: str, params: dict[str, Any]) -> list[str]:
+    """What botocore's model finds wrong with the input of ``operation`` (e.g. ``PutGroup``)."""
+    from botocore.validate import ParamValidator
+
+    shape = _service_model().operation_model(operation).input_shape
+    report = ParamValidator().validate(params, shape)
+    return report.generate_report().splitlines() if report.has_errors() else []

@@ -1,0 +1,313 @@
+"""Retries for destinations that call a throttling AWS API through boto3.
+
+:class:`Backoff` gives exponential delays with full jitter (a random wait between zero and the
+exponential ceiling), which spreads retries of many workers over time instead of bunching them.
+:class:`AdaptiveLimiter` is an AIMD limit on concurrent calls: it halves when the service throttles
+and grows back by one for every window of successful calls, so a run finds the rate a service
+accepts without a setting to tune. :class:`RetryingCaller` puts both around a boto3 client and
+sorts what fails into :class:`ErrorKind`s: retry it, give up on the items of the call, or stop.
+
+botocore is imported only when a call fails.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from ccf_core.errors import CCFError
+
+logger = logging.getLogger(__name__)
+
+_THROTTLING_CODES = frozenset(
+    {"ThrottlingException", "Throttling", "ThrottledException", "TooManyRequestsException", "SlowDown"}
+)
+_TRANSIENT_CODES = frozenset({"InternalServerException", "InternalFailure", "ServiceUnavailable"})
+_FATAL_CODES = frozenset(
+    {
+        "AccessDeniedException",
+        "AccessDenied",
+        "ResourceNotFoundException",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "MissingAuthenticationTokenException",
+    }
+)
+_REFUSED_REASONS = {"ServiceQuotaExceededException": "quota_exceeded", "ConflictException": "conflict"}
+_CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with full jitter.
+
+    Attributes:
+        base: the ceiling of the first delay, in seconds.
+        cap: the largest ceiling, in seconds.
+    """
+
+    base: float = 0.1
+    cap: float = 20.0
+    _random: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    def ceiling(self, attempt: int) -> float:
+        """The longest wait after the ``attempt``-th failure (0-based)."""
+        return min(self.cap, self.base * (1 << min(attempt, 62)))
+
+    def delay(self, attempt: int) -> float:
+        """A random wait between 0 and :meth:`ceiling` (thread-safe)."""
+        return self._random.uniform(0.0, self.ceiling(attempt))
+
+
+class AdaptiveLimiter:
+    """At most :attr:`limit` holders at once; the limit adapts to throttling (AIMD).
+
+    A caller takes a slot with :meth:`acquire` and gives it back with :meth:`release`, saying whether
+    the call was throttled. A throttled call multiplies the limit by ``decrease_factor``, at most
+    once per window: throttles of calls that started before the last decrease do not count again
+    (as TCP halves its window once per round trip). Every ``limit`` successful calls with no throttle
+    between them raise the limit by one, up to ``maximum``.
+
+    Args:
+        maximum: the limit to start with and never exceed.
+        minimum: the limit never goes below this (at least 1).
+        decrease_factor: what a throttle multiplies the limit by.
+    """
+
+    def __init__(self, maximum: int, minimum: int = 1, decrease_factor: float = 0.5) -> None:
+        if maximum < 1:
+            raise ValueError(f"maximum must be at least 1, is {maximum}")
+        self.maximum = maximum
+        self.minimum = max(1, min(minimum, maximum))
+        self.decrease_factor = decrease_factor
+        self._limit = maximum
+        self._successes = 0
+        self._in_use = 0
+        self._epoch = 0
+        self._condition = threading.Condition()
+        self.decreases = 0
+        self.peak_in_use = 0
+
+    @property
+    def limit(self) -> int:
+        """How many callers may hold a slot now."""
+        return self._limit
+
+    @property
+    def in_use(self) -> int:
+        """How many slots are held now."""
+        return self._in_use
+
+    def acquire(self) -> int:
+        """Wait for a free slot and take it; returns a ticket to hand back to :meth:`release`."""
+        with self._condition:
+            while self._in_use >= self.limit:
+                self._condition.wait()
+            self._in_use += 1
+            self.peak_in_use = max(self.peak_in_use, self._in_use)
+            return self._epoch
+
+    def release(self, ticket: int, throttled: bool | None) -> None:
+        """Give a slot back.
+
+        Args:
+            ticket: what :meth:`acquire` returned.
+            throttled: True when the call was throttled, False when it succeeded, None when it
+                failed for another reason (the limit does not change).
+        """
+        with self._condition:
+            self._in_use -= 1
+            if throttled:
+                if ticket == self._epoch:
+                    self._limit = max(self.minimum, int(self._limit * self.decrease_factor))
+                    self._successes = 0
+                    self._epoch += 1
+                    self.decreases += 1
+            elif throttled is not None and self._limit < self.maximum:
+                self._successes += 1
+                if self._successes >= self._limit:
+                    self._limit += 1
+                    self._successes = 0
+            self._condition.notify_all()
+
+
+class ErrorKind(Enum):
+    """What a failed call means for the caller."""
+
+    #: throttled (HTTP 429 or a throttling code): retried, and the limiter lowers its limit
+    THROTTLED = "throttled"
+    #: a 5xx or a connection error: retried
+    TRANSIENT = "service_error"
+    #: the request was refused as invalid (HTTP 400): a batch is split to find the bad item
+    INVALID = "invalid"
+    #: access denied, unknown resource, bad credentials: nothing else will work either
+    FATAL = "fatal"
+    #: another refusal (conflict, quota): the items of the call fail, the run goes on
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class CallError:
+    """A call that failed for good (after any retries): its kind, the service's code and message."""
+
+    kind: ErrorKind
+    code: str
+    message: str
+    resource_id: str | None = None
+    attempts: int = 1
+
+    @property
+    def reason(self) -> str:
+        """The failure reason to report for the items of the call."""
+        if self.kind is ErrorKind.REFUSED:
+            return _REFUSED_REASONS.get(self.code, "service_error")
+        return "invalid_document" if self.kind is ErrorKind.INVALID else self.kind.value
+
+    def describe(self, operation: str) -> str:
+        """A one-line message naming the operation, the code and the service's message."""
+        tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
+        return f"{operation} failed{tries}: {self.code}: {self.message}"
+
+
+def classify(err: Exception) -> CallError | None:
+    """Sort a failed boto3 call into an :class:`ErrorKind`; None when ``err`` is not a call error."""
+    from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, ParamValidationError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    if isinstance(err, ClientError):
+        error = err.response.get("Error", {})
+        code = str(error.get("Code") or "Unknown")
+        message = str(error.get("Message") or err)
+        status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        resource_id = err.response.get("resourceId")
+        if code in _THROTTLING_CODES or status == 429:
+            kind = ErrorKind.THROTTLED
+        elif status >= 500 or code in _TRANSIENT_CODES:
+            kind = ErrorKind.TRANSIENT
+        elif code in _FATAL_CODES or status in (401, 403, 404):
+            kind = ErrorKind.FATAL
+        elif code == "ValidationException" or status == 400:
+            kind = ErrorKind.INVALID
+        else:
+            kind = ErrorKind.REFUSED
+        return CallError(kind, code, message, None if resource_id is None else str(resource_id))
+    if isinstance(err, ParamValidationError):
+        return CallError(ErrorKind.INVALID, "ParamValidationError", str(err))
+    if isinstance(err, BotoConnectionError | HTTPClientError):
+        return CallError(ErrorKind.TRANSIENT, type(err).__name__, str(err))
+    if isinstance(err, BotoCoreError):
+        return CallError(ErrorKind.FATAL, type(err).__name__, str(err))
+    return None
+
+
+class RetryingCaller:
+    """Calls a boto3 client's operations with bounded retries and an AIMD limit on calls in flight.
+
+    Every attempt holds a slot of :attr:`limiter`; a throttled attempt lowers the limit, a
+    successful one raises it. Throttling and transient errors are retried up to ``max_attempts``
+    times in all, after a random wait from ``backoff``; the caller gets the response, or a
+    :class:`CallError` once the call failed for good. Thread-safe.
+
+    Args:
+        client: a boto3 client (its own retries should be off).
+        max_in_flight: the most calls at once.
+        max_attempts: attempts per call, the first included.
+        backoff: the waits between attempts.
+    """
+
+    def __init__(self, client: Any, *, max_in_flight: int, max_attempts: int, backoff: Backoff) -> None:
+        self.client = client
+        self.limiter = AdaptiveLimiter(max_in_flight)
+        self.max_attempts = max(1, max_attempts)
+        self.backoff = backoff
+        self.sleep: Callable[[float], None] = time.sleep
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+        self.retries: Counter[str] = Counter()
+
+    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any] | CallError:
+        """Call ``operation`` (its API name, e.g. ``BatchPutDocument``) with ``params``.
+
+        Raises:
+            Exception: whatever the client raised that is not a service or connection error.
+        """
+        method = getattr(self.client, _CAMEL_BOUNDARY.sub("_", operation).lower())
+        attempt = 0
+        while True:
+            ticket = self.limiter.acquire()
+            try:
+                response = method(**params)
+            except Exception as err:
+                error = classify(err)
+                throttled = error is not None and error.kind is ErrorKind.THROTTLED
+                self.limiter.release(ticket, True if throttled else None)
+                if error is None:
+                    raise
+                attempt += 1
+                if (
+                    error.kind not in (ErrorKind.THROTTLED, ErrorKind.TRANSIENT)
+                    or attempt >= self.max_attempts
+                ):
+                    if attempt > 1:
+                        logger.warning("%s failed after %d attempts: %s", operation, attempt, error.code)
+                    return dataclasses.replace(error, attempts=attempt)
+                with self._lock:
+                    self.retries[operation] += 1
+                delay = self.backoff.delay(attempt - 1)
+                logger.debug("%s: %s on attempt %d, retrying in %.2fs", operation, error.code, attempt, delay)
+                self.sleep(delay)
+                continue
+            self.limiter.release(ticket, False)
+            with self._lock:
+                self.calls[operation] += 1
+            return dict(response)
+
+    def count(self, operation: str) -> None:
+        """Count a call made outside :meth:`call` (an S3 upload, say)."""
+        with self._lock:
+            self.calls[operation] += 1
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Successful calls and retries by operation."""
+        with self._lock:
+            return {"calls": dict(self.calls), "retries": dict(self.retries)}
+
+
+def build_client(
+    service: str,
+    session: Any = None,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    attempts: int = 1,
+) -> Any:
+    """A boto3 client making ``attempts`` attempts per call (1: botocore never retries, callers do).
+
+    ``total_max_attempts`` counts the first attempt; botocore's ``max_attempts`` counts retries only,
+    so ``max_attempts=1`` would still retry once.
+
+    Raises:
+        CCFError: when no client can be built (no region, say).
+    """
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
+
+    config = Config(retries={"total_max_attempts": attempts, "mode": "standard"}, max_pool_connections=64)
+    try:
+        session = session if session is not None else boto3.session.Session()
+        return session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+    except BotoCoreError as err:
+        raise CCFError(
+            f"cannot build a boto3 {service} client: {err} (set region=, or AWS_REGION in the environment)"
+        ) from err

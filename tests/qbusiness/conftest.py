@@ -1,0 +1,196 @@
+"""Fixtures for the Q Business destination: the fake service, a real boto3 client, S3 under moto.
+
+The fake (``tests/fakes/qbusiness_server.py``) is a local HTTP server; the client is a real boto3
+``qbusiness`` client pointed at it with ``endpoint_url``. Fixtures hand out factories, so test
+modules need not import this file.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from ccf_core import (  # noqa: E402
+    Connector,
+    Document,
+    DocumentMetadata,
+    Group,
+    SyncContext,
+    SyncEngine,
+    SyncMode,
+    SyncOptions,
+    SyncReport,
+)
+from ccf_core.destinations.qbusiness import QBusinessDestination  # noqa: E402
+from ccf_core.state import SqliteStateStore  # noqa: E402
+from tests.fakes.qbusiness_server import FakeQBusiness  # noqa: E402
+
+APPLICATION_ID = "a1b2c3d4-0000-4000-8000-00000000a001"
+INDEX_ID = "a1b2c3d4-0000-4000-8000-00000000b002"
+DATA_SOURCE_ID = "a1b2c3d4-0000-4000-8000-00000000c003"
+ROLE_ARN = "arn:aws:iam::123456789012:role/qbusiness-reads-ccf-staging"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+
+
+class ListConnector(Connector):
+    """A connector over a list the test controls; it can fail, cancel, report deletions and groups."""
+
+    name = "listing"
+
+    def __init__(
+        self,
+        docs: Iterable[Document] = (),
+        *,
+        mode: SyncMode = SyncMode.FULL,
+        deleted: Iterable[str] = (),
+        groups: Iterable[Group] | None = None,
+        fail_after: int | None = None,
+        cancel_after: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.docs = list(docs)
+        self.sync_mode = mode  # type: ignore[misc]
+        self.deleted = list(deleted)
+        self.group_list = None if groups is None else list(groups)
+        self.fail_after = fail_after
+        self.cancel_after = cancel_after
+
+    def documents(self, context: SyncContext) -> Iterator[Document]:
+        for position, doc in enumerate(self.docs):
+            if position == self.fail_after:
+                raise RuntimeError(f"source went away after {position} documents")
+            if position == self.cancel_after:
+                context.cancel()
+            yield doc
+
+    def deleted_document_ids(self, context: SyncContext) -> Iterable[str]:
+        return list(self.deleted)
+
+    def groups(self, context: SyncContext) -> Iterable[Group] | None:
+        return self.group_list
+
+
+def document(doc_id: str, text: str | bytes | None = None, **metadata: Any) -> Document:
+    """A plain-text document whose title and text default to values derived from its id."""
+    metadata.setdefault("title", f"Title of {doc_id}")
+    content = text if text is not None else f"text of {doc_id}"
+    return Document(
+        id=doc_id, content=content, content_type="PLAIN_TEXT", metadata=DocumentMetadata(**metadata)
+    )
+
+
+@pytest.fixture
+def fake_qbusiness() -> Iterator[FakeQBusiness]:
+    """A fresh fake Q Business service for the test (which fails if the fake itself broke)."""
+    with FakeQBusiness() as fake:
+        yield fake
+    assert fake.bugs == []
+
+
+@pytest.fixture
+def qbusiness_client(fake_qbusiness: FakeQBusiness) -> Any:
+    """A real boto3 qbusiness client on the fake, with botocore's own retries off."""
+    config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=32)
+    return boto3.client("qbusiness", endpoint_url=fake_qbusiness.endpoint_url, config=config, **CREDENTIALS)
+
+
+@pytest.fixture
+def make_destination(qbusiness_client: Any) -> Callable[..., QBusinessDestination]:
+    """Build a destination on the fake; waits are shortened so retries and conflicts take milliseconds."""
+
+    def make(**options: Any) -> QBusinessDestination:
+        options.setdefault("client", qbusiness_client)
+        options.setdefault("application_id", APPLICATION_ID)
+        options.setdefault("index_id", INDEX_ID)
+        options.setdefault("data_source_id", DATA_SOURCE_ID)
+        options.setdefault("retry_base_delay", 0.002)
+        options.setdefault("retry_max_delay", 0.02)
+        options.setdefault("conflict_poll_seconds", 0.01)
+        return QBusinessDestination(**options)
+
+    return make
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[SqliteStateStore]:
+    store = SqliteStateStore(tmp_path / "state.db")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def run_sync(
+    make_destination: Callable[..., QBusinessDestination], state: SqliteStateStore
+) -> Callable[..., SyncReport]:
+    """Run a connector once through a new engine; ``destination=``/``state=`` override the defaults.
+
+    Other keyword arguments become ``SyncOptions``.
+    """
+
+    def run(connector: Connector, **options: Any) -> SyncReport:
+        destination = options.pop("destination", None) or make_destination()
+        store = options.pop("state", state)
+        return SyncEngine(destination, store, SyncOptions(**options)).run(connector)
+
+    return run
+
+
+@pytest.fixture
+def make_connector() -> type[ListConnector]:
+    return ListConnector
+
+
+@pytest.fixture
+def make_doc() -> Callable[..., Document]:
+    return document
+
+
+@pytest.fixture
+def make_docs() -> Callable[..., list[Document]]:
+    def docs(count: int, prefix: str = "doc") -> list[Document]:
+        return [document(f"{prefix}-{number:03d}") for number in range(count)]
+
+    return docs
+
+
+@pytest.fixture
+def ids() -> dict[str, str]:
+    """The application, index and data source ids, and the role ARN, the fixtures use."""
+    return {
+        "application_id": APPLICATION_ID,
+        "index_id": INDEX_ID,
+        "data_source_id": DATA_SOURCE_ID,
+        "role_arn": ROLE_ARN,
+    }
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """S3 under moto, as a real HTTP server on a free port."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(moto_endpoint: str) -> tuple[Any, str]:
+    """A boto3 S3 client on moto and the name of a new, empty bucket."""
+    client = boto3.client("s3", endpoint_url=moto_endpoint, **CREDENTIALS)
+    bucket = f"ccf-staging-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    return client, bucket

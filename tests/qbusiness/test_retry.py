@@ -1,0 +1,91 @@
+"""Unit tests of the retry parts: backoff with full jitter, the AIMD limiter, error classification."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from ccf_core.destinations.retry import AdaptiveLimiter, Backoff, ErrorKind, classify
+
+
+def client_error(code: str, status: int) -> ClientError:
+    response = {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, "BatchPutDocument")  # type: ignore[arg-type]
+
+
+def test_backoff_waits_a_random_time_below_an_exponential_ceiling_that_is_capped() -> None:
+    backoff = Backoff(base=0.1, cap=1.0)
+
+    delays = [backoff.delay(3) for _ in range(200)]
+
+    assert [backoff.ceiling(attempt) for attempt in range(6)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+    assert all(0.0 <= delay <= 0.8 for delay in delays)
+    assert len(set(delays)) > 100
+    assert min(delays) < 0.2 < 0.6 < max(delays)
+
+
+def test_limiter_halves_once_per_window_of_throttled_calls() -> None:
+    limiter = AdaptiveLimiter(16)
+    tickets = [limiter.acquire() for _ in range(8)]
+
+    for ticket in tickets:
+        limiter.release(ticket, throttled=True)
+
+    assert limiter.limit == 8
+    assert limiter.decreases == 1
+    limiter.release(limiter.acquire(), throttled=True)
+    assert limiter.limit == 4
+
+
+def test_limiter_grows_by_one_per_window_of_successes_up_to_its_maximum() -> None:
+    limiter = AdaptiveLimiter(8)
+    limiter.release(limiter.acquire(), throttled=True)
+    assert limiter.limit == 4
+
+    for _ in range(4):
+        limiter.release(limiter.acquire(), throttled=False)
+    assert limiter.limit == 4 + 1
+
+    for _ in range(200):
+        limiter.release(limiter.acquire(), throttled=False)
+    assert limiter.limit == 8
+
+
+def test_limiter_never_goes_below_its_minimum() -> None:
+    limiter = AdaptiveLimiter(4)
+
+    for _ in range(10):
+        limiter.release(limiter.acquire(), throttled=True)
+
+    assert limiter.limit == 1
+
+
+def test_a_caller_waits_while_every_slot_is_taken() -> None:
+    limiter = AdaptiveLimiter(1)
+    ticket = limiter.acquire()
+    got_in = threading.Event()
+    waiter = threading.Thread(target=lambda: (limiter.acquire(), got_in.set()))
+    waiter.start()
+
+    time.sleep(0.05)
+    assert not got_in.is_set()
+    limiter.release(ticket, throttled=None)
+    waiter.join(timeout=2)
+
+    assert got_in.is_set()
+    assert limiter.peak_in_use == 1
+
+
+def test_errors_are_sorted_into_retry_give_up_or_stop() -> None:
+    assert classify(client_error("ThrottlingException", 429)).kind is ErrorKind.THROTTLED
+    assert classify(client_error("Whatever", 429)).kind is ErrorKind.THROTTLED
+    assert classify(client_error("InternalServerException", 500)).kind is ErrorKind.TRANSIENT
+    assert classify(client_error("BadGateway", 502)).kind is ErrorKind.TRANSIENT
+    assert classify(EndpointConnectionError(endpoint_url="http://x")).kind is ErrorKind.TRANSIENT
+    assert classify(client_error("AccessDeniedException", 403)).kind is ErrorKind.FATAL
+    assert classify(client_error("ResourceNotFoundException", 404)).kind is ErrorKind.FATAL
+    assert classify(client_error("ValidationException", 400)).kind is ErrorKind.INVALID
+    assert classify(client_error("ServiceQuotaExceededException", 402)).reason == "quota_exceeded"
+    assert classify(ValueError("a bug")) is None
