@@ -30,7 +30,7 @@ from ccf_core.validation import document_problems
 logger = logging.getLogger(__name__)
 
 #: Failure reasons that a retry cannot fix: they do not hold back an incremental checkpoint.
-PERMANENT_REASONS = frozenset({"invalid_document", "transform_error"})
+PERMANENT_REASONS = frozenset({"invalid_document", "transform_error", "too_large", "needs_s3"})
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ class QBusinessCustomConnectorInterface:
             the CCF backend, so unchanged documents are not uploaded again.
         s3_client: optional boto3 S3 client for documents too large to send inline.
         s3_bucket: the bucket for those documents.
+        role_arn: the role Q Business assumes to read documents staged in ``s3_bucket``.
         destination: use this destination instead of Q Business (for example the local index).
         state: use this state store instead of the CCF backend or memory.
         options: engine options (dry run, mass-delete guard, error budget).
@@ -61,6 +62,7 @@ class QBusinessCustomConnectorInterface:
         s3_client: Any = None,
         s3_bucket: str | None = None,
         *,
+        role_arn: str | None = None,
         destination: Destination | None = None,
         state: StateStore | None = None,
         options: SyncOptions | None = None,
@@ -73,6 +75,7 @@ class QBusinessCustomConnectorInterface:
         self.ccf_client = ccf_client
         self.s3_client = s3_client
         self.s3_bucket = s3_bucket
+        self.role_arn = role_arn
         self.connector_name = connector_name or type(self).__name__
         self._destination = destination
         self._state = state
@@ -111,6 +114,7 @@ class QBusinessCustomConnectorInterface:
             data_source_id=str(self.qbusiness_data_source_id),
             s3_client=self.s3_client,
             s3_bucket=self.s3_bucket,
+            role_arn=self.role_arn,
         )
 
     def _make_state(self) -> StateStore:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ class RunRequest:
     qbusiness_ids: tuple[str | None, str | None, str | None]
     report_json: str | None
     progress: bool
+    qbusiness_options: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_assignments(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> tuple[str, ...]:
@@ -146,6 +147,32 @@ def _check_assignments(ctx: click.Context, param: click.Parameter, values: Seque
     metavar="ID",
     help="[env: Q_BUSINESS_DATA_SOURCE_ID] With all three ids, sync to Amazon Q Business.",
 )
+@click.option(
+    "--qbusiness-endpoint-url",
+    envvar="Q_BUSINESS_ENDPOINT_URL",
+    metavar="URL",
+    help="[env: Q_BUSINESS_ENDPOINT_URL] Another Q Business endpoint (tests, VPC endpoints).",
+)
+@click.option(
+    "--s3-bucket",
+    envvar="Q_BUSINESS_S3_BUCKET",
+    metavar="BUCKET",
+    help="[env: Q_BUSINESS_S3_BUCKET] Bucket for documents too large to send inline (with --role-arn).",
+)
+@click.option(
+    "--role-arn",
+    envvar="Q_BUSINESS_ROLE_ARN",
+    metavar="ARN",
+    help="[env: Q_BUSINESS_ROLE_ARN] Role Q Business assumes to read documents staged in --s3-bucket.",
+)
+@click.option(
+    "--max-in-flight",
+    envvar="CCF_MAX_IN_FLIGHT",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="[env: CCF_MAX_IN_FLIGHT] Batches sent to Q Business at once (default 16; adapts down "
+    "when throttled).",
+)
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -168,6 +195,10 @@ def main(
     qbusiness_app_id: str | None,
     qbusiness_index_id: str | None,
     qbusiness_data_source_id: str | None,
+    qbusiness_endpoint_url: str | None,
+    s3_bucket: str | None,
+    role_arn: str | None,
+    max_in_flight: int | None,
 ) -> None:
     """Run one connector once: sync its documents into the local index or Amazon Q Business.
 
@@ -199,6 +230,16 @@ def main(
             state=state,
             index=index,
             qbusiness_ids=(qbusiness_app_id, qbusiness_index_id, qbusiness_data_source_id),
+            qbusiness_options={
+                key: value
+                for key, value in {
+                    "endpoint_url": qbusiness_endpoint_url,
+                    "s3_bucket": s3_bucket,
+                    "role_arn": role_arn,
+                    "max_in_flight": max_in_flight,
+                }.items()
+                if value is not None
+            },
             report_json=report_json,
             progress=chosen_format == "text" and is_terminal(sys.stderr),
         )
@@ -216,7 +257,7 @@ def run(request: RunRequest) -> int:
         RunnerError: for anything that stops the run before it starts (bad configuration,
             unknown connector, a plugin that failed to load).
     """
-    choice = choose_destination(request.index, *request.qbusiness_ids)
+    choice = choose_destination(request.index, *request.qbusiness_ids, extra=request.qbusiness_options)
     dry = " (dry run: nothing will be written)" if request.options.dry_run else ""
     logger.info(
         "connector %s -> %s, state %s%s",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,12 +47,7 @@ class DestinationChoice:
         try:
             return destination_registry().create(self.name, **self.options)
         except DestinationNotFoundError as err:
-            hint = (
-                " (the Amazon Q Business destination is not installed yet)"
-                if self.name == "qbusiness"
-                else ""
-            )
-            raise BadConfiguration(f"destination {self.name!r} is not available{hint}: {err}") from err
+            raise BadConfiguration(f"destination {self.name!r} is not available: {err}") from err
         except (CCFError, TypeError, OSError, sqlite3.Error) as err:
             raise BadConfiguration(f"cannot set up destination {self.description}: {err}") from err
 
@@ -61,8 +57,13 @@ def choose_destination(
     application_id: str | None = None,
     index_id: str | None = None,
     data_source_id: str | None = None,
+    *,
+    extra: Mapping[str, Any] | None = None,
 ) -> DestinationChoice:
     """Amazon Q Business when all three ids are given, the local index at ``index`` when none is.
+
+    ``extra`` holds the Q Business destination's other options (endpoint_url, s3_bucket, role_arn,
+    max_in_flight); they are ignored for the local index.
 
     Raises:
         BadConfiguration: when some ids are given but not all, naming the missing ones.
@@ -83,7 +84,7 @@ def choose_destination(
     description = (
         f"Amazon Q Business application {application_id} index {index_id} data source {data_source_id}"
     )
-    return DestinationChoice("qbusiness", description, given)
+    return DestinationChoice("qbusiness", description, {**given, **(extra or {})})
 
 
 def describe_state(state: str) -> str:

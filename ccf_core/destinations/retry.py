@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import random
 import re
 import threading
@@ -306,6 +307,8 @@ def build_client(
     config = Config(retries={"total_max_attempts": attempts, "mode": "standard"}, max_pool_connections=64)
     try:
         session = session if session is not None else boto3.session.Session()
+        # AWS_REGION is what Lambda and AWS Batch set; boto3 itself reads only AWS_DEFAULT_REGION.
+        region = region or session.region_name or os.environ.get("AWS_REGION") or None
         return session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
     except BotoCoreError as err:
         raise CCFError(

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import logging
-import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ccf_core.plugins import reset_plugin_manager
 from ccf_runner.logs import RUNNER_LOGGER, forget_secrets
-
-#: Builds a folder importlib.metadata sees as an installed distribution with ``ccf`` entry points:
-#: ``make_plugin_dir(module_name, source, {entry_point_name: "module[:attr]"})``.
-MakePluginDir = Callable[[str, str, dict[str, str]], Path]
 
 
 @pytest.fixture(autouse=True)
@@ -53,20 +48,3 @@ def in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for variable in ("Q_BUSINESS_APP_ID", "Q_BUSINESS_INDEX_ID", "Q_BUSINESS_DATA_SOURCE_ID"):
         monkeypatch.delenv(variable, raising=False)
     return tmp_path
-
-
-@pytest.fixture
-def make_plugin_dir(tmp_path: Path) -> MakePluginDir:
-    """A factory of folders holding a plugin module and the dist-info that declares its entry points."""
-
-    def make(module: str, source: str, entry_points: dict[str, str]) -> Path:
-        root = tmp_path / f"site-{module}"
-        dist_info = root / f"{module}-0.1.dist-info"
-        dist_info.mkdir(parents=True)
-        (root / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
-        (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 0.1\n")
-        lines = "".join(f"{name} = {value}\n" for name, value in entry_points.items())
-        (dist_info / "entry_points.txt").write_text(f"[ccf]\n{lines}")
-        return root
-
-    return make

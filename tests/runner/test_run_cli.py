@@ -185,14 +185,15 @@ def test_some_but_not_all_qbusiness_ids_is_a_configuration_error_naming_the_miss
     assert "--qbusiness-app-id" not in result.stderr.split("missing:")[1]
 
 
-def test_all_qbusiness_ids_without_the_qbusiness_destination_is_a_configuration_error() -> None:
+def test_malformed_qbusiness_ids_are_a_configuration_error_naming_them() -> None:
     ids = ["--qbusiness-app-id", "a", "--qbusiness-index-id", "i", "--qbusiness-data-source-id", "d"]
     result = ccf_run("--connector", "notes", *ids)
     assert result.exit_code == exit_codes.BAD_CONFIGURATION
     assert result.stderr.splitlines()[0].startswith(
         "ccf-run: connector notes -> Amazon Q Business application a"
     )
-    assert "destination 'qbusiness' is not available" in result.stderr
+    assert "application_id 'a' is not a Q Business id" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 # -- runs -------------------------------------------------------------------------------------

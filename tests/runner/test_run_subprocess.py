@@ -75,7 +75,7 @@ def _console_script() -> str:
     beside = Path(sys.executable).with_name("ccf-run")
     found = str(beside) if beside.exists() else shutil.which("ccf-run")
     if found is None:
-        pytest.skip("the ccf-run console script is not installed (pip install -e .)")
+        pytest.fail("the ccf-run console script is not installed (pip install -e .)")
     return found
 
 

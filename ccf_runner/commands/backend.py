@@ -1,0 +1,557 @@
+"""``ccf connectors|jobs|checkpoint|backend`` and ``ccf documents list --connector``: the CCF API.
+
+Every command talks to the API through the generated boto3 ``ccf`` client with the usual AWS
+credential chain (``--profile``, environment, instance role); ``--endpoint-url`` (or
+``CCF_ENDPOINT_URL``) says where the API is. A local backend (``ccf backend serve``) needs no
+credentials: dummy ones are used when none are configured. Tables on a terminal, JSON with ``--json``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import click
+
+from ccf_runner.commands.common import json_option
+from ccf_runner.render import print_json, print_table
+
+F = TypeVar("F", bound=Callable[..., Any])
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+# -- the API client ----------------------------------------------------------------------------
+
+
+def api_options(command: F) -> F:
+    """``--endpoint-url``, ``--region`` and ``--profile`` (stored in the context for ``make_client``)."""
+
+    def remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        ctx.ensure_object(dict)[param.name] = value
+        return value
+
+    for option in reversed(
+        [
+            click.option(
+                "--endpoint-url",
+                envvar=["CCF_ENDPOINT_URL", "CUSTOM_CONNECTOR_FRAMEWORK_API_ENDPOINT"],
+                required=True,
+                metavar="URL",
+                expose_value=False,
+                callback=remember,
+                help="The CCF API (e.g. https://ID.execute-api.REGION.amazonaws.com/prod, or the URL "
+                "`ccf backend serve` prints). Env: CCF_ENDPOINT_URL.",
+            ),
+            click.option(
+                "--region", envvar="AWS_REGION", expose_value=False, callback=remember, help="AWS region."
+            ),
+            click.option(
+                "--profile", envvar="AWS_PROFILE", expose_value=False, callback=remember, help="AWS profile."
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def make_client() -> Any:
+    """The boto3 ``ccf`` client for the current command's options."""
+    import boto3
+
+    from ccf_core.api import create_client
+
+    params = click.get_current_context().ensure_object(dict)
+    endpoint = params["endpoint_url"]
+    session = boto3.Session(profile_name=params.get("profile"), region_name=params.get("region"))
+    if session.get_credentials() is None and urlsplit(endpoint).hostname in _LOCAL_HOSTS:
+        session = boto3.Session(
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - a local backend checks no signature
+            region_name=params.get("region"),
+        )
+    return create_client(endpoint, session=session)
+
+
+def api_errors(command: F) -> F:
+    """Turn API and connection errors into messages a person can act on."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            EndpointConnectionError,
+            NoCredentialsError,
+        )
+
+        try:
+            return command(*args, **kwargs)
+        except ClientError as err:
+            error = err.response.get("Error", {})
+            raise click.ClickException(f"{error.get('Code', 'Error')}: {error.get('Message', err)}") from err
+        except NoCredentialsError as err:
+            raise click.ClickException(
+                "no AWS credentials found: configure a profile (--profile), environment variables or a role"
+            ) from err
+        except EndpointConnectionError as err:
+            raise click.ClickException(f"cannot reach the CCF API: {err}") from err
+        except BotoCoreError as err:
+            raise click.ClickException(str(err)) from err
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _pages(
+    method: Callable[..., dict[str, Any]], key: str, limit: int | None, **params: Any
+) -> Iterator[dict[str, Any]]:
+    token = None
+    shown = 0
+    while True:
+        page = method(**params, **({"next_token": token} if token else {}))
+        for item in page.get(key, []):
+            if limit is not None and shown >= limit:
+                return
+            shown += 1
+            yield item
+        token = page.get("next_token")
+        if not token:
+            return
+
+
+def _show(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(data)
+        return
+    for name, value in data.items():
+        text = json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value
+        click.echo(f"{name}: {text}")
+
+
+def _json_argument(text: str | None, what: str) -> Any:
+    """A JSON value from the command line: inline text, ``@file``, or ``-`` for stdin."""
+    if text is None:
+        return None
+    if text == "-":
+        text = sys.stdin.read()
+    elif text.startswith("@"):
+        text = Path(text[1:]).read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise click.BadParameter(f"{what} is not valid JSON: {err.msg}") from err
+
+
+def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    found = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{what} must be NAME=VALUE, got {value!r}")
+        found[name] = rest
+    return found
+
+
+max_items_option = click.option("--max-items", type=click.IntRange(min=1), help="Show at most this many.")
+
+
+# -- ccf connectors ----------------------------------------------------------------------------
+
+
+@click.group()
+def connectors() -> None:
+    """Create, inspect, change and delete connectors in the CCF backend."""
+
+
+def _connector_options(*, create: bool) -> Callable[[F], F]:
+    options = [
+        click.option("--name", required=create, help="Letters, digits and hyphens (3-128)."),
+        click.option("--description", help="What the connector is for."),
+        click.option("--connector-type", help="The plugin the jobs run (e.g. gitlab, webcrawler)."),
+        click.option("--image-uri", required=create, help="ECR image of the runner container."),
+        click.option(
+            "--execution-role-arn", required=create, help="Role ECS uses to pull the image and log."
+        ),
+        click.option("--job-role-arn", required=create, help="Role the job runs as."),
+        click.option("--cpu", type=float, help="vCPUs (1, 2, 4, 8, 16)."),
+        click.option("--memory", type=int, help="Memory in MiB (a valid Fargate size for the cpu)."),
+        click.option("--timeout", type=int, help="Job timeout in seconds (60 to 604800)."),
+        click.option(
+            "--configuration",
+            metavar="JSON",
+            help="Non-secret configuration: JSON, @file or - (on update: a JSON Merge Patch).",
+        ),
+        click.option("--qbusiness-application-id", help="Amazon Q Business application id."),
+        click.option("--qbusiness-index-id", help="Amazon Q Business index id."),
+        click.option("--qbusiness-data-source-id", help="Amazon Q Business data source id."),
+        click.option(
+            "--secret", "secrets", multiple=True, metavar="NAME=ARN", help="A secret reference (repeatable)."
+        ),
+    ]
+
+    def decorate(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _connector_request(options: dict[str, Any]) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        name: options[name]
+        for name in ("name", "description", "connector_type")
+        if options.get(name) is not None
+    }
+    container = {
+        name: options[name]
+        for name in ("image_uri", "execution_role_arn", "job_role_arn", "timeout")
+        if options.get(name) is not None
+    }
+    resources = {name: options[name] for name in ("cpu", "memory") if options.get(name) is not None}
+    if resources:
+        container["resource_requirements"] = resources
+    if container:
+        request["container_properties"] = container
+    configuration = _json_argument(options.get("configuration"), "--configuration")
+    if configuration is not None:
+        request["configuration"] = configuration
+    target = {
+        field: options[f"qbusiness_{field}"]
+        for field in ("application_id", "index_id", "data_source_id")
+        if options.get(f"qbusiness_{field}") is not None
+    }
+    if target:
+        request["qbusiness"] = target
+    if options.get("secrets"):
+        request["secret_references"] = _pairs(options["secrets"], "--secret")
+    return request
+
+
+@connectors.command("create")
+@_connector_options(create=True)
+@api_options
+@json_option
+@api_errors
+def create_connector(as_json: bool, **options: Any) -> None:
+    """Create a connector (AVAILABLE, ready for jobs)."""
+    connector = make_client().create_custom_connector(**_connector_request(options))["connector"]
+    _show(connector, as_json)
+
+
+@connectors.command("get")
+@click.argument("connector_id")
+@api_options
+@json_option
+@api_errors
+def get_connector(connector_id: str, as_json: bool) -> None:
+    """Show everything about connector CONNECTOR_ID."""
+    _show(make_client().get_custom_connector(connector_id=connector_id)["connector"], as_json)
+
+
+@connectors.command("update")
+@click.argument("connector_id")
+@_connector_options(create=False)
+@click.option("--remove-secret", "removed", multiple=True, metavar="NAME", help="Remove a secret reference.")
+@api_options
+@json_option
+@api_errors
+def update_connector(connector_id: str, as_json: bool, removed: tuple[str, ...], **options: Any) -> None:
+    """Change only the given fields of connector CONNECTOR_ID (nested objects merge)."""
+    request = _connector_request(options)
+    if removed:
+        request.setdefault("secret_references", {}).update(dict.fromkeys(removed))
+    if not request:
+        raise click.UsageError("give at least one field to change")
+    _show(make_client().update_custom_connector(connector_id=connector_id, **request)["connector"], as_json)
+
+
+@connectors.command("list")
+@max_items_option
+@api_options
+@json_option
+@api_errors
+def list_connectors(max_items: int | None, as_json: bool) -> None:
+    """List connectors (every page)."""
+    client = make_client()
+    found = list(_pages(client.list_custom_connectors, "connectors", max_items, max_results=100))
+    if as_json:
+        print_json(found)
+        return
+    rows = [
+        (
+            c["connector_id"],
+            c["name"],
+            c.get("connector_type"),
+            c["status"],
+            c.get("current_job_id"),
+            c["updated_at"],
+        )
+        for c in found
+    ]
+    print_table(("ID", "NAME", "TYPE", "STATUS", "CURRENT JOB", "UPDATED AT"), rows)
+
+
+@connectors.command("delete")
+@click.argument("connector_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@api_options
+@api_errors
+def delete_connector(connector_id: str, yes: bool) -> None:
+    """Delete connector CONNECTOR_ID with its checkpoint, document records and jobs."""
+    if not yes:
+        click.confirm(f"Delete connector {connector_id} and all its records?", abort=True)
+    make_client().delete_custom_connector(connector_id=connector_id)
+    click.echo(f"deleted {connector_id}")
+
+
+# -- ccf jobs ----------------------------------------------------------------------------------
+
+connector_option = click.option(
+    "--connector", "connector_id", required=True, metavar="ID", help="The connector (cc-...)."
+)
+
+_JOB_COLUMNS = (
+    "JOB ID",
+    "STATUS",
+    "CREATED AT",
+    "COMPLETED AT",
+    "SCANNED",
+    "ADDED",
+    "UPDATED",
+    "DELETED",
+    "FAILED",
+)
+
+
+def _job_row(job: dict[str, Any]) -> tuple[Any, ...]:
+    metrics = job.get("metrics") or {}
+    counters = [metrics.get(name) for name in ("scanned", "added", "updated", "deleted", "failed")]
+    return (job["job_id"], job["status"], job["created_at"], job.get("completed_at"), *counters)
+
+
+@click.group()
+def jobs() -> None:
+    """Start, stop and inspect a connector's jobs."""
+
+
+@jobs.command("start")
+@connector_option
+@click.option(
+    "--env", "environment", multiple=True, metavar="NAME=VALUE", help="A variable for the job (repeatable)."
+)
+@api_options
+@json_option
+@api_errors
+def start_job(connector_id: str, environment: tuple[str, ...], as_json: bool) -> None:
+    """Start a job (refused while another job of the connector runs)."""
+    variables = [{"name": name, "value": value} for name, value in _pairs(environment, "--env").items()]
+    _show(
+        make_client().start_custom_connector_job(connector_id=connector_id, environment=variables)["job"],
+        as_json,
+    )
+
+
+@jobs.command("stop")
+@connector_option
+@click.argument("job_id")
+@api_options
+@json_option
+@api_errors
+def stop_job(connector_id: str, job_id: str, as_json: bool) -> None:
+    """Ask job JOB_ID to stop (it becomes STOPPING, then STOPPED)."""
+    _show(make_client().stop_custom_connector_job(connector_id=connector_id, job_id=job_id)["job"], as_json)
+
+
+@jobs.command("get")
+@connector_option
+@click.argument("job_id")
+@api_options
+@json_option
+@api_errors
+def get_job(connector_id: str, job_id: str, as_json: bool) -> None:
+    """Show job JOB_ID with its metrics."""
+    _show(make_client().get_custom_connector_job(connector_id=connector_id, job_id=job_id)["job"], as_json)
+
+
+@jobs.command("list")
+@connector_option
+@click.option(
+    "--status", type=click.Choice(["STARTED", "RUNNING", "STOPPING", "STOPPED", "FAILED", "SUCCEEDED"])
+)
+@max_items_option
+@api_options
+@json_option
+@api_errors
+def list_jobs(connector_id: str, status: str | None, max_items: int | None, as_json: bool) -> None:
+    """List a connector's jobs, newest first."""
+    client = make_client()
+    params: dict[str, Any] = {"connector_id": connector_id, "max_results": 100}
+    if status:
+        params["status"] = status
+    found = list(_pages(client.list_custom_connector_jobs, "jobs", max_items, **params))
+    if as_json:
+        print_json(found)
+        return
+    print_table(_JOB_COLUMNS, [_job_row(job) for job in found])
+
+
+# -- ccf documents list --connector ------------------------------------------------------------
+
+
+def print_remote_documents(client: Any, connector_id: str, max_items: int | None, as_json: bool) -> None:
+    """Print a connector's document records (id, checksum, times), every page up to ``max_items``."""
+    found = list(
+        _pages(
+            client.list_custom_connector_documents,
+            "documents",
+            max_items,
+            connector_id=connector_id,
+            max_results=1000,
+        )
+    )
+    if as_json:
+        print_json(found)
+        return
+    print_table(
+        ("ID", "CHECKSUM", "UPDATED AT"),
+        [(d["document_id"], d["checksum"][:16], d["updated_at"]) for d in found],
+    )
+    click.echo(f"{len(found)} documents")
+
+
+@click.group("documents")
+def documents_remote() -> None:
+    """The document records (ids and checksums) the backend keeps for a connector."""
+
+
+@documents_remote.command("list")
+@connector_option
+@max_items_option
+@api_options
+@json_option
+@api_errors
+def list_remote_documents(connector_id: str, max_items: int | None, as_json: bool) -> None:
+    """List the documents recorded as synced for a connector."""
+    print_remote_documents(make_client(), connector_id, max_items, as_json)
+
+
+# -- ccf checkpoint ----------------------------------------------------------------------------
+
+
+@click.group()
+def checkpoint() -> None:
+    """Read, replace or delete a connector's checkpoint."""
+
+
+@checkpoint.command("get")
+@connector_option
+@api_options
+@json_option
+@api_errors
+def get_checkpoint(connector_id: str, as_json: bool) -> None:
+    """Print the checkpoint's data (JSON)."""
+    found = make_client().get_custom_connector_checkpoint(connector_id=connector_id)["checkpoint"]
+    if as_json:
+        print_json(found)
+        return
+    try:
+        click.echo(json.dumps(json.loads(found["checkpoint_data"]), indent=2, sort_keys=True))
+    except json.JSONDecodeError:
+        click.echo(found["checkpoint_data"])
+    click.echo(f"(saved {found.get('updated_at')})", err=True)
+
+
+@checkpoint.command("put")
+@connector_option
+@click.argument("data", metavar="JSON")
+@api_options
+@api_errors
+def put_checkpoint(connector_id: str, data: str) -> None:
+    """Replace the checkpoint with JSON (inline, @file, or - for stdin)."""
+    value = _json_argument(data, "JSON")
+    make_client().put_custom_connector_checkpoint(
+        connector_id=connector_id, checkpoint_data=json.dumps(value)
+    )
+    click.echo(f"checkpoint of {connector_id} saved")
+
+
+@checkpoint.command("delete")
+@connector_option
+@api_options
+@api_errors
+def delete_checkpoint(connector_id: str) -> None:
+    """Delete the checkpoint: the next incremental run starts from scratch."""
+    make_client().delete_custom_connector_checkpoint(connector_id=connector_id)
+    click.echo(f"checkpoint of {connector_id} deleted")
+
+
+# -- ccf backend -------------------------------------------------------------------------------
+
+
+def _import_local_server() -> Any:
+    """``ccf_backend.local_server``, from the installed package or this checkout's infrastructure/."""
+    import importlib
+
+    try:
+        module = importlib.import_module("ccf_backend.local_server")
+    except ImportError:
+        checkout = Path(__file__).resolve().parents[2] / "infrastructure"
+        if not (checkout / "ccf_backend").is_dir():
+            raise click.ClickException("the CCF backend package (ccf_backend) is not installed") from None
+        sys.path.insert(0, str(checkout))
+        module = importlib.import_module("ccf_backend.local_server")
+    try:
+        importlib.import_module("moto")
+    except ImportError:
+        raise click.ClickException(
+            "`ccf backend serve` needs moto: pip install 'ccf-framework[local]'"
+        ) from None
+    return module
+
+
+@click.group()
+def backend() -> None:
+    """Run the CCF backend locally."""
+
+
+@backend.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    default=8000,
+    show_default=True,
+    help="0 picks a free port.",
+)
+@click.option(
+    "--job-seconds",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Fake jobs run this long (STARTED -> RUNNING -> SUCCEEDED; stopped ones end STOPPED).",
+)
+@click.option("--no-jobs", is_flag=True, help="Leave jobs as the API left them (no fake orchestrator).")
+def serve(host: str, port: int, job_seconds: float, no_jobs: bool) -> None:
+    """Serve the CCF API on HOST:PORT with an in-memory DynamoDB (moto); prints its URL first.
+
+    The same Lambda handler as in AWS, fed API Gateway events with a fake identity (account
+    123456789012); requests are not signature-checked. Data is lost when the server stops.
+    """
+    local_server = _import_local_server()
+    running = local_server.serve(host, port, job_seconds=None if no_jobs else job_seconds)
+    click.echo(running.endpoint_url)
+    sys.stdout.flush()
+    click.echo(
+        f"CCF API at {running.endpoint_url} (in-memory DynamoDB; try: ccf connectors list "
+        f"--endpoint-url {running.endpoint_url}). Ctrl-C to stop.",
+        err=True,
+    )
+    try:
+        running.wait()
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
