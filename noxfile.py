@@ -70,6 +70,10 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Measure engine throughput and peak memory; prints one JSON line per case."""
+    """Measure the engine (throughput, peak memory) and the Q Business destination against the fake.
+
+    Each benchmark prints one JSON line per case.
+    """
     _install_project(session)
     session.run("python", "bench/engine.py", *session.posargs)
+    session.run("python", "bench/qbusiness.py")
