@@ -20,7 +20,7 @@ from ccf_core.checksum import document_checksum, group_checksum
 from ccf_core.connector import Connector, SyncContext, SyncMode
 from ccf_core.errors import ErrorBudgetExceeded, MassDeleteRefused, SyncAborted, SyncCancelled
 from ccf_core.models.acl import Group
-from ccf_core.models.document import Document
+from ccf_core.models.document import Document, DocumentMetadata
 from ccf_core.plugins import CCFPluginManager, get_plugin_manager
 from ccf_core.ports import Destination, PreparedDocument, RunInfo, StateStore
 from ccf_core.report import PlannedChanges, RunStatus, SyncReport
@@ -30,7 +30,29 @@ from ccf_core.validation import document_problems
 logger = logging.getLogger(__name__)
 
 #: Failure reasons that a retry cannot fix: they do not hold back an incremental checkpoint.
-PERMANENT_REASONS = frozenset({"invalid_document", "transform_error", "too_large", "needs_s3"})
+PERMANENT_REASONS = frozenset(
+    {"invalid_document", "transform_error", "too_large", "needs_s3", "duplicate_id"}
+)
+
+#: In the run's copy of the stored checksums, an id this run has already produced.
+_SEEN = ""
+
+
+def state_scope(connector: str, destination: Destination) -> str:
+    """The key a connector's state is kept under for one destination: ``connector@identity``.
+
+    State belongs to a connector *and* a destination, so pointing a connector at another index
+    syncs everything there instead of finding it all "unchanged". A destination without an
+    ``identity`` attribute keeps the bare connector name.
+    """
+    identity = getattr(destination, "identity", None)
+    return f"{connector}@{identity}" if identity else connector
+
+
+def split_scope(scope: str) -> tuple[str, str | None]:
+    """``(connector, destination identity)`` of a state key (identity None for a bare name)."""
+    connector, separator, identity = scope.partition("@")
+    return connector, identity if separator else None
 
 
 @dataclass(frozen=True)
@@ -81,7 +103,8 @@ class SyncEngine:
     def make_context(self, connector: Connector, **extra: Any) -> SyncContext:
         """The context of a new run of ``connector`` (the runner adds its cancel event and logger)."""
         full = connector.sync_mode is SyncMode.FULL or self.options.full
-        checkpoint = None if self.options.full else self.state.get_checkpoint(connector.name)
+        scope = state_scope(connector.name, self.destination)
+        checkpoint = None if self.options.full else self.state.get_checkpoint(scope)
         fields: dict[str, Any] = {
             "connector": connector.name,
             "config": connector.config,
@@ -108,6 +131,8 @@ class _Run:
         self.connector = connector
         self.context = context
         self.name = connector.name
+        self.scope = state_scope(connector.name, engine.destination)
+        self.status = RunStatus.FAILED
         self.report = SyncReport(
             connector=self.name,
             mode=context.mode.value,
@@ -125,16 +150,16 @@ class _Run:
         engine, report, context = self.engine, self.report, self.context
         started = time.perf_counter()
         self._notify("ccf_sync_started", context=context)
-        status = RunStatus.FAILED
         pipeline: BatchPipeline | None = None
         opened = False
         try:
-            stored = engine.state.load_checksums(self.name)
+            stored = engine.state.load_checksums(self.scope)
             index_size = len(stored)
             if not self.options.dry_run:
-                engine.destination.open(RunInfo(self.name, context.run_id, context.full))
+                run = RunInfo(self.name, context.run_id, context.full, cancel_event=context.cancel_event)
                 opened = True
-                pipeline = BatchPipeline(engine.destination, engine.state, self.name, report)
+                engine.destination.open(run)
+                pipeline = BatchPipeline(engine.destination, engine.state, self.scope, report)
             self._documents(stored, pipeline)
             self._check_error_budget()
             deletions = self._deletions(stored, index_size)
@@ -143,36 +168,55 @@ class _Run:
             self._groups(pipeline)
             if pipeline is not None:
                 pipeline.drain()
-            status = RunStatus.COMPLETED_WITH_FAILURES if report.failed else RunStatus.SUCCEEDED
             self._save_checkpoint()
+            self.status = RunStatus.COMPLETED_WITH_FAILURES if report.failed else RunStatus.SUCCEEDED
         except SyncCancelled:
-            status = RunStatus.STOPPED
+            self.status = RunStatus.STOPPED
             report.error = "stopped before the end; accepted documents stay recorded, checkpoint not saved"
         except KeyboardInterrupt:
             # The destination is still closed as stopped (the Q Business sync job must end), then
             # the interrupt goes on to the caller.
-            status = RunStatus.STOPPED
+            self.status = RunStatus.STOPPED
             report.error = "interrupted; accepted documents stay recorded, checkpoint not saved"
             raise
         except SyncAborted as err:
             report.error = f"{err.reason}: {err}"
         except Exception as err:
-            logger.exception("sync of %s failed", self.name)
+            logger.error("sync of %s failed: %s: %s", self.name, type(err).__name__, err)
+            logger.debug("traceback of the failed sync of %s", self.name, exc_info=True)
             report.error = f"{type(err).__name__}: {err}"
         finally:
-            if pipeline is not None:
-                pipeline.close()
-            report.status = status
-            if opened:
-                try:
-                    engine.destination.close(status)
-                except Exception as err:
-                    logger.exception("closing destination %s failed", engine.destination.name)
-                    report.status = RunStatus.FAILED
-                    report.error = report.error or f"closing the destination failed: {err}"
-            report.duration_seconds = time.perf_counter() - started
-            self._notify("ccf_sync_finished", context=context, report=report)
+            try:
+                self._close_pipeline(pipeline)
+            finally:
+                self._close_destination(opened)
+                report.duration_seconds = time.perf_counter() - started
+                self._notify("ccf_sync_finished", context=context, report=report)
         return report
+
+    def _close_pipeline(self, pipeline: BatchPipeline | None) -> None:
+        """Record what is still in flight; a failure here fails the run but never escapes it."""
+        if pipeline is None:
+            return
+        try:
+            pipeline.close()
+        except Exception as err:
+            logger.error("recording the last batches of %s failed: %s", self.name, err)
+            self.status = RunStatus.FAILED
+            self.report.error = self.report.error or f"recording the last batches failed: {err}"
+
+    def _close_destination(self, opened: bool) -> None:
+        """Close the destination with the run's outcome (always, once it was opened)."""
+        report = self.report
+        report.status = self.status
+        if not opened:
+            return
+        try:
+            self.engine.destination.close(self.status)
+        except Exception as err:
+            logger.error("closing destination %s failed: %s", self.engine.destination.name, err)
+            report.status = RunStatus.FAILED
+            report.error = report.error or f"closing the destination failed: {err}"
 
     def _documents(self, stored: dict[str, str], pipeline: BatchPipeline | None) -> None:
         report, context, plan = self.report, self.context, self.report.plan
@@ -201,24 +245,19 @@ class _Run:
     def _prepare(self, document: Document, stored: dict[str, str]) -> PreparedDocument | None:
         """Transform, validate and checksum one document; None when there is nothing to send.
 
-        The id is taken off ``stored`` (the ids not seen yet) unless a transform dropped the
-        document, so a dropped document is deleted in full mode while a failed one is kept.
+        ``stored`` is the run's copy of the recorded checksums: each id the run produces is marked
+        seen in it, except a document a transform dropped, which full mode then deletes.
         """
         report = self.report
-        doc = document
-        if self.transforms:
-            try:
-                transformed = self._transform(document)
-            except Exception as err:
-                stored.pop(document.id, None)
-                report.fail(document.id, "transform_error", f"a transform hook raised {err!r}")
-                return None
-            if transformed is None:
-                report.skipped += 1
-                return None
-            doc = transformed
+        doc = self._transformed(document, stored) if self.transforms else document
+        if doc is None:
+            return None
         doc_id = doc.id
-        previous = stored.pop(doc_id, None)
+        previous = stored.get(doc_id)
+        if previous == _SEEN:
+            report.fail(doc_id, "duplicate_id", f"document {doc_id!r} was produced twice in this run")
+            return None
+        stored[doc_id] = _SEEN
         content_type = doc.resolved_content_type()
         problems = document_problems(doc, content_type)
         if problems:
@@ -244,29 +283,54 @@ class _Run:
             self.report.updated += 1
         self.report.bytes += prepared.size
 
+    def _transformed(self, document: Document, stored: dict[str, str]) -> Document | None:
+        """The document after the transform hooks; None when dropped (skipped) or failed."""
+        try:
+            transformed = self._transform(document)
+        except Exception as err:
+            stored[document.id] = _SEEN
+            self.report.fail(document.id, "transform_error", f"document {document.id!r}: {err}")
+            return None
+        if transformed is None:
+            self.report.skipped += 1
+        return transformed
+
     def _transform(self, document: Document) -> Document | None:
-        """Run the transform hooks in turn, each on the previous one's result."""
-        current: Document | None = document
+        """Run the transform hooks in turn, each on the previous one's result.
+
+        A changed document is validated again (``model_copy(update=...)`` skips validation), so
+        text content becomes bytes and a wrong type is caught here, for this document only.
+        """
+        current: object = document
         for impl in self.transforms:
             arguments = {"document": current, "context": self.context}
-            current = cast(Document | None, impl.function(*(arguments[name] for name in impl.argnames)))
+            current = impl.function(*(arguments[name] for name in impl.argnames))
             if current is None:
                 return None
-        return current
+            if not isinstance(current, Document):
+                raise TypeError(
+                    f"the ccf_transform_document hook of plugin {impl.plugin_name} returned "
+                    f"{type(current).__name__}, not a Document or None"
+                )
+        if current is document:
+            return document
+        return revalidated(cast(Document, current))
 
-    def _deletions(self, unseen: dict[str, str], index_size: int) -> list[str]:
+    def _deletions(self, stored: dict[str, str], index_size: int) -> list[str]:
         """Explicit deletions plus, in full mode, every recorded id this run did not produce."""
         explicit = list(dict.fromkeys(self.connector.deleted_document_ids(self.context)))
         if self.context.cancelled:
             raise SyncCancelled()
         deletions = explicit
-        if self.context.full and unseen:
+        if self.context.full:
             chosen = set(explicit)
-            deletions = explicit + [doc_id for doc_id in unseen if doc_id not in chosen]
+            deletions = explicit + [
+                doc_id for doc_id, checksum in stored.items() if checksum != _SEEN and doc_id not in chosen
+            ]
         if self.report.plan is not None:
             self.report.plan.delete = deletions
             self.report.deleted = len(deletions)
-        in_index = sum(1 for doc_id in deletions if doc_id in unseen)
+        in_index = sum(1 for doc_id in deletions if stored.get(doc_id, _SEEN) != _SEEN)
         limit = self.options.max_delete_fraction * index_size
         if index_size and in_index > limit and not self.options.allow_mass_delete:
             raise MassDeleteRefused(
@@ -283,7 +347,7 @@ class _Run:
         if groups is None:
             return
         state = self.engine.state
-        stored = state.load_checksums(self.name, kind="group")
+        stored = state.load_checksums(self.scope, kind="group")
         changed: list[tuple[Group, str]] = []
         for group in groups:
             checksum = group_checksum(group)
@@ -297,12 +361,12 @@ class _Run:
         if changed:
             result = destination.put_groups([group for group, _ in changed])
             accepted = set(result.accepted)
-            state.record(self.name, [(g.name, c) for g, c in changed if g.name in accepted], kind="group")
+            state.record(self.scope, [(g.name, c) for g, c in changed if g.name in accepted], kind="group")
             for failure in result.failures:
                 self.report.fail(failure.document_id, failure.reason, failure.message)
         if removed:
             result = destination.delete_groups(removed)
-            state.forget(self.name, result.accepted, kind="group")
+            state.forget(self.scope, result.accepted, kind="group")
             for failure in result.failures:
                 self.report.fail(failure.document_id, failure.reason, failure.message)
 
@@ -331,7 +395,7 @@ class _Run:
                 ", ".join(sorted(retryable)),
             )
             return
-        self.engine.state.save_checkpoint(self.name, checkpoint)
+        self.engine.state.save_checkpoint(self.scope, checkpoint)
 
     # hooks and progress ----------------------------------------------------------------------
 
@@ -351,3 +415,13 @@ class _Run:
         if now >= self._next_progress and self.options.progress is not None:
             self._next_progress = now + self.options.progress_interval
             self.options.progress(self.report)
+
+
+def revalidated(document: Document) -> Document:
+    """Validate a document (and its metadata) again, as if it had just been built."""
+    metadata = DocumentMetadata.model_validate(
+        {name: getattr(document.metadata, name) for name in DocumentMetadata.model_fields}
+    )
+    fields = {name: getattr(document, name) for name in Document.model_fields}
+    fields["metadata"] = metadata
+    return Document.model_validate(fields)

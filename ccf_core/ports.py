@@ -7,6 +7,7 @@ document and the connector's checkpoint, and survives a crash in the middle of a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -51,12 +52,17 @@ class BatchLimits:
 
 @dataclass(frozen=True)
 class RunInfo:
-    """What a destination is told when a run starts."""
+    """What a destination is told when a run starts.
+
+    ``cancel_event`` is set when the run is asked to stop: a destination that waits (for a sync
+    job to end, between retries) should wait on it and give up when it is set.
+    """
 
     connector: str
     run_id: str
     full: bool
     dry_run: bool = False
+    cancel_event: threading.Event | None = field(default=None, compare=False)
 
 
 @runtime_checkable
@@ -65,6 +71,9 @@ class Destination(Protocol):
 
     ``put_documents`` and ``delete_documents`` may be called from worker threads, up to
     ``limits.max_in_flight`` at once; ``open`` and ``close`` are called on the engine's thread.
+    An optional ``identity`` attribute names the destination among others of its kind (e.g.
+    ``local:/path/index.db``); the engine keeps state per connector and identity (``name`` when
+    there is none).
     """
 
     name: str

@@ -163,6 +163,7 @@ class BatchPipeline:
 
     def close(self) -> None:
         """Wait for what is in flight and record it (never aborting), then stop the worker threads."""
+        first_error: Exception | None = None
         try:
             while self._pending:
                 done, future = self._pending.popleft()
@@ -170,7 +171,12 @@ class BatchPipeline:
                     outcome: BatchResult | BaseException = future.result()
                 except Exception as err:
                     outcome = err
-                done(outcome)
+                try:
+                    done(outcome)
+                except Exception as err:  # record the other batches all the same
+                    first_error = first_error or err
+            if first_error is not None:
+                raise first_error
         finally:
             if self._executor is not None:
                 self._executor.shutdown(wait=True)

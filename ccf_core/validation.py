@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -134,6 +135,12 @@ def _check_attributes(document: Document, limits: QBusinessLimits, problems: lis
         problems.append(f"attribute count: at most {limits.attributes_max} attributes, has {count}")
     name_re = limits.attribute_name_re
     for name, value in meta.attributes.items():
+        if not _is_attribute_value(value):
+            problems.append(
+                f"attribute {name!r} type: {type(value).__name__} is not a Q Business attribute type; "
+                "use str, list[str], int or datetime"
+            )
+            continue
         if name in RESERVED_ATTRIBUTES:
             problems.append(f"attribute {name!r}: reserved; set it through DocumentMetadata instead")
         elif len(name) > limits.attribute_name_max or not name_re.match(name):
@@ -149,6 +156,14 @@ def _check_attributes(document: Document, limits: QBusinessLimits, problems: lis
             )
     if meta.source_uri is not None and len(meta.source_uri) > limits.string_value_max:
         problems.append(f"source_uri length: at most {limits.string_value_max} characters")
+
+
+def _is_attribute_value(value: object) -> bool:
+    if isinstance(value, str | datetime):
+        return True
+    if isinstance(value, int):
+        return not isinstance(value, bool)
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def _check_acl(document: Document, limits: QBusinessLimits, problems: list[str]) -> None:

@@ -257,6 +257,8 @@ class LocalIndex:
     def __init__(self, path: str | os.PathLike[str] = ".ccf/index.db") -> None:
         """Open (creating it and its folder if needed) the index at ``path``."""
         self.path = Path(path)
+        #: State is kept per index file: another file is another destination.
+        self.identity = f"local:{self.path.resolve()}"
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # One connection shared with the engine's worker threads; the lock serialises its use.

@@ -156,6 +156,8 @@ class QBusinessDestination:
         self.application_id = application_id
         self.index_id = index_id
         self.data_source_id = data_source_id
+        #: State is kept per data source: another application, index or data source starts afresh.
+        self.identity = f"qbusiness:{application_id}/{index_id}/{data_source_id}"
         self.s3_bucket = s3_bucket or None
         self.role_arn = role_arn or None
         self.s3_prefix = s3_prefix

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    Strict,
-    StrictInt,
-    StrictStr,
     field_validator,
     model_validator,
 )
@@ -25,10 +22,9 @@ from ccf_core.models.acl import AccessControl, MemberRelation
 
 CHUNK_SIZE = 1 << 20
 
-#: An attribute value keeps its Q Business type: string, string list, long or date.
-AttributeValue = (
-    StrictStr | list[StrictStr] | StrictInt | Annotated[datetime, Strict()] | Annotated[date, Strict()]
-)
+#: An attribute value keeps its Q Business type: string, string list, long or date. Other types are
+#: reported per document by validation (the document is rejected, the run goes on).
+AttributeValue = str | list[str] | int | datetime
 
 
 class DocumentFile:
@@ -69,7 +65,8 @@ class DocumentMetadata(BaseModel):
     """What Q Business stores beside the content.
 
     Attributes keep their type: ``str`` is a string, ``list[str]`` a string list, ``int`` a long and a
-    ``datetime`` or ``date`` a date (naive values are taken as UTC). ``None`` values are dropped.
+    ``datetime`` or ``date`` a date (naive values are taken as UTC). ``None`` values are dropped. A
+    value of any other type does not stop the connector: validation rejects that one document.
     ``access_control_relation`` says how the entries of ``access_control_list`` combine.
     """
 
@@ -79,24 +76,25 @@ class DocumentMetadata(BaseModel):
     source_uri: str | None = None
     created_at: datetime | None = None
     last_updated_at: datetime | None = None
-    attributes: dict[str, AttributeValue] = Field(default_factory=dict)
+    attributes: dict[str, Any] = Field(default_factory=dict)
     access_control_list: list[AccessControl] = Field(default_factory=list)
     access_control_relation: MemberRelation = MemberRelation.OR
 
     @field_validator("attributes", mode="before")
     @classmethod
-    def _drop_none(cls, value: Any) -> Any:
-        if isinstance(value, dict) and any(v is None for v in value.values()):
-            return {k: v for k, v in value.items() if v is not None}
-        return value
-
-    @field_validator("attributes", mode="after")
-    @classmethod
-    def _dates_in_utc(cls, value: dict[str, AttributeValue]) -> dict[str, AttributeValue]:
+    def _normalise_attributes(cls, value: Any) -> Any:
+        """Drop ``None`` values, put dates in UTC, turn tuples into lists; types are checked later."""
+        if not isinstance(value, Mapping):
+            return value
+        normalised: dict[Any, Any] = {}
         for name, item in value.items():
             if isinstance(item, date):
-                value[name] = _as_utc(item)
-        return value
+                normalised[name] = _as_utc(item)
+            elif isinstance(item, tuple):
+                normalised[name] = list(item)
+            elif item is not None:
+                normalised[name] = item
+        return normalised
 
     @field_validator("created_at", "last_updated_at", mode="after")
     @classmethod
@@ -126,7 +124,8 @@ class Document(BaseModel):
         if isinstance(data, dict) and isinstance(data.get("content"), str):
             data = dict(data)
             data["content"] = data["content"].encode("utf-8")
-            data.setdefault("content_type", ContentType.PLAIN_TEXT)
+            if data.get("content_type") is None:
+                data["content_type"] = ContentType.PLAIN_TEXT
         return data
 
     @model_validator(mode="after")

@@ -31,6 +31,7 @@ from ccf_core import (
     SyncReport,
 )
 from ccf_core.destinations.local_index import LocalIndex
+from ccf_core.engine import state_scope
 from ccf_core.state import SqliteStateStore
 
 TOTAL = 50
@@ -132,10 +133,9 @@ def rerun(workdir: Path, helper: ModuleType) -> tuple[set[str], list[str], SyncR
             sent.extend(prepared.id for prepared in batch)
             return super().put_documents(batch)
 
-    with SqliteStateStore(workdir / "state.db") as state:
-        recorded_before = set(state.load_checksums("numbers"))
-        with Recording(workdir / "index.db") as index:
-            report = SyncEngine(index, state).run(helper.Numbers())
+    with SqliteStateStore(workdir / "state.db") as state, Recording(workdir / "index.db") as index:
+        recorded_before = set(state.load_checksums(state_scope("numbers", index)))
+        report = SyncEngine(index, state).run(helper.Numbers())
     return recorded_before, sent, report
 
 
@@ -170,7 +170,7 @@ def test_index_holds_every_document_once_after_the_rerun(killed_run: tuple[Path,
     ):
         SyncEngine(index, state).run(helper.Numbers())
         stored = [doc.id for doc in index.list_documents()]
-        recorded = sorted(state.load_checksums("numbers"))
+        recorded = sorted(state.load_checksums(state_scope("numbers", index)))
         last = index.get("doc-049")
 
     assert stored == all_ids()

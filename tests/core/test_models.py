@@ -21,6 +21,7 @@ from ccf_core import (
     PrincipalGroup,
     PrincipalUser,
 )
+from ccf_core.validation import document_problems
 
 
 def meta(**fields: object) -> DocumentMetadata:
@@ -114,9 +115,12 @@ def test_none_attribute_is_dropped() -> None:
 
 
 @pytest.mark.parametrize("value", [1.5, 2.0, True, {"nested": "dict"}, [1, 2]])
-def test_attribute_of_unsupported_type_is_rejected(value: object) -> None:
-    with pytest.raises(ValidationError):
-        meta(attributes={"bad": value})
+def test_attribute_of_unsupported_type_is_rejected_by_validation_not_construction(value: object) -> None:
+    """A bad value must not raise inside the connector's generator: the one document is rejected."""
+    doc = Document(id="d", content="x", metadata=meta(attributes={"bad": value}))
+    problems = document_problems(doc)
+    assert len(problems) == 1
+    assert problems[0].startswith("attribute 'bad' type:")
 
 
 def test_timestamps_are_stored_in_utc() -> None:

@@ -39,6 +39,8 @@ from tests.fakes.qbusiness_server import FakeQBusiness  # noqa: E402
 APPLICATION_ID = "a1b2c3d4-0000-4000-8000-00000000a001"
 INDEX_ID = "a1b2c3d4-0000-4000-8000-00000000b002"
 DATA_SOURCE_ID = "a1b2c3d4-0000-4000-8000-00000000c003"
+#: Where the engine keeps the ``listing`` connector's state for the fake data source.
+LISTING_SCOPE = f"listing@qbusiness:{APPLICATION_ID}/{INDEX_ID}/{DATA_SOURCE_ID}"
 ROLE_ARN = "arn:aws:iam::123456789012:role/qbusiness-reads-ccf-staging"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ccf_core import RunStatus, SyncMode
+from tests.qbusiness.conftest import LISTING_SCOPE
 
 
 def put_sizes(fake) -> list[int]:
@@ -50,7 +51,7 @@ def test_a_document_the_model_refuses_is_rejected_alone(
     assert failure.document_id == "bad"
     assert "attribute 'tags'" in failure.message and "min length: 1" in failure.message
     assert sorted(fake_qbusiness.documents) == sorted(doc.id for doc in docs if doc.id != "bad")
-    assert "bad" not in state.load_checksums("listing")
+    assert "bad" not in state.load_checksums(LISTING_SCOPE)
 
 
 def test_a_batch_the_service_refuses_is_split_to_find_the_bad_document(
@@ -87,7 +88,7 @@ def test_failed_documents_are_not_recorded_and_go_again_next_run(
 ) -> None:
     fake_qbusiness.fail_documents({"doc-003": "InternalError"})
     run_sync(make_connector(make_docs(10)))
-    assert "doc-003" not in state.load_checksums("listing")
+    assert "doc-003" not in state.load_checksums(LISTING_SCOPE)
     fake_qbusiness.clear_document_failures()
 
     report = run_sync(make_connector(make_docs(10)))
@@ -95,7 +96,7 @@ def test_failed_documents_are_not_recorded_and_go_again_next_run(
     assert report.added == 1 and report.unchanged == 9
     assert put_sizes(fake_qbusiness)[-1] == 1
     assert "doc-003" in fake_qbusiness.documents
-    assert "doc-003" in state.load_checksums("listing")
+    assert "doc-003" in state.load_checksums(LISTING_SCOPE)
 
 
 def test_deletions_go_in_batches_of_ten_with_failures_per_id(
@@ -112,4 +113,4 @@ def test_deletions_go_in_batches_of_ten_with_failures_per_id(
     assert report.deleted == 24
     assert report.failures_by_reason == {"InternalError": 1}
     assert list(fake_qbusiness.documents) == ["doc-007"]
-    assert list(state.load_checksums("listing")) == ["doc-007"]
+    assert list(state.load_checksums(LISTING_SCOPE)) == ["doc-007"]

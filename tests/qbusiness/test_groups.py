@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ccf_core import Group, RunStatus
+from tests.qbusiness.conftest import LISTING_SCOPE
 
 
 def test_groups_are_put_as_data_source_groups_with_their_members(
@@ -43,7 +44,7 @@ def test_a_group_no_longer_reported_in_full_mode_is_deleted(
     (params,) = fake_qbusiness.successful_params("DeleteGroup")
     assert params["groupName"] == "old"
     assert params["dataSourceId"] == ids["data_source_id"]
-    assert sorted(state.load_checksums("listing", kind="group")) == ["keep"]
+    assert sorted(state.load_checksums(LISTING_SCOPE, kind="group")) == ["keep"]
 
 
 def test_a_group_already_gone_from_the_index_counts_as_deleted(
@@ -55,7 +56,7 @@ def test_a_group_already_gone_from_the_index_counts_as_deleted(
     report = run_sync(make_connector([], groups=[]))
 
     assert report.failed == 0
-    assert state.load_checksums("listing", kind="group") == {}
+    assert state.load_checksums(LISTING_SCOPE, kind="group") == {}
 
 
 def test_a_group_refused_by_the_service_is_a_failure_and_is_not_recorded(
@@ -67,7 +68,7 @@ def test_a_group_refused_by_the_service_is_a_failure_and_is_not_recorded(
 
     assert report.failures_by_reason == {"conflict": 1}
     assert "group is being updated" in report.failures[0].message
-    assert state.load_checksums("listing", kind="group") == {}
+    assert state.load_checksums(LISTING_SCOPE, kind="group") == {}
 
 
 def test_a_group_with_more_than_1000_members_fails_with_too_many_members(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from ccf_core import Document, DocumentFile, DocumentMetadata, RunStatus, SyncMode
+from tests.qbusiness.conftest import LISTING_SCOPE
 
 MB = 1024 * 1024
 
@@ -90,7 +91,7 @@ def test_a_large_document_without_s3_fails_with_needs_s3_and_how_to_configure_it
     assert report.failures[0].document_id == "large"
     assert "s3_bucket" in message and "role_arn" in message
     assert "large" not in fake_qbusiness.documents
-    assert "large" not in state.load_checksums("listing")
+    assert "large" not in state.load_checksums(LISTING_SCOPE)
 
 
 def test_a_bucket_without_a_role_still_fails_with_needs_s3_naming_the_role(

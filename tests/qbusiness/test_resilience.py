@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ccf_core import RunStatus
+from tests.qbusiness.conftest import LISTING_SCOPE
 
 PUT = "BatchPutDocument"
 
@@ -20,7 +21,7 @@ def test_throttling_on_30_percent_of_calls_loses_no_document(
     assert report.added == 300 and report.failed == 0
     assert fake_qbusiness.throttled[PUT] > 5
     assert sorted(fake_qbusiness.documents) == sorted(doc.id for doc in docs)
-    assert sorted(state.load_checksums("listing")) == sorted(doc.id for doc in docs)
+    assert sorted(state.load_checksums(LISTING_SCOPE)) == sorted(doc.id for doc in docs)
     assert destination.stats()["retries"][PUT] == fake_qbusiness.throttled[PUT]
 
 
@@ -57,7 +58,7 @@ def test_throttling_past_the_last_attempt_fails_the_documents_as_throttled(
     assert fake_qbusiness.calls[PUT] == 3
     assert report.failures_by_reason == {"throttled": 10}
     assert "after 3 attempts: ThrottlingException" in report.failures[0].message
-    assert state.load_checksums("listing") == {}
+    assert state.load_checksums(LISTING_SCOPE) == {}
     assert fake_qbusiness.running_jobs == []
 
 
@@ -73,7 +74,7 @@ def test_throttled_documents_go_again_next_run(
 
     assert report.added == 10
     assert len(fake_qbusiness.documents) == 10
-    assert len(state.load_checksums("listing")) == 10
+    assert len(state.load_checksums(LISTING_SCOPE)) == 10
 
 
 def test_server_errors_past_the_last_attempt_fail_the_documents_as_service_errors(

@@ -132,6 +132,7 @@ def test_sigterm_during_a_qbusiness_sync_stops_the_sync_job_and_keeps_what_was_a
     assert fake_qbusiness.running_jobs == []
     assert len(fake_qbusiness.calls_of("StopDataSourceSyncJob")) == 1
     with SqliteStateStore(tmp_path / ".ccf" / "state.db") as state:
-        recorded = set(state.load_checksums("paced"))
+        scope = f"paced@qbusiness:{APPLICATION_ID}/{INDEX_ID}/{DATA_SOURCE_ID}"
+        recorded = set(state.load_checksums(scope))
     assert recorded == {f"doc-{number:03d}" for number in range(20)}
     assert recorded <= set(fake_qbusiness.documents)
