@@ -6,6 +6,8 @@ import nox
 
 nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
+# A machine without the interpreter must fail, not skip every session and look green.
+nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
 RUFF = "ruff==0.17.6"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterable, Mapping
@@ -83,7 +84,16 @@ class SyncContext:
         self.cancel_event.set()
 
     def set_checkpoint(self, checkpoint: Mapping[str, Any]) -> None:
-        """Set the checkpoint to save when (and only if) this run completes."""
+        """Set the checkpoint to save when (and only if) this run completes.
+
+        Raises:
+            TypeError: when the checkpoint is not JSON (it is stored as JSON, locally or in the
+                CCF backend, so a datetime or a set must be turned into a string or a list first).
+        """
+        try:
+            json.dumps(checkpoint, allow_nan=False)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"the checkpoint of {self.connector} must be JSON-serialisable: {err}") from None
         self.next_checkpoint = dict(checkpoint)
 
 

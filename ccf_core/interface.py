@@ -81,6 +81,7 @@ class QBusinessCustomConnectorInterface:
         self._state = state
         self.options = options or SyncOptions()
         self.last_report: SyncReport | None = None
+        self._memory_state: StateStore | None = None
 
     def get_documents_to_add(self) -> Iterator[Document]:
         """Yield the documents to add or update."""
@@ -124,9 +125,12 @@ class QBusinessCustomConnectorInterface:
             from ccf_core.state.api import ApiStateStore
 
             return ApiStateStore(self.ccf_client)
-        from ccf_core.state.memory import MemoryStateStore
+        if self._memory_state is None:
+            # Kept for the life of this object, so a second sync() sends only what changed.
+            from ccf_core.state.memory import MemoryStateStore
 
-        return MemoryStateStore()
+            self._memory_state = MemoryStateStore()
+        return self._memory_state
 
     def sync(self) -> SyncReport:
         """Run one sync through the engine and return its report.

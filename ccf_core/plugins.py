@@ -8,6 +8,7 @@ at import time: :func:`get_plugin_manager` builds the manager on first use and c
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from typing import Any
 import pluggy
 
 from ccf_core import hookspecs
-from ccf_core.errors import CCFError, PluginLoadError
+from ccf_core.errors import PluginLoadError
 from ccf_core.hookspecs import PROJECT_NAME
 from ccf_core.registry import ConnectorRegistry, DestinationRegistry
 
@@ -88,11 +89,23 @@ def _load_entry_points(pm: CCFPluginManager) -> None:
             plugin = entry_point.load()
             pm.register(plugin, name=name)
         except Exception as err:  # a broken plugin must not take the others down
-            error = PluginLoadError(name, err)
-            logger.warning("%s", error)
-            pm.plugin_infos[name] = PluginInfo(name, entry_point.value, dist, version, error)
+            _record_failure(pm, PluginInfo(name, entry_point.value, dist, version), err)
+            continue
+        try:
+            # Every plugin before this one passed, so a hook without a spec (a misspelled
+            # ccf_* name) is this plugin's: it alone is unloaded and reported.
+            pm.check_pending()
+        except Exception as err:
+            pm.unregister(name=name)
+            _record_failure(pm, PluginInfo(name, entry_point.value, dist, version), err)
             continue
         pm.plugin_infos[name] = PluginInfo(name, entry_point.value, dist, version)
+
+
+def _record_failure(pm: CCFPluginManager, info: PluginInfo, cause: BaseException) -> None:
+    error = PluginLoadError(info.name, cause)
+    logger.warning("%s", error)
+    pm.plugin_infos[info.name] = dataclasses.replace(info, error=error)
 
 
 @cache
@@ -127,20 +140,25 @@ def registered_plugin(plugin: object, name: str | None = None) -> Iterator[CCFPl
 def _call_per_plugin(
     pm: CCFPluginManager, hook_name: str, registry: ConnectorRegistry | DestinationRegistry
 ) -> None:
-    """Call a registration hook plugin by plugin, so the registry knows who registered what."""
+    """Call a registration hook plugin by plugin, so the registry knows who registered what.
+
+    A plugin whose hook raises (or registers a name another plugin took) is reported like a
+    plugin that failed to import, and the others still register.
+    """
     hook = getattr(pm.hook, hook_name)
     for impl in hook.get_hookimpls():
         registry.current_plugin = impl.plugin_name
+        info = pm.plugin_infos.get(impl.plugin_name)
         if isinstance(registry, ConnectorRegistry):
-            info = pm.plugin_infos.get(impl.plugin_name)
             registry.current_distribution = (info.distribution, info.version) if info else (None, None)
         kwargs: dict[str, Any] = {"registry": registry}
         try:
             impl.function(*(kwargs[arg] for arg in impl.argnames))
-        except CCFError:
-            raise
         except Exception as err:
-            raise PluginLoadError(impl.plugin_name, err) from err
+            if info is None:  # not from an entry point (a test's or the built-ins): nothing to isolate
+                raise
+            pm.unregister(name=impl.plugin_name)
+            _record_failure(pm, info, err)
 
 
 def connector_registry(pm: CCFPluginManager | None = None) -> ConnectorRegistry:

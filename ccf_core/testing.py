@@ -170,7 +170,12 @@ def conformance_problems(
                 "(the entry-point name must equal the connector name)"
             )
     if sample_config is not None:
-        with ConnectorHarness(connector, sample_config, options=SyncOptions(error_budget=1.0)) as harness:
+        with (
+            tempfile.TemporaryDirectory(prefix="ccf-conformance-") as directory,
+            ConnectorHarness(
+                connector, sample_config, directory=directory, options=SyncOptions(error_budget=1.0)
+            ) as harness,
+        ):
             report = harness.run().report
         for failure in report.failures:
             if failure.reason == "invalid_document":

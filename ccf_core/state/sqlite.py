@@ -110,7 +110,7 @@ class SqliteStateStore:
 
     def save_checkpoint(self, connector: str, checkpoint: dict[str, Any]) -> None:
         """Save a completed run's checkpoint (must be JSON-serialisable)."""
-        data = json.dumps(checkpoint, sort_keys=True, default=str)
+        data = json.dumps(checkpoint, sort_keys=True)
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO checkpoints (connector, data, updated_at) VALUES (?, ?, ?)",

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ccf_core import Document, DocumentMetadata, RunInfo, RunStatus, SyncReport, hookimpl
 from ccf_core.destinations.local_index import LocalIndex
 from ccf_core.engine import split_scope, state_scope
@@ -129,3 +131,14 @@ def test_destination_is_told_the_cancel_event_of_the_run(
     run: RunInfo = destination.runs[0]
     assert run.cancel_event is not None
     assert not run.cancel_event.is_set()
+
+
+def test_a_checkpoint_that_is_not_json_is_refused_when_set(make_connector) -> None:
+    from datetime import datetime
+
+    from ccf_core import SyncContext, SyncMode
+
+    context = SyncContext(connector="c", config=make_connector().config, mode=SyncMode.INCREMENTAL)
+    with pytest.raises(TypeError, match="JSON-serialisable"):
+        context.set_checkpoint({"since": datetime(2026, 1, 1)})
+    assert context.next_checkpoint is None

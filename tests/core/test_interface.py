@@ -172,3 +172,14 @@ def test_failed_sync_raises_with_the_report_kept(destination) -> None:
 
     assert connector.last_report is not None
     assert connector.last_report.status is RunStatus.FAILED
+
+
+def test_second_sync_of_the_same_object_without_a_state_store_uploads_nothing(destination) -> None:
+    connector = AddOnlyConnector(destination=destination)
+    connector.sync()
+    destination.forget_calls()
+
+    report = connector.sync()
+
+    assert destination.sent_ids == []
+    assert report.unchanged == 1

@@ -150,7 +150,8 @@ def test_blocked_broken_plugin_is_not_an_error(install: Install, monkeypatch: py
     assert "broken" not in get_plugin_manager().plugin_infos
 
 
-def test_misspelled_hook_fails_loudly(install: Install) -> None:
+def test_misspelled_hook_unloads_that_plugin_loudly_and_keeps_the_others(install: Install) -> None:
+    install("good", connector_plugin("good"))
     install(
         "typo",
         textwrap.dedent(
@@ -164,8 +165,12 @@ def test_misspelled_hook_fails_loudly(install: Install) -> None:
         ),
     )
 
-    with pytest.raises(pluggy.PluginValidationError, match="ccf_register_conectors"):
-        get_plugin_manager()
+    pm = get_plugin_manager()
+
+    assert isinstance(pm.load_errors()["typo"].cause, pluggy.PluginValidationError)
+    assert "ccf_register_conectors" in str(pm.load_errors()["typo"])
+    assert pm.get_plugin("typo") is None
+    assert "good" in connector_registry()
 
 
 def test_builtin_local_destination_registers_through_the_hook() -> None:
@@ -178,16 +183,38 @@ def test_builtin_local_destination_registers_through_the_hook() -> None:
     )
 
 
-def test_same_connector_name_from_two_plugins_is_an_error_naming_both(install: Install) -> None:
+def test_same_connector_name_from_two_plugins_reports_the_second_naming_both(install: Install) -> None:
     install("alpha", connector_plugin("shared"))
     install("beta", connector_plugin("shared"))
 
-    with pytest.raises(CCFError) as caught:
-        connector_registry()
+    registry = connector_registry()
+    error = str(get_plugin_manager().load_errors()["beta"])
 
-    assert "'shared'" in str(caught.value)
-    assert "'alpha'" in str(caught.value)
-    assert "'beta'" in str(caught.value)
+    assert registry.get("shared").plugin == "alpha"
+    assert "'shared'" in error
+    assert "'alpha'" in error
+    assert "'beta'" in error
+
+
+def test_plugin_whose_registration_raises_is_reported_and_the_others_register(install: Install) -> None:
+    install("good", connector_plugin("good"))
+    install(
+        "raising",
+        textwrap.dedent(
+            """
+            from ccf_core import hookimpl
+
+            @hookimpl
+            def ccf_register_connectors(registry):
+                raise RuntimeError("cannot reach the licence server")
+            """
+        ),
+    )
+
+    registry = connector_registry()
+
+    assert "good" in registry
+    assert "cannot reach the licence server" in str(get_plugin_manager().load_errors()["raising"])
 
 
 def test_same_destination_name_from_two_plugins_is_an_error() -> None:
