@@ -46,7 +46,7 @@ from ccf_core.destinations.retry import (
     RetryingCaller,
     build_client,
 )
-from ccf_core.errors import CCFError
+from ccf_core.errors import CCFError, SyncCancelled
 from ccf_core.models.acl import Group
 from ccf_core.ports import BatchLimits, BatchResult, PreparedDocument, RunInfo
 from ccf_core.report import Failure, RunStatus
@@ -223,6 +223,7 @@ class QBusinessDestination:
         """
         self._connector = run.connector
         self._fatal = None
+        self._caller.cancel_event = run.cancel_event
         overhead: dict[str, Any] = {"documents": [], "dataSourceSyncId": "x" * 36}
         if self.role_arn:
             overhead["roleArn"] = self.role_arn
@@ -332,7 +333,8 @@ class QBusinessDestination:
                 self.data_source_id,
                 delay,
             )
-            self._caller.sleep(delay)
+            if not self._caller.wait(delay):
+                raise SyncCancelled()
             waits += 1
 
     def _running_sync_id(self) -> str:

@@ -233,6 +233,8 @@ class RetryingCaller:
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
         self.sleep: Callable[[float], None] = time.sleep
+        #: Set when the run is asked to stop: waits end at once and no further retry is made.
+        self.cancel_event: threading.Event | None = None
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
@@ -259,6 +261,7 @@ class RetryingCaller:
                 if (
                     error.kind not in (ErrorKind.THROTTLED, ErrorKind.TRANSIENT)
                     or attempt >= self.max_attempts
+                    or self.cancelled
                 ):
                     if attempt > 1:
                         logger.warning("%s failed after %d attempts: %s", operation, attempt, error.code)
@@ -267,12 +270,25 @@ class RetryingCaller:
                     self.retries[operation] += 1
                 delay = self.backoff.delay(attempt - 1)
                 logger.debug("%s: %s on attempt %d, retrying in %.2fs", operation, error.code, attempt, delay)
-                self.sleep(delay)
+                if not self.wait(delay):
+                    return dataclasses.replace(error, attempts=attempt)
                 continue
             self.limiter.release(ticket, False)
             with self._lock:
                 self.calls[operation] += 1
             return dict(response)
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the run was asked to stop."""
+        return self.cancel_event is not None and self.cancel_event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """Wait ``seconds``, or less if the run is asked to stop; False when it was."""
+        if self.cancel_event is None:
+            self.sleep(seconds)
+            return True
+        return not self.cancel_event.wait(seconds)
 
     def count(self, operation: str) -> None:
         """Count a call made outside :meth:`call` (an S3 upload, say)."""

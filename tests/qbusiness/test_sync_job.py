@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ccf_core import RunStatus, SyncMode
+import threading
+
+from ccf_core import RunStatus, SyncEngine, SyncMode
 
 
 def test_sync_job_starts_before_the_first_upload_and_stops_after_the_last(
@@ -99,3 +101,20 @@ def test_a_throttled_start_is_retried(fake_qbusiness, run_sync, make_connector, 
 
     assert report.status is RunStatus.SUCCEEDED
     assert fake_qbusiness.calls["StartDataSourceSyncJob"] == 3
+
+
+def test_a_stop_while_waiting_for_a_running_job_ends_the_wait_at_once(
+    fake_qbusiness, make_destination, make_connector, make_docs, state
+) -> None:
+    fake_qbusiness.conflict(seconds=60)
+    destination = make_destination(conflict_wait_seconds=60, conflict_poll_seconds=5)
+    engine = SyncEngine(destination, state)
+    connector = make_connector(make_docs(5))
+    context = engine.make_context(connector)
+    threading.Timer(0.2, context.cancel).start()
+
+    report = engine.run(connector, context)
+
+    assert report.status is RunStatus.STOPPED
+    assert len(fake_qbusiness.calls_of("StartDataSourceSyncJob")) == 1
+    assert fake_qbusiness.calls["BatchPutDocument"] == 0
