@@ -62,8 +62,25 @@ def mask_secrets(text: str) -> str:
     return text
 
 
+def mask_value(value: Any) -> Any:
+    """``value`` with secrets masked in every string, looking inside dicts, lists and tuples.
+
+    Containers are copied, never changed in place: the caller's data (a report summary passed as
+    ``extra=``) stays as it was. Other values are returned as they are.
+    """
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, Mapping):
+        return {mask_value(key): mask_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_value(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(mask_value(item) for item in value)
+    return value
+
+
 class SecretMaskingFilter(logging.Filter):
-    """Replaces registered secrets in a record's message, arguments and traceback."""
+    """Replaces registered secrets in a record's message, arguments, ``extra=`` fields and traceback."""
 
     _exception_formatter = logging.Formatter()
 
@@ -71,6 +88,9 @@ class SecretMaskingFilter(logging.Filter):
         """Rewrite the record in place; never drops it."""
         record.msg = mask_secrets(record.getMessage())
         record.args = None
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_ATTRIBUTES:
+                setattr(record, key, mask_value(value))
         if record.exc_info:
             record.exc_text = self._exception_formatter.formatException(record.exc_info)
             record.exc_info = None

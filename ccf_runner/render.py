@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -19,7 +20,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ccf_core.report import SyncReport
+from ccf_core.report import Failure, RunStatus, SyncReport
+from ccf_runner.logs import mask_secrets, mask_value
 
 #: How many ids of each kind a dry run lists in the text report (the JSON report has them all).
 PLAN_IDS_SHOWN = 20
@@ -37,8 +39,25 @@ def is_terminal(stream: IO[Any] | None) -> bool:
 # -- reports ----------------------------------------------------------------------------------
 
 
+def masked_report(report: SyncReport) -> SyncReport:
+    """A copy of ``report`` whose error and failure messages have every registered secret masked.
+
+    Connectors quote URLs and exceptions, which may carry a token; both renderers below go
+    through this, so neither the text nor the JSON report shows one.
+    """
+    return replace(
+        report,
+        error=None if report.error is None else mask_secrets(report.error),
+        failures=[
+            Failure(failure.document_id, failure.reason, mask_secrets(failure.message))
+            for failure in report.failures
+        ],
+    )
+
+
 def report_text(report: SyncReport) -> str:
-    """The report for people; a dry run adds its plan (counts, and the first ids of each kind)."""
+    """The report for people, secrets masked; a dry run adds its plan (counts, first ids of each kind)."""
+    report = masked_report(report)
     text = report.to_text()
     plan = report.plan
     if plan is None:
@@ -54,9 +73,36 @@ def report_text(report: SyncReport) -> str:
     return "\n".join(lines)
 
 
-def write_report_json(report: SyncReport, path: str) -> None:
-    """Write the JSON report to ``path`` (``-`` is stdout), creating the folder if needed."""
-    payload = json.dumps(report.as_dict(), indent=2) + "\n"
+def partial_report(connector: str, destination: str, error: str, *, dry_run: bool) -> dict[str, Any]:
+    """The JSON report of a stopped run the engine returned no report for (a second signal).
+
+    It has no counters: they went with the interrupted engine, and zeros would be wrong. Automation
+    reading ``--report-json`` still finds a report, with ``status`` and ``error``.
+    """
+    return {
+        "connector": connector,
+        "destination": destination,
+        "status": RunStatus.STOPPED.value,
+        "dry_run": dry_run,
+        "error": error,
+    }
+
+
+def partial_report_text(report: Mapping[str, Any]) -> str:
+    """The text form of :func:`partial_report`."""
+    return (
+        f"{report['connector']} (sync to {report['destination']}): {report['status']}\n"
+        f"  error: {mask_secrets(report['error'])}"
+    )
+
+
+def write_report_json(report: SyncReport | Mapping[str, Any], path: str) -> None:
+    """Write the JSON report, secrets masked, to ``path`` (``-`` is stdout), creating the folder if needed.
+
+    ``report`` may also be a ready dict, for a run that ended before the engine could return one.
+    """
+    data = masked_report(report).as_dict() if isinstance(report, SyncReport) else mask_value(report)
+    payload = json.dumps(data, indent=2) + "\n"
     if path == "-":
         click.echo(payload, nl=False)
         return

@@ -26,11 +26,19 @@ from ccf_runner import exit_codes
 from ccf_runner.discovery import CONNECTOR_HEADERS, find_connector, installed
 from ccf_runner.errors import BadConfiguration, RunnerError
 from ccf_runner.logs import RUNNER_LOGGER, LogFormat, configure_logging, log_context, register_secret
-from ccf_runner.render import ProgressDisplay, is_terminal, print_table, report_text, write_report_json
+from ccf_runner.render import (
+    ProgressDisplay,
+    is_terminal,
+    partial_report,
+    partial_report_text,
+    print_table,
+    report_text,
+    write_report_json,
+)
 from ccf_runner.schema import config_schema, raw_secret_values, secret_values
 from ccf_runner.settings import SettingsError, build_config, env_prefix, parse_assignment
 from ccf_runner.signals import cancel_on_signals
-from ccf_runner.targets import choose_destination, describe_state, open_state
+from ccf_runner.targets import DEFAULT_INDEX, DEFAULT_STATE, choose_destination, describe_state, open_state
 
 logger = logging.getLogger(RUNNER_LOGGER)
 
@@ -41,6 +49,9 @@ STATUS_EXIT_CODES = {
     RunStatus.FAILED: exit_codes.FAILED,
     RunStatus.STOPPED: exit_codes.STOPPED,
 }
+
+#: The error of a run that a second SIGINT/SIGTERM stopped at once.
+STOPPED_AT_ONCE = "stopped at once by a second signal"
 
 
 @dataclass(frozen=True)
@@ -112,13 +123,13 @@ def _check_assignments(ctx: click.Context, param: click.Parameter, values: Seque
 )
 @click.option(
     "--state",
-    default=".ccf/state.db",
+    default=DEFAULT_STATE,
     show_default=True,
     metavar="PATH",
     help="SQLite file with checksums and checkpoints ('api': the CCF backend, not available yet).",
 )
 @click.option(
-    "--index", default=".ccf/index.db", show_default=True, metavar="PATH", help="The local index (SQLite)."
+    "--index", default=DEFAULT_INDEX, show_default=True, metavar="PATH", help="The local index (SQLite)."
 )
 @click.option(
     "--report-json",
@@ -260,7 +271,7 @@ def run(request: RunRequest) -> int:
     choice = choose_destination(request.index, *request.qbusiness_ids, extra=request.qbusiness_options)
     dry = " (dry run: nothing will be written)" if request.options.dry_run else ""
     logger.info(
-        "connector %s -> %s, state %s%s",
+        "connector %s -> %s, %s%s",
         request.connector,
         choice.description,
         describe_state(request.state),
@@ -277,18 +288,27 @@ def run(request: RunRequest) -> int:
         report = _sync(request, connector, destination, state)
     except KeyboardInterrupt:
         logger.warning(
-            "stopped at once by a second signal: documents accepted so far stay recorded, "
-            "the checkpoint was not saved"
+            "%s: documents accepted so far stay recorded, the checkpoint was not saved", STOPPED_AT_ONCE
         )
+        # The engine's report went with the interrupt; this one says only how the run ended.
+        partial = partial_report(
+            request.connector, destination.name, STOPPED_AT_ONCE, dry_run=request.options.dry_run
+        )
+        _publish(request, partial_report_text(partial), partial)
         return exit_codes.STOPPED
     finally:
         _shutdown(destination)
         state.close()
+    _publish(request, report_text(report), report)
+    return STATUS_EXIT_CODES[report.status]
+
+
+def _publish(request: RunRequest, text: str, report: SyncReport | dict[str, Any]) -> None:
+    """Print the text report (unless the JSON one goes to stdout) and write the JSON one if asked."""
     if request.report_json != "-":
-        click.echo(report_text(report))
+        click.echo(text)
     if request.report_json:
         write_report_json(report, request.report_json)
-    return STATUS_EXIT_CODES[report.status]
 
 
 def _make_connector(request: RunRequest) -> Connector:

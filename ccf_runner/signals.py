@@ -24,21 +24,23 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextmanager
-def cancel_on_signals(context: SyncContext) -> Iterator[list[int]]:
+def cancel_on_signals(context: SyncContext) -> Iterator[None]:
     """Cancel ``context`` on the first SIGINT/SIGTERM inside the block; restore the old handlers after.
 
-    Yields the list of signals received, so the caller can tell a stopped run from one that ended.
+    Whether the run stopped is the engine's to say (its report's status), so nothing is yielded.
     Outside the main thread (where Python cannot install handlers) it does nothing.
     """
-    received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield received
+        yield
         return
 
+    signalled = False
+
     def handle(signum: int, frame: FrameType | None) -> None:
-        if received:
+        nonlocal signalled
+        if signalled:
             raise KeyboardInterrupt(f"second {signal.Signals(signum).name}")
-        received.append(signum)
+        signalled = True
         context.cancel()
         logger.warning(
             "%s received: stopping after the current document (send it again to stop at once)",
@@ -47,7 +49,7 @@ def cancel_on_signals(context: SyncContext) -> Iterator[list[int]]:
 
     previous = {signum: signal.signal(signum, handle) for signum in STOP_SIGNALS}
     try:
-        yield received
+        yield
     finally:
         for signum, handler in previous.items():
             # None means a handler installed outside Python; the default is the closest we can restore.

@@ -1,7 +1,8 @@
 """Where a run writes: the destination (local index or Amazon Q Business) and the state store.
 
 The choice is made from the options alone, before anything is opened, so the runner can say on its
-first line where documents and state will go.
+first line where documents and state will go. That line uses the words the opened stores use in
+their own ``describe()`` (a test keeps the two the same).
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from ccf_core.plugins import destination_registry
 from ccf_core.ports import Destination
 from ccf_core.state.sqlite import SqliteStateStore
 from ccf_runner.errors import BadConfiguration
+
+#: Where ``ccf-run`` keeps the local index and the state unless told otherwise (``ccf`` reads them there).
+DEFAULT_INDEX = ".ccf/index.db"
+DEFAULT_STATE = ".ccf/state.db"
 
 #: The ``--state`` value that will keep state in the CCF API once the backend exists.
 STATE_API = "api"
@@ -88,7 +93,7 @@ def choose_destination(
 
 
 def describe_state(state: str) -> str:
-    """How the first output line names the state store (``sqlite PATH``).
+    """How the first output line names the state store: what ``SqliteStateStore.describe()`` says.
 
     Raises:
         BadConfiguration: for ``api``, which needs the CCF backend.
@@ -96,9 +101,9 @@ def describe_state(state: str) -> str:
     if state == STATE_API:
         raise BadConfiguration(
             "--state api is not available yet: it needs the CCF backend; "
-            "use a SQLite file (the default is .ccf/state.db)"
+            f"use a SQLite file (the default is {DEFAULT_STATE})"
         )
-    return f"sqlite {state}"
+    return f"sqlite state {state}"
 
 
 def open_state(state: str) -> SqliteStateStore:

@@ -9,10 +9,7 @@ import click
 
 from ccf_core.destinations.local_index import LocalIndex
 from ccf_core.state.sqlite import SqliteStateStore
-
-#: Where ``ccf-run`` keeps the local index and the state unless told otherwise.
-DEFAULT_INDEX = ".ccf/index.db"
-DEFAULT_STATE = ".ccf/state.db"
+from ccf_runner.targets import DEFAULT_INDEX, DEFAULT_STATE
 
 index_option = click.option(
     "--index",

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from click.testing import CliRunner, Result
@@ -23,7 +24,9 @@ from ccf_core import (
     SyncContext,
     hookimpl,
 )
+from ccf_core.engine import split_scope, state_scope
 from ccf_core.plugins import registered_plugin
+from ccf_core.ports import Destination
 from ccf_core.registry import ConnectorRegistry
 from ccf_core.state.sqlite import SqliteStateStore
 from ccf_runner import ccf_cli, run_cli
@@ -174,10 +177,77 @@ def test_documents_show_of_an_unknown_id_fails_with_a_clear_message() -> None:
 # -- state ------------------------------------------------------------------------------------
 
 
+#: A second destination the wiki has state for, as Q Business names itself.
+QBUSINESS = "qbusiness:app-1/index-1/ds-1"
+
+
+def wiki_scopes() -> list[str]:
+    with SqliteStateStore(".ccf/state.db") as store:
+        return [scope for scope in store.connectors() if split_scope(scope)[0] == "wiki"]
+
+
+def local_wiki_scope() -> str:
+    """The scope of the wiki's state for the local index ``ccf-run`` wrote."""
+    (scope,) = [scope for scope in wiki_scopes() if scope != state_scope("wiki", qbusiness())]
+    return scope
+
+
+def qbusiness() -> Destination:
+    return cast(Destination, SimpleNamespace(name="qbusiness", identity=QBUSINESS))
+
+
+@pytest.fixture
+def wiki_in_qbusiness() -> None:
+    """State of the wiki for a Q Business destination too: two documents and a checkpoint."""
+    scope = state_scope("wiki", qbusiness())
+    with SqliteStateStore(".ccf/state.db") as store:
+        store.record(scope, [("a", "1"), ("b", "2")])
+        store.save_checkpoint(scope, {"cursor": 7})
+
+
 def test_state_show_counts_synced_documents_and_groups() -> None:
     result = ccf("state", "show", "--connector", "wiki")
     assert result.exit_code == 0
     assert "documents synced: 3" in result.stdout and "groups synced: 1" in result.stdout
+
+
+@pytest.mark.usefixtures("wiki_in_qbusiness")
+def test_state_show_of_a_connector_has_a_section_per_destination() -> None:
+    result = ccf("state", "show", "--connector", "wiki")
+    assert result.exit_code == 0
+    sections = result.stdout.split("\ndestination: ")[1:]
+    by_destination = {section.splitlines()[0]: section for section in sections}
+    assert set(by_destination) == {split_scope(local_wiki_scope())[1], QBUSINESS}
+    assert "documents synced: 2" in by_destination[QBUSINESS]
+    assert 'checkpoint: {"cursor": 7}' in by_destination[QBUSINESS]
+    assert "documents synced: 3" in by_destination[split_scope(local_wiki_scope())[1]]
+
+
+@pytest.mark.usefixtures("wiki_in_qbusiness")
+def test_state_show_of_every_connector_has_a_row_per_destination() -> None:
+    result = ccf("state", "show")
+    assert result.exit_code == 0
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    assert sorted((row[0], row[1], row[2]) for row in rows) == sorted(
+        [("wiki", str(split_scope(local_wiki_scope())[1]), "3"), ("wiki", QBUSINESS, "2")]
+    )
+
+
+@pytest.mark.usefixtures("wiki_in_qbusiness")
+def test_state_show_json_gives_connector_and_destination_apart() -> None:
+    result = ccf("state", "show", "--connector", "wiki", "--json")
+    assert result.exit_code == 0
+    summaries = {s["destination"]: s for s in json.loads(result.stdout)}
+    assert summaries[QBUSINESS]["connector"] == "wiki"
+    assert (summaries[QBUSINESS]["documents"], summaries[QBUSINESS]["checkpoint"]) == (2, {"cursor": 7})
+
+
+def test_state_show_names_state_kept_before_it_was_per_destination() -> None:
+    with SqliteStateStore(".ccf/state.db") as store:
+        store.record("wiki", [("old", "1")])
+    result = ccf("state", "show", "--connector", "wiki")
+    assert result.exit_code == 0
+    assert "destination: (any: recorded before state was kept per destination)" in result.stdout
 
 
 def test_state_show_of_a_connector_without_state_fails_naming_the_known_ones() -> None:
@@ -193,12 +263,36 @@ def test_state_reset_with_yes_forgets_checksums_so_the_next_run_adds_everything_
     assert "added 3" in rerun.stdout
 
 
+@pytest.mark.usefixtures("wiki_in_qbusiness")
+def test_state_reset_forgets_every_destination_of_the_connector_and_says_how_many() -> None:
+    result = ccf("state", "reset", "--connector", "wiki", "--yes")
+    assert result.exit_code == 0
+    assert "reset for 2 destinations: 5 documents" in result.stdout
+    assert wiki_scopes() == []
+
+
+@pytest.mark.usefixtures("wiki_in_qbusiness")
+def test_state_reset_with_a_destination_forgets_only_that_one() -> None:
+    local = local_wiki_scope()
+    result = ccf("state", "reset", "--connector", "wiki", "--destination", QBUSINESS, "--yes")
+    assert result.exit_code == 0
+    assert "reset for 1 destination: 2 documents" in result.stdout
+    assert wiki_scopes() == [local]
+
+
+def test_state_reset_of_an_unknown_destination_names_the_known_ones() -> None:
+    result = ccf("state", "reset", "--connector", "wiki", "--destination", QBUSINESS, "--yes")
+    assert result.exit_code == 0
+    assert "nothing to reset" in result.stdout and str(split_scope(local_wiki_scope())[1]) in result.stdout
+    assert len(wiki_scopes()) == 1
+
+
 def test_state_reset_asks_for_confirmation_and_keeps_state_when_declined() -> None:
     result = ccf("state", "reset", "--connector", "wiki", stdin="n\n")
     assert result.exit_code == 1
     assert "Forget the state of 'wiki'" in result.output
     with SqliteStateStore(".ccf/state.db") as store:
-        assert len(store.load_checksums("wiki")) == 3
+        assert len(store.load_checksums(local_wiki_scope())) == 3
 
 
 def test_state_show_without_a_state_file_says_to_run_ccf_run_first(tmp_path: Path) -> None:

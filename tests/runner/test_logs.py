@@ -68,3 +68,21 @@ def test_log_level_filters_library_records(capsys: pytest.CaptureFixture[str]) -
     logging.getLogger("ccf.test").info("hidden")
     logging.getLogger("ccf.test").warning("shown")
     assert capsys.readouterr().err.splitlines() == ["ccf.test: warning: shown"]
+
+
+def test_registered_secret_is_masked_in_nested_extra_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("json", "INFO")
+    register_secret("hunter2")
+    report = {"error": "GET ?token=hunter2", "failures": [{"message": "bad hunter2"}], "added": 3}
+    logging.getLogger("ccf.test").info("done", extra={"report": report, "note": ("x-hunter2",)})
+    record = json.loads(capsys.readouterr().err)
+    assert record["report"] == {"error": "GET ?token=***", "failures": [{"message": "bad ***"}], "added": 3}
+    assert record["note"] == ["x-***"]
+
+
+def test_masking_extra_fields_leaves_the_callers_data_unchanged(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("json", "INFO")
+    register_secret("hunter2")
+    report = {"failures": [{"message": "bad hunter2"}]}
+    logging.getLogger("ccf.test").info("done", extra={"report": report})
+    assert report == {"failures": [{"message": "bad hunter2"}]}

@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner, Result
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from ccf_core import Connector, Document, DocumentMetadata, SyncContext, hookimpl
+from ccf_core import Connector, Document, DocumentFile, DocumentMetadata, SyncContext, hookimpl
 from ccf_core.destinations.local_index import LocalIndex
+from ccf_core.engine import state_scope
 from ccf_core.plugins import registered_plugin
 from ccf_core.registry import ConnectorRegistry
 from ccf_core.state.sqlite import SqliteStateStore
@@ -79,11 +80,27 @@ class Picky(Connector):
         raise ValueError(f"token {self.config.token.get_secret_value()} was refused")
 
 
+class Leaky(Connector):
+    """Quotes its token in a failure message (a missing file) and in the error that ends the run."""
+
+    name = "leaky"
+    Config = PickyConfig
+    config: PickyConfig
+
+    def documents(self, context: SyncContext) -> Iterator[Document]:
+        token = self.config.token.get_secret_value()
+        yield Document(
+            id="cached", file=DocumentFile(f"missing-{token}.txt"), metadata=DocumentMetadata(title="c")
+        )
+        raise RuntimeError(f"GET https://x?token={token}")
+
+
 @hookimpl
 def _register(registry: ConnectorRegistry) -> None:
     registry.register(Notes)
     registry.register(OneInvalid)
     registry.register(Picky)
+    registry.register(Leaky)
 
 
 @pytest.fixture(autouse=True)
@@ -152,6 +169,34 @@ def test_secret_logged_by_a_connector_is_masked() -> None:
     assert TOKEN not in result.output
 
 
+def test_secret_in_the_run_error_and_failures_is_masked_in_the_json_log() -> None:
+    result = CliRunner().invoke(
+        main, ["--connector", "leaky", "--log-format", "json", "--set", f"token={TOKEN}"]
+    )
+    assert result.exit_code == exit_codes.FAILED
+    assert TOKEN not in result.stderr
+    final = json.loads(result.stderr.splitlines()[-1])
+    assert final["report"]["error"] == "RuntimeError: GET https://x?token=***"
+
+
+def test_secret_in_the_run_error_and_failures_is_masked_in_the_text_report() -> None:
+    result = ccf_run("--connector", "leaky", "--set", f"token={TOKEN}")
+    assert result.exit_code == exit_codes.FAILED
+    assert TOKEN not in result.stdout
+    assert "error: RuntimeError: GET https://x?token=***" in result.stdout
+    assert "missing-***.txt" in result.stdout
+
+
+def test_secret_in_the_run_error_and_failures_is_masked_in_the_json_report() -> None:
+    result = ccf_run("--connector", "leaky", "--set", f"token={TOKEN}", "--report-json", "report.json")
+    assert result.exit_code == exit_codes.FAILED
+    text = Path("report.json").read_text()
+    assert TOKEN not in text
+    report = json.loads(text)
+    assert report["error"] == "RuntimeError: GET https://x?token=***"
+    assert "missing-***.txt" in report["failures"][0]["message"]
+
+
 def test_connector_failing_to_build_exits_1_without_traceback_or_secret() -> None:
     result = ccf_run("--connector", "picky", "--set", f"token={TOKEN}")
     assert result.exit_code == exit_codes.FAILED
@@ -203,7 +248,7 @@ def test_first_line_names_the_destination_and_state_store() -> None:
     result = ccf_run("--connector", "notes")
     assert result.exit_code == exit_codes.SUCCESS
     assert result.stderr.splitlines()[0] == (
-        "ccf-run: connector notes -> local index .ccf/index.db, state sqlite .ccf/state.db"
+        "ccf-run: connector notes -> local index .ccf/index.db, sqlite state .ccf/state.db"
     )
 
 
@@ -234,8 +279,9 @@ def test_dry_run_writes_nothing_and_prints_the_plan() -> None:
         assert index.count() == 1
         stored = index.get("note-0")
         assert stored is not None and stored.text == "hello note 0"
+        scope = state_scope("notes", index)
     with SqliteStateStore(".ccf/state.db") as state:
-        assert list(state.load_checksums("notes")) == ["note-0"]
+        assert list(state.load_checksums(scope)) == ["note-0"]
 
 
 def test_dry_run_on_a_fresh_directory_leaves_the_index_empty() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from ccf_core.engine import split_scope
 from ccf_core.state.sqlite import SqliteStateStore
 from ccf_runner import exit_codes
 
@@ -144,7 +145,7 @@ def test_first_line_of_the_console_script_names_destination_and_state(ccf_run: C
     assert proc.wait() == exit_codes.SUCCESS
     assert (
         proc.err_lines()[0]
-        == "ccf-run: connector slow -> local index .ccf/index.db, state sqlite .ccf/state.db"
+        == "ccf-run: connector slow -> local index .ccf/index.db, sqlite state .ccf/state.db"
     )
 
 
@@ -165,8 +166,9 @@ def test_sigterm_stops_the_run_with_exit_130_keeping_accepted_documents(
     assert "slow (full sync to local): stopped" in proc.stdout.read_text()
     assert any("SIGTERM received" in line for line in proc.err_lines())
     with SqliteStateStore(tmp_path / ".ccf" / "state.db") as state:
-        assert len(state.load_checksums("slow")) == BATCH
-        assert state.get_checkpoint("slow") is None
+        (scope,) = [scope for scope in state.connectors() if split_scope(scope)[0] == "slow"]
+        assert len(state.load_checksums(scope)) == BATCH
+        assert state.get_checkpoint(scope) is None
 
 
 def test_rerun_after_a_stopped_run_does_not_add_accepted_documents_again(
@@ -179,9 +181,8 @@ def test_rerun_after_a_stopped_run_does_not_add_accepted_documents_again(
     assert (report["unchanged"], report["added"]) == (BATCH, 2)
 
 
-def test_second_sigterm_stops_at_once_even_if_the_connector_ignores_cancellation(
-    ccf_run: Callable[..., Proc], tmp_path: Path
-) -> None:
+def _stopped_twice(ccf_run: Callable[..., Proc], tmp_path: Path, *args: str) -> Proc:
+    """A run sent SIGTERM twice while its connector waits, ignoring the cancellation flag."""
     marker = tmp_path / "marker"
     proc = ccf_run(
         "--log-format",
@@ -192,6 +193,7 @@ def test_second_sigterm_stops_at_once_even_if_the_connector_ignores_cancellation
         "ignore_cancel=true",
         "--set",
         f"marker={marker}",
+        *args,
     )
     _wait_for(marker, proc)
     proc.popen.send_signal(signal.SIGTERM)
@@ -199,5 +201,25 @@ def test_second_sigterm_stops_at_once_even_if_the_connector_ignores_cancellation
     while not any("SIGTERM received" in line for line in proc.err_lines()) and time.monotonic() < deadline:
         time.sleep(0.02)
     proc.popen.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == exit_codes.STOPPED
+    proc.wait(timeout=30)
+    return proc
+
+
+def test_second_sigterm_stops_at_once_even_if_the_connector_ignores_cancellation(
+    ccf_run: Callable[..., Proc], tmp_path: Path
+) -> None:
+    proc = _stopped_twice(ccf_run, tmp_path)
+    assert proc.popen.returncode == exit_codes.STOPPED
     assert any("stopped at once by a second signal" in line for line in proc.err_lines())
+
+
+def test_second_sigterm_still_prints_a_report_and_writes_the_json_report(
+    ccf_run: Callable[..., Proc], tmp_path: Path
+) -> None:
+    """Automation reading --report-json always finds one, even when the engine's report was lost."""
+    proc = _stopped_twice(ccf_run, tmp_path, "--report-json", "report.json")
+    assert proc.popen.returncode == exit_codes.STOPPED
+    assert "slow (sync to local): stopped" in proc.stdout.read_text()
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (report["connector"], report["status"]) == ("slow", "stopped")
+    assert report["error"] == "stopped at once by a second signal"
