@@ -13,65 +13,16 @@ from pathlib import Path
 import pytest
 
 from ccf_core import (
-    AccessControl,
-    AccessType,
     Document,
-    DocumentFile,
     DocumentMetadata,
-    MemberRelation,
-    MembershipType,
-    Principal,
-    PrincipalGroup,
-    PrincipalUser,
     QBusinessCustomConnectorInterface,
     RunStatus,
     SyncAborted,
 )
 from ccf_core.state import MemoryStateStore
+from tests import seed_example
 
-FAKE_FILE_PATH = "/path/to/fake/file.txt"
-
-
-class MyCustomConnector(QBusinessCustomConnectorInterface):
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-
-    def get_documents_to_add(self) -> Iterator[Document]:
-        # (Optional) Access controls are optional to implement.
-        access_control = AccessControl(
-            memberRelation=MemberRelation.OR,
-            principals=[
-                Principal(
-                    user=PrincipalUser(
-                        id="jon.doe@example.com", access=AccessType.ALLOW, membershipType=MembershipType.INDEX
-                    )
-                ),
-                Principal(
-                    group=PrincipalGroup(
-                        name="example-group",
-                        access=AccessType.ALLOW,
-                        membershipType=MembershipType.DATASOURCE,
-                    )
-                ),
-            ],
-        )
-
-        fake_doc = Document(
-            id="fake-document-id-1",
-            file=DocumentFile(FAKE_FILE_PATH),  # Assume the file was already written to the file system
-            metadata=DocumentMetadata(
-                title="Fake Document Title",
-                source_uri="https://example.com/fake-document",
-                attributes={
-                    "author": "Custom Connector Framework",
-                },
-                access_control_list=[access_control],
-            ),
-        )
-        yield fake_doc
-
-    def get_documents_to_delete(self) -> Iterator[str]:
-        return iter(["fake-document-id-2"])
+MyCustomConnector = seed_example.MyCustomConnector
 
 
 class AddOnlyConnector(QBusinessCustomConnectorInterface):
@@ -86,7 +37,7 @@ def fake_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "fake" / "file.txt"
     path.parent.mkdir()
     path.write_text("The content of the fake document.")
-    monkeypatch.setitem(globals(), "FAKE_FILE_PATH", str(path))
+    monkeypatch.setattr(seed_example, "FAKE_FILE_PATH", str(path))
     return path
 
 

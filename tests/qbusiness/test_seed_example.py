@@ -2,83 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import pytest
 
-from ccf_core import (
-    AccessControl,
-    AccessType,
-    Document,
-    DocumentFile,
-    DocumentMetadata,
-    MemberRelation,
-    MembershipType,
-    Principal,
-    PrincipalGroup,
-    PrincipalUser,
-    QBusinessCustomConnectorInterface,
-)
+from tests import seed_example
+from tests.qbusiness.conftest import APPLICATION_ID, DATA_SOURCE_ID, INDEX_ID
 
 
-class MyCustomConnector(QBusinessCustomConnectorInterface):
-    file_path = "/path/to/fake/file.txt"
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-
-    def get_documents_to_add(self) -> Iterator[Document]:
-        # (Optional) Access controls are optional to implement.
-        access_control = AccessControl(
-            memberRelation=MemberRelation.OR,
-            principals=[
-                Principal(
-                    user=PrincipalUser(
-                        id="jon.doe@example.com", access=AccessType.ALLOW, membershipType=MembershipType.INDEX
-                    )
-                ),
-                Principal(
-                    group=PrincipalGroup(
-                        name="example-group",
-                        access=AccessType.ALLOW,
-                        membershipType=MembershipType.DATASOURCE,
-                    )
-                ),
-            ],
-        )
-
-        fake_doc = Document(
-            id="fake-document-id-1",
-            file=DocumentFile(self.file_path),  # Assume the file was already written to the file system
-            metadata=DocumentMetadata(
-                title="Fake Document Title",
-                source_uri="https://example.com/fake-document",
-                attributes={
-                    "author": "Custom Connector Framework",
-                },
-                access_control_list=[access_control],
-            ),
-        )
-        yield fake_doc
-
-    def get_documents_to_delete(self) -> Iterator[str]:
-        return iter(["fake-document-id-2"])
-
-
-def test_seed_example_syncs_through_a_real_boto3_client(
-    fake_qbusiness, qbusiness_client, ids, tmp_path
+def test_seed_example_main_syncs_through_a_real_boto3_client(
+    fake_qbusiness, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The guide's own main(): ids from the environment, boto3.client('qbusiness'), sync()."""
     path = tmp_path / "file.txt"
     path.write_text("The content of the fake document.")
-    connector = MyCustomConnector(
-        qbusiness_client=qbusiness_client,
-        qbusiness_app_id=ids["application_id"],
-        qbusiness_index_id=ids["index_id"],
-        qbusiness_data_source_id=ids["data_source_id"],
-    )
-    connector.file_path = str(path)
+    monkeypatch.setattr(seed_example, "FAKE_FILE_PATH", str(path))
+    for name, value in {
+        "Q_BUSINESS_APP_ID": APPLICATION_ID,
+        "Q_BUSINESS_INDEX_ID": INDEX_ID,
+        "Q_BUSINESS_DATA_SOURCE_ID": DATA_SOURCE_ID,
+        "AWS_ENDPOINT_URL_QBUSINESS": fake_qbusiness.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
 
-    report = connector.sync()
+    seed_example.main()
 
-    assert report.added == 1 and report.deleted == 1
     stored = fake_qbusiness.documents["fake-document-id-1"]
     assert stored.title == "Fake Document Title"
     assert stored.content == b"The content of the fake document."
