@@ -1,4 +1,4 @@
-"""``ccf``: inspect and search what ``ccf-run`` wrote locally (later: manage connectors and jobs).
+"""``ccf``: search and inspect what ``ccf-run`` wrote locally; manage connectors and jobs in the CCF API.
 
 Each subgroup lives in its own module under :mod:`ccf_runner.commands` and is added here, so a new
 group (``connectors``, ``jobs``, ``backend``) is one module and one ``add_command`` line.
@@ -9,13 +9,18 @@ from __future__ import annotations
 import click
 
 from ccf_runner.commands import documents, search, state
+from ccf_runner.commands.backend import backend, checkpoint, connectors, jobs
 
 
 @click.group(name="ccf", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 def main() -> None:
-    """Search the local index and inspect documents and sync state written by ccf-run."""
+    """Search the local index, inspect what ccf-run wrote, and manage connectors and jobs in the CCF API."""
 
 
 main.add_command(search)
 main.add_command(documents)
 main.add_command(state)
+main.add_command(connectors)
+main.add_command(jobs)
+main.add_command(checkpoint)
+main.add_command(backend)

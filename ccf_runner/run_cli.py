@@ -38,7 +38,14 @@ from ccf_runner.render import (
 from ccf_runner.schema import config_schema, raw_secret_values, secret_values
 from ccf_runner.settings import SettingsError, build_config, env_prefix, parse_assignment
 from ccf_runner.signals import cancel_on_signals
-from ccf_runner.targets import DEFAULT_INDEX, DEFAULT_STATE, choose_destination, describe_state, open_state
+from ccf_runner.targets import (
+    DEFAULT_INDEX,
+    DEFAULT_STATE,
+    choose_destination,
+    describe_state,
+    open_state,
+    report_to_backend,
+)
 
 logger = logging.getLogger(RUNNER_LOGGER)
 
@@ -126,7 +133,8 @@ def _check_assignments(ctx: click.Context, param: click.Parameter, values: Seque
     default=DEFAULT_STATE,
     show_default=True,
     metavar="PATH",
-    help="SQLite file with checksums and checkpoints ('api': the CCF backend, not available yet).",
+    help="SQLite file with checksums and checkpoints, or 'api': the CCF backend of the job "
+    "(CUSTOM_CONNECTOR_FRAMEWORK_API_ENDPOINT and CUSTOM_CONNECTOR_FRAMEWORK_CUSTOM_CONNECTOR_ID).",
 )
 @click.option(
     "--index", default=DEFAULT_INDEX, show_default=True, metavar="PATH", help="The local index (SQLite)."
@@ -358,6 +366,7 @@ def _sync(
                 key: value for key, value in report.as_dict().items() if key not in {"failures", "plan"}
             }
             logger.info("run %s %s", context.run_id, report.status.value, extra={"report": summary})
+    report_to_backend(state, report)
     return report
 
 

@@ -7,6 +7,7 @@ their own ``describe()`` (a test keeps the two the same).
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from collections.abc import Mapping
@@ -16,9 +17,12 @@ from typing import Any
 
 from ccf_core.errors import CCFError, DestinationNotFoundError
 from ccf_core.plugins import destination_registry
-from ccf_core.ports import Destination
+from ccf_core.ports import Destination, StateStore
+from ccf_core.report import SyncReport
 from ccf_core.state.sqlite import SqliteStateStore
 from ccf_runner.errors import BadConfiguration
+
+logger = logging.getLogger(__name__)
 
 #: Where ``ccf-run`` keeps the local index and the state unless told otherwise (``ccf`` reads them there).
 DEFAULT_INDEX = ".ccf/index.db"
@@ -92,28 +96,62 @@ def choose_destination(
     return DestinationChoice("qbusiness", description, {**given, **(extra or {})})
 
 
-def describe_state(state: str) -> str:
-    """How the first output line names the state store: what ``SqliteStateStore.describe()`` says.
+def _api_settings() -> tuple[str, str]:
+    """The CCF API endpoint and backend connector id a job's container is given.
 
     Raises:
-        BadConfiguration: for ``api``, which needs the CCF backend.
+        BadConfiguration: naming the variables that are missing.
+    """
+    from ccf_core.api.client import CONNECTOR_ID_VARIABLE, ENDPOINT_VARIABLE
+
+    missing = [name for name in (ENDPOINT_VARIABLE, CONNECTOR_ID_VARIABLE) if not os.environ.get(name)]
+    if missing:
+        raise BadConfiguration(
+            f"--state api keeps state in the CCF backend and needs {' and '.join(missing)} "
+            f"(the job orchestrator sets them); or use a SQLite file (the default is {DEFAULT_STATE})"
+        )
+    return os.environ[ENDPOINT_VARIABLE], os.environ[CONNECTOR_ID_VARIABLE]
+
+
+def describe_state(state: str) -> str:
+    """How the first output line names the state store: what the store's ``describe()`` says.
+
+    Raises:
+        BadConfiguration: for ``api`` without the CCF API's environment variables.
     """
     if state == STATE_API:
-        raise BadConfiguration(
-            "--state api is not available yet: it needs the CCF backend; "
-            f"use a SQLite file (the default is {DEFAULT_STATE})"
-        )
+        endpoint, connector_id = _api_settings()
+        return f"CCF API state of connector {connector_id} at {endpoint}"
     return f"sqlite state {state}"
 
 
-def open_state(state: str) -> SqliteStateStore:
-    """Open (creating it if needed) the SQLite state store at ``state``.
+def open_state(state: str) -> StateStore:
+    """Open the state store: the CCF backend for ``api``, else the SQLite file at ``state``.
 
     Raises:
-        BadConfiguration: when ``state`` is ``api`` or the file cannot be opened.
+        BadConfiguration: when the store cannot be opened.
     """
     describe_state(state)
+    if state == STATE_API:
+        from ccf_core.api.client import CCFClient
+        from ccf_core.state.api import ApiStateStore
+
+        try:
+            return ApiStateStore(CCFClient.from_environment())
+        except CCFError as err:
+            raise BadConfiguration(f"--state api: cannot reach the CCF API: {err}") from err
     try:
         return SqliteStateStore(state)
     except (OSError, sqlite3.Error) as err:
         raise BadConfiguration(f"--state {state}: cannot open the state database: {err}") from err
+
+
+def report_to_backend(state: StateStore, report: SyncReport) -> None:
+    """Send a job's metrics to the CCF API when the run is a backend job (``--state api``)."""
+    client = getattr(state, "ccf", None)
+    if client is None or getattr(client, "job_id", None) is None:
+        return
+    try:
+        client.report_job_metrics(report)
+    except Exception as err:  # the sync itself is done; a lost metric must not fail it
+        logger.warning("could not report the job's metrics to the CCF API: %s", err)

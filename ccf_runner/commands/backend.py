@@ -28,35 +28,42 @@ _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # -- the API client ----------------------------------------------------------------------------
 
 
-def api_options(command: F) -> F:
-    """``--endpoint-url``, ``--region`` and ``--profile`` (stored in the context for ``make_client``)."""
-
+def _api_options(*, required: bool) -> Callable[[F], F]:
     def remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         ctx.ensure_object(dict)[param.name] = value
         return value
 
-    for option in reversed(
-        [
-            click.option(
-                "--endpoint-url",
-                envvar=["CCF_ENDPOINT_URL", "CUSTOM_CONNECTOR_FRAMEWORK_API_ENDPOINT"],
-                required=True,
-                metavar="URL",
-                expose_value=False,
-                callback=remember,
-                help="The CCF API (e.g. https://ID.execute-api.REGION.amazonaws.com/prod, or the URL "
-                "`ccf backend serve` prints). Env: CCF_ENDPOINT_URL.",
-            ),
-            click.option(
-                "--region", envvar="AWS_REGION", expose_value=False, callback=remember, help="AWS region."
-            ),
-            click.option(
-                "--profile", envvar="AWS_PROFILE", expose_value=False, callback=remember, help="AWS profile."
-            ),
-        ]
-    ):
-        command = option(command)
-    return command
+    options = [
+        click.option(
+            "--endpoint-url",
+            envvar=["CCF_ENDPOINT_URL", "CUSTOM_CONNECTOR_FRAMEWORK_API_ENDPOINT"],
+            required=required,
+            metavar="URL",
+            expose_value=False,
+            callback=remember,
+            help="The CCF API (e.g. https://ID.execute-api.REGION.amazonaws.com/prod, or the URL "
+            "`ccf backend serve` prints). Env: CCF_ENDPOINT_URL.",
+        ),
+        click.option(
+            "--region", envvar="AWS_REGION", expose_value=False, callback=remember, help="AWS region."
+        ),
+        click.option(
+            "--profile", envvar="AWS_PROFILE", expose_value=False, callback=remember, help="AWS profile."
+        ),
+    ]
+
+    def decorate(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+#: ``--endpoint-url`` (required), ``--region`` and ``--profile``, kept for :func:`make_client`.
+api_options = _api_options(required=True)
+#: The same options with ``--endpoint-url`` optional (for a command that also works locally).
+optional_api_options = _api_options(required=False)
 
 
 def make_client() -> Any:
@@ -66,7 +73,9 @@ def make_client() -> Any:
     from ccf_core.api import create_client
 
     params = click.get_current_context().ensure_object(dict)
-    endpoint = params["endpoint_url"]
+    endpoint = params.get("endpoint_url")
+    if not endpoint:
+        raise click.UsageError("give --endpoint-url (or set CCF_ENDPOINT_URL) to reach the CCF API")
     session = boto3.Session(profile_name=params.get("profile"), region_name=params.get("region"))
     if session.get_credentials() is None and urlsplit(endpoint).hostname in _LOCAL_HOSTS:
         session = boto3.Session(

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ccf_core.destinations.local_index import StoredAttribute, StoredDocument
+from ccf_runner.commands.backend import make_client, optional_api_options, print_remote_documents
 from ccf_runner.commands.common import index_option, json_option, open_index
 from ccf_runner.render import print_json, print_table
 
@@ -66,10 +67,20 @@ def documents() -> None:
 @documents.command("list")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--connector",
+    "connector_id",
+    metavar="ID",
+    help="List the documents the CCF API records for backend connector ID (cc-...) instead.",
+)
+@optional_api_options
 @index_option
 @json_option
-def list_documents(limit: int, offset: int, index_path: str, as_json: bool) -> None:
-    """List stored documents, ordered by id."""
+def list_documents(limit: int, offset: int, connector_id: str | None, index_path: str, as_json: bool) -> None:
+    """List stored documents, ordered by id (the local index, or a backend connector's records)."""
+    if connector_id is not None:
+        print_remote_documents(make_client(), connector_id, limit, as_json)
+        return
     with open_index(index_path) as index:
         total = index.count()
         page = index.list_documents(limit=limit, offset=offset)

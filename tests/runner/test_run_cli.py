@@ -217,10 +217,15 @@ def test_set_without_equals_sign_is_a_usage_error() -> None:
     assert "expected KEY=VALUE" in result.output
 
 
-def test_state_api_is_a_configuration_error_for_now() -> None:
-    result = ccf_run("--connector", "notes", "--state", "api")
+def test_state_api_without_the_job_environment_is_a_configuration_error_naming_it() -> None:
+    env = {
+        "CUSTOM_CONNECTOR_FRAMEWORK_API_ENDPOINT": "",
+        "CUSTOM_CONNECTOR_FRAMEWORK_CUSTOM_CONNECTOR_ID": "",
+    }
+    result = ccf_run("--connector", "notes", "--state", "api", env=env)
     assert result.exit_code == exit_codes.BAD_CONFIGURATION
-    assert "not available yet: it needs the CCF backend" in result.stderr
+    assert "CUSTOM_CONNECTOR_FRAMEWORK_API_ENDPOINT" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_some_but_not_all_qbusiness_ids_is_a_configuration_error_naming_the_missing_ones() -> None:
