@@ -82,8 +82,9 @@ def test_functions_get_the_table_names_from_the_environment() -> None:
     assert all(f'"{name}"' in source for name in names)
 
 
-def test_template_passes_cfn_lint() -> None:
+def test_template_has_no_cfn_lint_errors_or_warnings() -> None:
+    """Errors and warnings only: informational rules come and go between cfn-lint releases."""
     from cfnlint.api import lint_all
 
     matches = lint_all(TEMPLATE.read_text(encoding="utf-8"))
-    assert [str(match) for match in matches] == []
+    assert [str(match) for match in matches if match.rule.id[0] in "EW"] == []
