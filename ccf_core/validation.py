@@ -148,8 +148,12 @@ def _check_attributes(document: Document, limits: QBusinessLimits, problems: lis
                 f"attribute name {name!r}: must match {limits.attribute_name_pattern} and be at most "
                 f"{limits.attribute_name_max} characters"
             )
-        values = value if isinstance(value, list) else [value] if isinstance(value, str) else []
-        longest = max((len(item) for item in values), default=0)
+        if isinstance(value, str):
+            longest = len(value)
+        elif isinstance(value, list):
+            longest = max(map(len, value), default=0)
+        else:
+            continue
         if longest > limits.string_value_max:
             problems.append(
                 f"attribute {name!r} value length: at most {limits.string_value_max} characters, is {longest}"

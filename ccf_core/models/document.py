@@ -33,7 +33,8 @@ class DocumentFile:
     __slots__ = ("path",)
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
+        # Path(path) parses a Path again; connectors that already hold one keep it as it is.
+        self.path = path if isinstance(path, Path) else Path(path)
 
     def __repr__(self) -> str:
         return f"DocumentFile({str(self.path)!r})"
