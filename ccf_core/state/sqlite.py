@@ -65,33 +65,27 @@ class SqliteStateStore:
     def record(self, connector: str, items: Iterable[tuple[str, str]], kind: str = "document") -> None:
         """Record ``(id, checksum)`` pairs as synced, in one transaction."""
         now = _now()
-        rows = [(connector, kind, item_id, checksum, now) for item_id, checksum in items]
-        if not rows:
-            return
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO synced (connector, kind, item_id, checksum, synced_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    rows,
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self._write_many(
+            "INSERT OR REPLACE INTO synced (connector, kind, item_id, checksum, synced_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(connector, kind, item_id, checksum, now) for item_id, checksum in items],
+        )
 
     def forget(self, connector: str, ids: Iterable[str], kind: str = "document") -> None:
         """Remove ids in one transaction."""
-        rows = [(connector, kind, item_id) for item_id in ids]
+        self._write_many(
+            "DELETE FROM synced WHERE connector = ? AND kind = ? AND item_id = ?",
+            [(connector, kind, item_id) for item_id in ids],
+        )
+
+    def _write_many(self, statement: str, rows: list[tuple[str, ...]]) -> None:
+        """Run ``statement`` for every row, all or nothing."""
         if not rows:
             return
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                self._db.executemany(
-                    "DELETE FROM synced WHERE connector = ? AND kind = ? AND item_id = ?", rows
-                )
+                self._db.executemany(statement, rows)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise

@@ -19,14 +19,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ccf_backend import logs
+from ccf_backend.local_server import LocalBackend
+
 ROOT = Path(__file__).resolve().parents[2]
 INFRASTRUCTURE = ROOT / "infrastructure"
 EVENTS = ROOT / "tests" / "events"
-if str(INFRASTRUCTURE) not in sys.path:
-    sys.path.insert(0, str(INFRASTRUCTURE))
-
-from ccf_backend import logs  # noqa: E402
-from ccf_backend.local_server import LocalBackend  # noqa: E402
 
 ROLE = "arn:aws:iam::123456789012:role/ccf-job"
 EXECUTION_ROLE = "arn:aws:iam::123456789012:role/ccf-execution"

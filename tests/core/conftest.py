@@ -9,7 +9,7 @@ import this file.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +20,17 @@ from ccf_core import (
     BatchResult,
     Connector,
     Document,
-    DocumentMetadata,
     Failure,
     Group,
     PreparedDocument,
     RunInfo,
     RunStatus,
-    SyncContext,
     SyncEngine,
-    SyncMode,
     SyncOptions,
     SyncReport,
 )
 from ccf_core.state import MemoryStateStore, SqliteStateStore
+from tests.support import ListConnector, document
 
 
 class DestinationDown(ConnectionError):
@@ -142,60 +140,6 @@ class RecordingDestination:
 
     def close(self, status: RunStatus) -> None:
         self.closed.append(status)
-
-
-class ListConnector(Connector):
-    """A connector over a list the test controls; it can fail, cancel and report deletions."""
-
-    name = "listing"
-
-    def __init__(
-        self,
-        docs: Iterable[Document] = (),
-        *,
-        mode: SyncMode = SyncMode.FULL,
-        deleted: Iterable[str] = (),
-        groups: Iterable[Group] | None = None,
-        checkpoint: dict[str, Any] | None = None,
-        fail_after: int | None = None,
-        cancel_after: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.docs = list(docs)
-        self.sync_mode = mode  # type: ignore[misc]
-        self.deleted = list(deleted)
-        self.group_list = None if groups is None else list(groups)
-        self.checkpoint = checkpoint
-        self.fail_after = fail_after
-        self.cancel_after = cancel_after
-        self.contexts: list[SyncContext] = []
-
-    def documents(self, context: SyncContext) -> Iterator[Document]:
-        self.contexts.append(context)
-        for position, doc in enumerate(self.docs):
-            if position == self.fail_after:
-                raise RuntimeError(f"source went away after {position} documents")
-            if position == self.cancel_after:
-                context.cancel()
-            yield doc
-        if self.checkpoint is not None:
-            context.set_checkpoint(self.checkpoint)
-
-    def deleted_document_ids(self, context: SyncContext) -> Iterable[str]:
-        return list(self.deleted)
-
-    def groups(self, context: SyncContext) -> Iterable[Group] | None:
-        return self.group_list
-
-
-def document(doc_id: str, text: str | None = None, **metadata: Any) -> Document:
-    """A plain-text document whose title and text default to values derived from its id."""
-    metadata.setdefault("title", f"Title of {doc_id}")
-    return Document(
-        id=doc_id,
-        content=text if text is not None else f"text of {doc_id}",
-        metadata=DocumentMetadata(**metadata),
-    )
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ modules need not import this file.
 
 from __future__ import annotations
 
-import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +16,17 @@ import boto3
 import pytest
 from botocore.config import Config
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from ccf_core import (  # noqa: E402
+from ccf_core import (
     Connector,
     Document,
-    DocumentMetadata,
-    Group,
-    SyncContext,
     SyncEngine,
-    SyncMode,
     SyncOptions,
     SyncReport,
 )
-from ccf_core.destinations.qbusiness import QBusinessDestination  # noqa: E402
-from ccf_core.state import SqliteStateStore  # noqa: E402
-from tests.fakes.qbusiness_server import FakeQBusiness  # noqa: E402
+from ccf_core.destinations.qbusiness import QBusinessDestination
+from ccf_core.state import SqliteStateStore
+from tests.fakes.qbusiness_server import FakeQBusiness
+from tests.support import ListConnector, document
 
 APPLICATION_ID = "a1b2c3d4-0000-4000-8000-00000000a001"
 INDEX_ID = "a1b2c3d4-0000-4000-8000-00000000b002"
@@ -43,53 +35,6 @@ DATA_SOURCE_ID = "a1b2c3d4-0000-4000-8000-00000000c003"
 LISTING_SCOPE = f"listing@qbusiness:{APPLICATION_ID}/{INDEX_ID}/{DATA_SOURCE_ID}"
 ROLE_ARN = "arn:aws:iam::123456789012:role/qbusiness-reads-ccf-staging"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
-
-
-class ListConnector(Connector):
-    """A connector over a list the test controls; it can fail, cancel, report deletions and groups."""
-
-    name = "listing"
-
-    def __init__(
-        self,
-        docs: Iterable[Document] = (),
-        *,
-        mode: SyncMode = SyncMode.FULL,
-        deleted: Iterable[str] = (),
-        groups: Iterable[Group] | None = None,
-        fail_after: int | None = None,
-        cancel_after: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.docs = list(docs)
-        self.sync_mode = mode  # type: ignore[misc]
-        self.deleted = list(deleted)
-        self.group_list = None if groups is None else list(groups)
-        self.fail_after = fail_after
-        self.cancel_after = cancel_after
-
-    def documents(self, context: SyncContext) -> Iterator[Document]:
-        for position, doc in enumerate(self.docs):
-            if position == self.fail_after:
-                raise RuntimeError(f"source went away after {position} documents")
-            if position == self.cancel_after:
-                context.cancel()
-            yield doc
-
-    def deleted_document_ids(self, context: SyncContext) -> Iterable[str]:
-        return list(self.deleted)
-
-    def groups(self, context: SyncContext) -> Iterable[Group] | None:
-        return self.group_list
-
-
-def document(doc_id: str, text: str | bytes | None = None, **metadata: Any) -> Document:
-    """A plain-text document whose title and text default to values derived from its id."""
-    metadata.setdefault("title", f"Title of {doc_id}")
-    content = text if text is not None else f"text of {doc_id}"
-    return Document(
-        id=doc_id, content=content, content_type="PLAIN_TEXT", metadata=DocumentMetadata(**metadata)
-    )
 
 
 @pytest.fixture
