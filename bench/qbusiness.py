@@ -26,6 +26,7 @@ if str(ROOT) not in sys.path:
 
 from ccf_core import Connector, Document, DocumentMetadata, SyncContext, SyncEngine  # noqa: E402
 from ccf_core.destinations.qbusiness import DEFAULT_MAX_IN_FLIGHT, QBusinessDestination  # noqa: E402
+from ccf_core.engine import state_scope  # noqa: E402
 from ccf_core.state.sqlite import SqliteStateStore  # noqa: E402
 from tests.fakes.qbusiness_server import FakeQBusiness  # noqa: E402
 
@@ -76,7 +77,7 @@ def run_case(name: str, options: dict[str, Any], throttle_rate: float, count: in
         state = SqliteStateStore(Path(tmp) / "state.db")
         try:
             report = SyncEngine(destination, state).run(SmallDocuments(count))
-            recorded = state.load_checksums("bench")
+            recorded = state.load_checksums(state_scope("bench", destination))
         finally:
             state.close()
         expected = {f"https://bench.example.com/docs/{number:06d}" for number in range(count)}

@@ -31,6 +31,7 @@ from ccf_core.destinations.qbusiness_mapping import (
     MAX_GROUP_MEMBERS,
     MAX_REQUEST_BYTES,
     Rejection,
+    RequestShape,
     base64_length,
     group_request,
     measure_document,
@@ -365,7 +366,7 @@ class QBusinessDestination:
             return None
         key = s3_key(self.s3_prefix, self._connector, doc_id)
         structure = {**measured.structure, "content": {"s3": {"bucket": self.s3_bucket, "key": key}}}
-        return _Outgoing(prepared, structure, request_shape().document_size(structure, 0), key)
+        return _Outgoing(prepared, structure, RequestShape.document_size(structure, 0), key)
 
     def _chunks(self, outgoing: list[_Outgoing]) -> Iterator[list[_Outgoing]]:
         chunk: list[_Outgoing] = []
@@ -428,6 +429,9 @@ class QBusinessDestination:
                 self._send_batch(operation, items[middle:], id_key, params, result)
                 return
             message = outcome.describe(operation)
+            if outcome.kind is ErrorKind.INVALID and operation == "BatchPutDocument":
+                problems = request_shape().document_problems(items[0])
+                message = f"document {ids[0]!r}: " + "; ".join(problems) if problems else message
             result.failures.extend(Failure(doc_id, outcome.reason, message) for doc_id in ids)
             return
         failed = {

@@ -11,6 +11,7 @@ botocore is imported on first use only.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -154,10 +155,9 @@ def measure_document(document: Document, max_document_bytes: int) -> MeasuredDoc
     if content_type is None:
         return Rejection("invalid_document", f"document {doc_id!r}: content type: cannot infer one")
     structure = api_document(document, content_type, {"blob": b""})
-    problems = request_shape().document_problems(structure)
-    if problems:
-        return Rejection("invalid_document", f"document {doc_id!r}: " + "; ".join(problems))
-    return MeasuredDocument(structure, size, request_shape().document_size(structure, size))
+    # botocore validates every request before it is sent; a batch it refuses is split until the
+    # document at fault is alone, and named with :meth:`RequestShape.document_problems`.
+    return MeasuredDocument(structure, size, RequestShape.document_size(structure, size))
 
 
 def group_request(group: Group, data_source_id: str) -> dict[str, Any]:
@@ -214,13 +214,17 @@ class RequestShape:
         request = self._serializer.serialize_to_request({**_MEASURE_PATH, **params}, self._operation)
         return len(request["body"])
 
-    def document_size(self, structure: dict[str, Any], blob_size: int) -> int:
+    @staticmethod
+    def document_size(structure: dict[str, Any], blob_size: int) -> int:
         """What ``structure`` adds to a request's body: its JSON, with ``blob_size`` bytes as base64.
 
-        ``structure`` carries an empty blob (or an s3 reference): the content is not read to measure it.
+        ``structure`` carries an empty blob (or an s3 reference): the content is not read to measure
+        it. The JSON is encoded as botocore's rest-json serializer encodes it (``json.dumps`` with
+        its default separators), except that a date is counted as an ISO string, longer than the
+        epoch number botocore sends: the size is exact or a little over, never under.
         """
-        alone = self.body_size({**_MEASURE_PATH, "documents": [structure]})
-        return alone - self._empty_size + base64_length(blob_size) + _LIST_SEPARATOR
+        encoded = json.dumps(structure, default=_json_placeholder).encode("utf-8")
+        return len(encoded) + base64_length(blob_size) + _LIST_SEPARATOR
 
     def document_problems(self, structure: dict[str, Any]) -> list[str]:
         """What botocore's model finds wrong with one ``Document`` structure, one rule a line."""
@@ -234,6 +238,14 @@ class RequestShape:
             return f"attribute {names[position]!r}" if position < len(names) else match.group(0)
 
         return [_ATTRIBUTE_INDEX.sub(name_attribute, line) for line in report.generate_report().splitlines()]
+
+
+def _json_placeholder(value: object) -> str:
+    if isinstance(value, bytes | bytearray):
+        return ""  # the blob: its base64 length is added apart
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot measure a {type(value).__name__} in a request")
 
 
 @cache

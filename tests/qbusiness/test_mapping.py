@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 
 import pytest
 
@@ -41,6 +42,17 @@ def test_measured_request_size_is_the_size_botocore_sends() -> None:
     )
 
     assert actual <= measured <= actual + 2
+
+
+def test_a_date_attribute_is_measured_at_least_as_large_as_botocore_sends_it() -> None:
+    shape = request_shape()
+    dated = structure("d", b"")
+    dated["attributes"] = [{"name": "_created_at", "value": {"dateValue": datetime(2026, 1, 2, tzinfo=UTC)}}]
+    overhead = shape.body_size({"documents": [], "dataSourceSyncId": "s" * 36})
+
+    actual = shape.body_size({"documents": [dated], "dataSourceSyncId": "s" * 36})
+
+    assert overhead + shape.document_size(dated, 0) >= actual
 
 
 def test_staging_key_is_prefix_connector_and_sha256_of_the_id() -> None:
