@@ -207,7 +207,6 @@ class RequestShape:
         self._document_shape = self._operation.input_shape.members["documents"].member
         self._serializer = create_serializer("rest-json", include_validation=False)
         self._validator = ParamValidator()
-        self._empty_size = self.body_size({**_MEASURE_PATH, "documents": []})
 
     def body_size(self, params: dict[str, Any]) -> int:
         """The size in bytes of the JSON body botocore sends for ``params`` (path ids may be left out)."""
