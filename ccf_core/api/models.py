@@ -130,6 +130,15 @@ Cpu = Annotated[float, Field(ge=1, le=16)]
 Memory = Annotated[int, Field(ge=1024, le=122880)]
 Timeout = Annotated[int, Field(ge=MIN_TIMEOUT_SECONDS, le=MAX_TIMEOUT_SECONDS)]
 Count = Annotated[int, Field(ge=0)]
+#: A reported counter: a real integer (not a bool or a numeric string), small enough for DynamoDB.
+MetricCount = Annotated[int, Field(ge=0, le=10**15, strict=True)]
+
+#: Environment variable names that look like secrets: their values belong in Secrets Manager or
+#: SSM, referenced by the connector's ``secret_references``, never in a job's plain environment.
+SECRET_LOOKING_NAME = re.compile(r"(?i)(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|API_KEY)")
+
+#: How deeply a connector's configuration may nest.
+MAX_CONFIGURATION_DEPTH = 32
 
 
 def check_fargate_size(cpu: float, memory: int) -> str | None:
@@ -156,9 +165,19 @@ def _check_secret_names(value: dict[str, str] | None) -> dict[str, str] | None:
     return value
 
 
+def _depth(value: Any, limit: int = MAX_CONFIGURATION_DEPTH + 1) -> int:
+    """How deeply ``value`` nests (counting stops past ``limit``, so it never recurses far)."""
+    if limit <= 0 or not isinstance(value, dict | list):
+        return 0
+    children = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(child, limit - 1) for child in children), default=0)
+
+
 def _check_configuration(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is None:
         return None
+    if _depth(value) > MAX_CONFIGURATION_DEPTH:
+        raise ValueError(f"nests deeper than {MAX_CONFIGURATION_DEPTH} levels")
     size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
     if size > MAX_CONFIGURATION_BYTES:
         raise ValueError(f"is {size} bytes as JSON; the limit is {MAX_CONFIGURATION_BYTES}")
@@ -329,6 +348,12 @@ class StartCustomConnectorJobRequest(_Request):
                     f"variable {variable.name!r} is reserved: names starting with "
                     f"{' or '.join(RESERVED_ENVIRONMENT_PREFIXES)} are set by the framework"
                 )
+            if SECRET_LOOKING_NAME.search(variable.name):
+                raise ValueError(
+                    f"variable {variable.name!r} looks like a secret: a job's environment is stored and "
+                    "returned in plain text; give the connector a secret reference (a Secrets Manager or "
+                    "SSM ARN in secret_references) instead"
+                )
             if variable.name in seen:
                 raise ValueError(f"variable {variable.name!r} is given twice")
             seen.add(variable.name)
@@ -338,15 +363,15 @@ class StartCustomConnectorJobRequest(_Request):
 class JobMetrics(_Request):
     """What a run did, as the runner reports it at the end of the job."""
 
-    scanned: Count = 0
-    added: Count = 0
-    updated: Count = 0
-    unchanged: Count = 0
-    deleted: Count = 0
-    failed: Count = 0
-    skipped: Count | None = None
-    bytes: Count | None = None
-    duration_seconds: Annotated[float, Field(ge=0)] | None = None
+    scanned: MetricCount = 0
+    added: MetricCount = 0
+    updated: MetricCount = 0
+    unchanged: MetricCount = 0
+    deleted: MetricCount = 0
+    failed: MetricCount = 0
+    skipped: MetricCount | None = None
+    bytes: MetricCount | None = None
+    duration_seconds: Annotated[float, Field(ge=0, le=10**9, allow_inf_nan=False)] | None = None
 
 
 class PutCustomConnectorJobMetricsRequest(_Request):

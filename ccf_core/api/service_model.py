@@ -1,7 +1,10 @@
 """The botocore service model ``ccf``, shipped as package data, and how botocore finds it.
 
-After :func:`register_service_model`, ``boto3.client("ccf", endpoint_url=...)`` works in this
-process (and ``aws ccf ...`` works with ``AWS_DATA_PATH=$(python -m ccf_core.api)``). The model
+An installed ccf-framework puts the data folder on ``AWS_DATA_PATH`` at interpreter start (a
+``.pth`` file at the top of site-packages), so ``boto3.client("ccf", endpoint_url=...)`` works in
+any process; :func:`register_service_model` does the same explicitly (for sessions made earlier,
+or a Python started without site processing), and ``aws ccf ...`` works with
+``AWS_DATA_PATH=$(python -m ccf_core.api)``. The model
 is generated from ``infrastructure/openapi.json`` by ``scripts/generate_service_model.py``.
 """
 

@@ -93,15 +93,23 @@ def _body(request: Request, model: type[BaseModel]) -> Any:
         data: Any = {}
     else:
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=_no_constant)
         except json.JSONDecodeError as err:
             raise BadRequest("body", f"is not valid JSON ({err.msg} at position {err.pos})") from err
+        except RecursionError as err:
+            raise BadRequest("body", "nests too deeply") from err
+        except ValueError as err:
+            raise BadRequest("body", str(err)) from err
     if not isinstance(data, dict):
         raise BadRequest("body", "must be a JSON object")
     try:
         return model.model_validate(data)
     except ValidationError as err:
         raise BadRequest.from_validation(err) from err
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"is not valid JSON ({name} is not a JSON number)")
 
 
 def _query(request: Request, model: type[BaseModel]) -> Any:
@@ -121,14 +129,14 @@ def _query(request: Request, model: type[BaseModel]) -> Any:
 
 
 def _connector_id(value: str) -> str:
-    if not re.match(CONNECTOR_ID_PATTERN, value):
+    if not re.fullmatch(CONNECTOR_ID_PATTERN, value):
         raise BadRequest("connector_id", "must be 'cc-' followed by 12 lowercase hex digits")
     logs.bind(connector_id=value)
     return value
 
 
 def _job_id(value: str) -> str:
-    if not re.match(JOB_ID_PATTERN, value):
+    if not re.fullmatch(JOB_ID_PATTERN, value):
         raise BadRequest("job_id", "must be 'ccj-' followed by 12 lowercase hex digits")
     logs.bind(job_id=value)
     return value

@@ -15,6 +15,10 @@ CONTAINER = {
     "job_role_arn": "arn:aws:iam::123456789012:role/job",
 }
 DOC = {"document_id": "d", "checksum": "0" * 64}
+METRICS = BASE + "/{c}/jobs/{j}/metrics"
+NESTED: dict[str, Any] = {}
+for _ in range(300):
+    NESTED = {"a": NESTED}
 
 #: (case id, method, path with {c} for a real connector id and {j} for a job id, body or raw text, field)
 CASES: list[tuple[str, str, str, Any, str]] = [
@@ -134,14 +138,14 @@ CASES: list[tuple[str, str, str, Any, str]] = [
     (
         "metrics negative",
         "PUT",
-        BASE + "/{c}/jobs/{j}/metrics",
+        METRICS,
         {"metrics": {"scanned": -1}},
         "metrics.scanned",
     ),
     (
         "metrics unknown counter",
         "PUT",
-        BASE + "/{c}/jobs/{j}/metrics",
+        METRICS,
         {"metrics": {"scaned": 1}},
         "metrics.scaned",
     ),
@@ -220,6 +224,50 @@ CASES: list[tuple[str, str, str, Any, str]] = [
     ("unknown status filter", "GET", BASE + "/{c}/jobs?status=COMPLETED", None, "status"),
     ("unknown query parameter", "GET", BASE + "/{c}/documents?limit=5", None, "limit"),
     ("garbage token", "GET", BASE + "/{c}/documents?next_token=abc", None, "next_token"),
+    (
+        "metric infinite",
+        "PUT",
+        METRICS,
+        '{"metrics": {"scanned": 1, "duration_seconds": Infinity}}',
+        "body",
+    ),
+    (
+        "metric too large for DynamoDB",
+        "PUT",
+        METRICS,
+        {"metrics": {"scanned": 10**41}},
+        "metrics.scanned",
+    ),
+    (
+        "metric as a bool",
+        "PUT",
+        METRICS,
+        {"metrics": {"scanned": True}},
+        "metrics.scanned",
+    ),
+    (
+        "metric as a string",
+        "PUT",
+        METRICS,
+        {"metrics": {"added": "5"}},
+        "metrics.added",
+    ),
+    ("body nested past the parser", "POST", BASE, "[" * 100_000, "body"),
+    (
+        "configuration nested too deeply",
+        "POST",
+        BASE,
+        {"name": "deep", "container_properties": CONTAINER, "configuration": NESTED},
+        "configuration",
+    ),
+    ("NaN in a body", "PUT", BASE + "/{c}", '{"configuration": {"x": NaN}}', "body"),
+    (
+        "secret in a job's plain environment",
+        "POST",
+        BASE + "/{c}/jobs",
+        {"environment": [{"name": "GITLAB_TOKEN", "value": "glpat-123"}]},
+        "environment",
+    ),
 ]
 
 

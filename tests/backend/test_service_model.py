@@ -111,8 +111,14 @@ def test_registration_reaches_a_default_session_created_before_it() -> None:
         "import ccf_core.api as api; api.register_service_model()\n"
         "print(boto3.client('ccf', endpoint_url='http://127.0.0.1:9').meta.service_model.service_name)\n"
     )
+    # -S: no site processing, so the installed .pth file does not register the model first; the
+    # packages are found through PYTHONPATH instead.
     env = {key: value for key, value in os.environ.items() if key != "AWS_DATA_PATH"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    paths = [str(Path(__file__).resolve().parents[2]), *(p for p in sys.path if p.endswith("site-packages"))]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     assert result.stdout.split() == ["unknown", "ccf"]
 
 
@@ -134,3 +140,22 @@ def test_list_operations_accept_pagination_parameters(operation: str) -> None:
         client.meta.method_to_api_mapping[operation]
     ).input_shape
     assert {"max_results", "next_token"} <= set(shape.members)
+
+
+def test_boto3_finds_the_ccf_model_in_a_new_process_without_importing_ccf() -> None:
+    """The installed package's .pth file puts the model on AWS_DATA_PATH when Python starts."""
+    import subprocess
+    import sys
+
+    code = (
+        "import boto3\n"
+        "client = boto3.client('ccf', endpoint_url='http://127.0.0.1:9', region_name='us-east-1',\n"
+        "                      aws_access_key_id='x', aws_secret_access_key='y')\n"
+        "print(client.meta.service_model.signing_name)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "AWS_DATA_PATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "execute-api"

@@ -88,3 +88,9 @@ def test_template_has_no_cfn_lint_errors_or_warnings() -> None:
 
     matches = lint_all(TEMPLATE.read_text(encoding="utf-8"))
     assert [str(match) for match in matches if match.rule.id[0] in "EW"] == []
+
+
+def test_cleanup_failures_go_to_a_dead_letter_queue_the_function_may_write_to() -> None:
+    events = RESOURCES["CleanupFunction"]["Properties"]["Events"]
+    on_failure = next(iter(events.values()))["Properties"]["DestinationConfig"]["OnFailure"]
+    assert on_failure["Type"] == "SQS"
