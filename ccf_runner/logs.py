@@ -8,14 +8,14 @@ and run id once :func:`log_context` has set them, and any string registered with
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
+
+from ccf_core.logjson import RECORD_ATTRIBUTES, JsonFormatter
 
 #: The runner's own logger. It is named after the program so that a text line reads
 #: ``ccf-run: ...``; its notices (the destination line) are shown whatever ``--log-level`` says.
@@ -32,7 +32,6 @@ _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=`` and goes in JSON.
-_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 _CONTEXT_FIELDS = ("connector", "run_id")
 
 
@@ -89,7 +88,7 @@ class SecretMaskingFilter(logging.Filter):
         record.msg = mask_secrets(record.getMessage())
         record.args = None
         for key, value in list(vars(record).items()):
-            if key not in _RECORD_ATTRIBUTES:
+            if key not in RECORD_ATTRIBUTES:
                 setattr(record, key, mask_value(value))
         if record.exc_info:
             record.exc_text = self._exception_formatter.formatException(record.exc_info)
@@ -126,27 +125,6 @@ class ContextFilter(logging.Filter):
 
 
 # -- formats ----------------------------------------------------------------------------------
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ``ts``, ``level``, ``logger``, ``message``, then context and extras."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        """The record as a JSON line."""
-        data: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
-                data[key] = value
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            data["exception"] = record.exc_text
-        return json.dumps(data, default=str, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from ccf_core import Document
 from ccf_core.plugins import reset_plugin_manager
+from ccf_core.state import SqliteStateStore
+from tests.support import ListConnector, document
 
 #: Builds a folder importlib.metadata sees as an installed distribution with ``ccf`` entry points:
 #: ``make_plugin_dir(module_name, source, {entry_point_name: "module[:attr]"})``.
@@ -40,3 +43,36 @@ def make_plugin_dir(tmp_path: Path) -> MakePluginDir:
         return root
 
     return make
+
+
+# -- documents, connectors and state shared by the core and Q Business suites -----------------
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[SqliteStateStore]:
+    """A SQLite state store in the test's folder."""
+    store = SqliteStateStore(tmp_path / "state.db")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def make_connector() -> type[ListConnector]:
+    """The list-backed connector class (tests/support.py)."""
+    return ListConnector
+
+
+@pytest.fixture
+def make_doc() -> Callable[..., Document]:
+    """Builds a plain-text document from an id (tests/support.py)."""
+    return document
+
+
+@pytest.fixture
+def make_docs() -> Callable[..., list[Document]]:
+    """Builds ``count`` documents ``<prefix>-000``, ``<prefix>-001``, ..."""
+
+    def docs(count: int, prefix: str = "doc") -> list[Document]:
+        return [document(f"{prefix}-{number:03d}") for number in range(count)]
+
+    return docs

@@ -8,13 +8,13 @@ never logged (they may hold checkpoint data or environment values).
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
+
+from ccf_core.logjson import JsonFormatter as BaseJsonFormatter
 
 _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "ccf_log_context", default=None
@@ -22,23 +22,16 @@ _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar
 _LOGGER_NAME = "ccf_backend"
 
 
-class JsonFormatter(logging.Formatter):
-    """Formats a record as one JSON object with the bound request fields."""
+class JsonFormatter(BaseJsonFormatter):
+    """A JSON line with the request fields bound by :func:`bind` and those given as ``fields=``."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update(_context.get() or {})
+    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The bound request fields (connector id, job id...), then the record's ``fields`` extra."""
+        entry: dict[str, Any] = dict(_context.get() or {})
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
             entry.update(extra)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return entry
 
 
 class _StandardStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -9,8 +9,7 @@ import this file.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -30,7 +29,6 @@ from ccf_core import (
     SyncReport,
 )
 from ccf_core.state import MemoryStateStore, SqliteStateStore
-from tests.support import ListConnector, document
 
 
 class DestinationDown(ConnectionError):
@@ -153,33 +151,8 @@ def make_destination() -> type[RecordingDestination]:
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> Iterator[SqliteStateStore]:
-    store = SqliteStateStore(tmp_path / "state.db")
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def memory_state() -> MemoryStateStore:
     return MemoryStateStore()
-
-
-@pytest.fixture
-def make_doc() -> Callable[..., Document]:
-    return document
-
-
-@pytest.fixture
-def make_docs() -> Callable[[int], list[Document]]:
-    def docs(count: int, prefix: str = "doc") -> list[Document]:
-        return [document(f"{prefix}-{number:03d}") for number in range(count)]
-
-    return docs
-
-
-@pytest.fixture
-def make_connector() -> type[ListConnector]:
-    return ListConnector
 
 
 @pytest.fixture

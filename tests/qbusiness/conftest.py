@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,7 +17,6 @@ from botocore.config import Config
 
 from ccf_core import (
     Connector,
-    Document,
     SyncEngine,
     SyncOptions,
     SyncReport,
@@ -26,7 +24,6 @@ from ccf_core import (
 from ccf_core.destinations.qbusiness import QBusinessDestination
 from ccf_core.state import SqliteStateStore
 from tests.fakes.qbusiness_server import FakeQBusiness
-from tests.support import ListConnector, document
 
 APPLICATION_ID = "a1b2c3d4-0000-4000-8000-00000000a001"
 INDEX_ID = "a1b2c3d4-0000-4000-8000-00000000b002"
@@ -70,13 +67,6 @@ def make_destination(qbusiness_client: Any) -> Callable[..., QBusinessDestinatio
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> Iterator[SqliteStateStore]:
-    store = SqliteStateStore(tmp_path / "state.db")
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def run_sync(
     make_destination: Callable[..., QBusinessDestination], state: SqliteStateStore
 ) -> Callable[..., SyncReport]:
@@ -91,24 +81,6 @@ def run_sync(
         return SyncEngine(destination, store, SyncOptions(**options)).run(connector)
 
     return run
-
-
-@pytest.fixture
-def make_connector() -> type[ListConnector]:
-    return ListConnector
-
-
-@pytest.fixture
-def make_doc() -> Callable[..., Document]:
-    return document
-
-
-@pytest.fixture
-def make_docs() -> Callable[..., list[Document]]:
-    def docs(count: int, prefix: str = "doc") -> list[Document]:
-        return [document(f"{prefix}-{number:03d}") for number in range(count)]
-
-    return docs
 
 
 @pytest.fixture
