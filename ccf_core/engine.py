@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from ccf_core.checksum import (
+    PENDING_DELETE,
     SyncRecord,
     document_checksum,
     group_checksum,
@@ -286,6 +287,8 @@ class _Run:
             report.fail(doc_id, "duplicate_id", f"document {doc_id!r} was produced twice in this run")
             return None
         stored[doc_id] = _SEEN
+        if previous == PENDING_DELETE:
+            previous = None  # a deletion was cut short: whatever the destination holds is replaced
         content_type = doc.resolved_content_type()
         problems = document_problems(doc, content_type)
         if problems:
@@ -333,7 +336,11 @@ class _Run:
         if previous == _SEEN:
             self.report.fail(item.id, "duplicate_id", f"document {item.id!r} was produced twice in this run")
             return None
-        if previous and SyncRecord.decode(previous).version == stored_version(item.version):
+        if (
+            previous
+            and previous != PENDING_DELETE
+            and SyncRecord.decode(previous).version == stored_version(item.version)
+        ):
             stored[item.id] = _SEEN
             self.report.unchanged += 1
             return None
@@ -419,22 +426,32 @@ class _Run:
         explicit = list(dict.fromkeys(self.connector.deleted_document_ids(self.context)))
         if self.context.cancelled:
             raise SyncCancelled()
-        deletions = explicit
+        chosen = set(explicit)
+        # Deletions an earlier run started but did not see through, whatever this run's mode.
+        unfinished = [
+            doc_id for doc_id, value in stored.items() if value == PENDING_DELETE and doc_id not in chosen
+        ]
+        chosen.update(unfinished)
+        deletions = explicit + unfinished
         if self.context.full:
-            chosen = set(explicit)
             context = self.context
-            unlisted = [doc_id for doc_id, value in stored.items() if value != _SEEN and doc_id not in chosen]
+            unlisted = [
+                doc_id
+                for doc_id, value in stored.items()
+                if value not in (_SEEN, PENDING_DELETE) and doc_id not in chosen
+            ]
             if context.kept_ids or context.kept_prefixes:
                 kept = [doc_id for doc_id in unlisted if context.is_kept(doc_id)]
                 self.report.kept = len(kept)
                 if kept:
                     kept_set = set(kept)
                     unlisted = [doc_id for doc_id in unlisted if doc_id not in kept_set]
-            deletions = explicit + unlisted
+            deletions += unlisted
         if self.report.plan is not None:
             self.report.plan.delete = deletions
             self.report.deleted = len(deletions)
-        in_index = sum(1 for doc_id in deletions if stored.get(doc_id, _SEEN) != _SEEN)
+        # Unfinished deletions were allowed by the run that started them: only new ones count.
+        in_index = sum(1 for doc_id in deletions if stored.get(doc_id, _SEEN) not in (_SEEN, PENDING_DELETE))
         limit = self.options.max_delete_fraction * index_size
         if index_size and in_index > limit and not self.options.allow_mass_delete:
             raise MassDeleteRefused(
@@ -458,7 +475,7 @@ class _Run:
             if stored.pop(group.name, None) != checksum:
                 changed.append((group, checksum))
         self.report.groups = len(changed)
-        removed = list(stored) if self.context.full else []
+        removed = [name for name, value in stored.items() if self.context.full or value == PENDING_DELETE]
         if pipeline is None:
             return
         destination = self.engine.destination
@@ -469,6 +486,7 @@ class _Run:
             for failure in result.failures:
                 self.report.fail(failure.document_id, failure.reason, failure.message)
         if removed:
+            state.record(self.scope, [(name, PENDING_DELETE) for name in removed], kind="group")
             result = destination.delete_groups(removed)
             state.forget(self.scope, result.accepted, kind="group")
             for failure in result.failures:
