@@ -9,6 +9,7 @@ run got through every document.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -45,6 +46,9 @@ PERMANENT_REASONS = frozenset(
 
 #: In the run's copy of the stored checksums, an id this run has already produced.
 _SEEN = ""
+
+#: The state kind of a destination's notes (see ``RunInfo.notes``).
+NOTE = "meta"
 
 #: Records whose version changed but whose content did not are written in batches of this size.
 _RERECORD_BATCH = 500
@@ -161,6 +165,13 @@ class _Run:
         self._rerecord: list[tuple[str, str]] = []
         context.version_lookup = self._previous_version
 
+    def _keep_note(self, key: str, value: str | None) -> None:
+        """Keep (or forget, for None) a destination's note in the state, durably."""
+        if value is None:
+            self.engine.state.forget(self.scope, [key], kind=NOTE)
+        else:
+            self.engine.state.record(self.scope, [(key, _pad(value))], kind=NOTE)
+
     def _previous_version(self, document_id: str) -> str | None:
         value = self._stored.get(document_id)
         if not value:
@@ -174,15 +185,14 @@ class _Run:
         started = time.perf_counter()
         self._notify("ccf_sync_started", context=context)
         pipeline: BatchPipeline | None = None
-        opened = False
+        self._opened = False
+        held = contextlib.ExitStack()
         try:
+            if not self.options.dry_run:
+                pipeline = self._open(held)
+            # Read after open(): a destination may wait there for another run to finish.
             stored = self._stored = engine.state.load_checksums(self.scope)
             index_size = len(stored)
-            if not self.options.dry_run:
-                run = RunInfo(self.name, context.run_id, context.full, cancel_event=context.cancel_event)
-                opened = True
-                engine.destination.open(run)
-                pipeline = BatchPipeline(engine.destination, engine.state, self.scope, report)
             self._documents(stored, pipeline)
             self._check_error_budget()
             deletions = self._deletions(stored, index_size)
@@ -212,10 +222,30 @@ class _Run:
             try:
                 self._close_pipeline(pipeline)
             finally:
-                self._close_destination(opened)
+                self._close_destination(self._opened)
+                held.close()
                 report.duration_seconds = time.perf_counter() - started
                 self._notify("ccf_sync_finished", context=context, report=report)
         return report
+
+    def _open(self, held: contextlib.ExitStack) -> BatchPipeline:
+        """Take the state's run lock (when it has one), open the destination, start the pipeline."""
+        engine, context = self.engine, self.context
+        lock = getattr(engine.state, "lock", None)
+        if lock is not None:
+            held.enter_context(lock(self.scope))
+        notes = engine.state.load_checksums(self.scope, kind=NOTE)
+        run = RunInfo(
+            self.name,
+            context.run_id,
+            context.full,
+            cancel_event=context.cancel_event,
+            notes={key: _unpad(value) for key, value in notes.items()},
+            remember=self._keep_note,
+        )
+        self._opened = True
+        engine.destination.open(run)
+        return BatchPipeline(engine.destination, engine.state, self.scope, self.report)
 
     def _close_pipeline(self, pipeline: BatchPipeline | None) -> None:
         """Record what is still in flight; a failure here fails the run but never escapes it."""
@@ -537,6 +567,15 @@ class _Run:
         if now >= self._next_progress and self.options.progress is not None:
             self._next_progress = now + self.options.progress_interval
             self.options.progress(self.report)
+
+
+def _pad(value: str) -> str:
+    # The CCF API keeps values of 32 to 512 characters; notes are often shorter.
+    return f"{value}|".ljust(32, "-")
+
+
+def _unpad(value: str) -> str:
+    return value.rpartition("|")[0] if "|" in value else value
 
 
 def revalidated(document: Document) -> Document:

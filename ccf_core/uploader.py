@@ -68,7 +68,11 @@ class BatchPipeline:
             len(batch) >= self.limits.max_documents
             or self._batch_bytes + prepared.size > self.limits.max_bytes
         ):
-            self.flush()
+            try:
+                self.flush()
+            except Exception:
+                self._fail_unsent([prepared], "the run stopped before it was sent")
+                raise
             batch = self._batch
         batch.append(prepared)
         self._batch_bytes += prepared.size
@@ -78,11 +82,11 @@ class BatchPipeline:
         if not self._batch:
             return
         batch, self._batch, self._batch_bytes = self._batch, [], 0
-        self._make_room()
         try:
+            self._make_room()
             self._write_state([(prepared.id, PENDING_UPDATE) for prepared in batch])
-        except StateUnwritable:
-            self._fail_unsent(batch, "the state store could not mark it pending")
+        except Exception:
+            self._fail_unsent(batch, "the run stopped before it was sent")
             raise
         self._submit(partial(self.destination.put_documents, batch), partial(self._documents_done, batch))
 
@@ -137,6 +141,7 @@ class BatchPipeline:
         report.bytes += sum(prepared.size for prepared in accepted)
 
     def _fail_unsent(self, batch: Sequence[PreparedDocument], why: str) -> None:
+        """Count documents that were prepared but never sent (the run is stopping)."""
         for prepared in batch:
             self.report.fail(prepared.id, "not_sent", f"not sent: {why}")
 
@@ -230,7 +235,7 @@ class BatchPipeline:
             except StateUnwritable as err:
                 first_error = first_error or err
             if self._batch:
-                self._fail_unsent(self._batch, "the run ended before its batch was sent")
+                self._fail_unsent(self._batch, "the run stopped before it was sent")
                 self._batch = []
             if first_error is not None:
                 raise first_error

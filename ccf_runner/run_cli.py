@@ -308,6 +308,8 @@ def run(request: RunRequest) -> int:
         _shutdown(destination)
         state.close()
     _publish(request, report_text(report), report)
+    if report.error and report.error.startswith("locked:"):
+        return exit_codes.LOCKED
     return STATUS_EXIT_CODES[report.status]
 
 

@@ -272,3 +272,40 @@ def test_every_scanned_document_is_counted_exactly_once(
 
     assert (report.unchanged, report.updated, report.added, report.failed, report.skipped) == (1, 1, 1, 4, 0)
     assert report.scanned == report.unchanged + report.updated + report.added + report.failed + report.skipped
+
+
+# -- the state store fails ---------------------------------------------------------------------
+
+
+def test_a_full_state_disk_leaves_every_document_in_exactly_one_counter(
+    run_sync: Run, make_connector, make_docs, make_destination, tmp_path
+) -> None:
+    import sqlite3
+
+    from ccf_core.state import SqliteStateStore
+
+    class FillingUp(SqliteStateStore):
+        """Accepts a few writes, then fails like a full disk."""
+
+        writes = 0
+
+        def record(self, connector, items, kind="document"):
+            self.writes += 1
+            if self.writes > 3:
+                raise sqlite3.OperationalError("database or disk is full")
+            super().record(connector, items, kind)
+
+    destination = make_destination(BatchLimits(max_documents=10, max_in_flight=4))
+    state = FillingUp(tmp_path / "full.db")
+    docs = make_docs(500)
+
+    report = run_sync(make_connector(docs), destination=destination, state=state)
+
+    assert report.status is RunStatus.FAILED
+    assert "state_unwritable" in (report.error or "")
+    counted = report.added + report.updated + report.unchanged + report.failed + report.skipped
+    assert counted == report.scanned
+    assert report.failures_by_reason["state_unwritable"] > 0
+    synced = {doc_id for doc_id, value in state.load_checksums("listing").items() if value != PENDING_UPDATE}
+    assert len(synced) == report.added
+    assert synced <= set(destination.documents)
