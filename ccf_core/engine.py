@@ -13,12 +13,13 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast, runtime_checkable
 
 from ccf_core.checksum import (
     PENDING_DELETE,
+    PENDING_UPDATE,
     SyncRecord,
     document_checksum,
     group_checksum,
@@ -49,6 +50,9 @@ _SEEN = ""
 
 #: The state kind of a destination's notes (see ``RunInfo.notes``).
 NOTE = "meta"
+
+#: The note holding the generation of the destination the state was last synced with.
+GENERATION_NOTE = "destination.generation"
 
 #: Records whose version changed but whose content did not are written in batches of this size.
 _RERECORD_BATCH = 500
@@ -160,6 +164,7 @@ class _Run:
         self.transforms = list(reversed(engine.plugin_manager.hook.ccf_transform_document.get_hookimpls()))
         self._next_progress = 0.0
         self._stored: dict[str, str] = {}
+        self._notes: dict[str, str] = {}
         # Documents whose version changed while their checksum did not: their record is updated
         # without a destination call, so the next run skips them again.
         self._rerecord: list[tuple[str, str]] = []
@@ -191,7 +196,7 @@ class _Run:
             if not self.options.dry_run:
                 pipeline = self._open(held)
             # Read after open(): a destination may wait there for another run to finish.
-            stored = self._stored = engine.state.load_checksums(self.scope)
+            stored = self._stored = self._reconciled(engine.state.load_checksums(self.scope))
             index_size = len(stored)
             self._documents(stored, pipeline)
             self._check_error_budget()
@@ -234,18 +239,46 @@ class _Run:
         lock = getattr(engine.state, "lock", None)
         if lock is not None:
             held.enter_context(lock(self.scope))
-        notes = engine.state.load_checksums(self.scope, kind=NOTE)
+        self._notes = load_notes(engine.state, self.scope)
         run = RunInfo(
             self.name,
             context.run_id,
             context.full,
             cancel_event=context.cancel_event,
-            notes={key: _unpad(value) for key, value in notes.items()},
+            notes=self._notes,
             remember=self._keep_note,
         )
         self._opened = True
         engine.destination.open(run)
         return BatchPipeline(engine.destination, engine.state, self.scope, self.report)
+
+    def _reconciled(self, stored: dict[str, str]) -> dict[str, str]:
+        """The stored records, replaced by what the destination holds when the two disagree.
+
+        A destination that can list what it holds (the local index) has a generation, which the
+        state notes after each run. When the note is not that generation (the index file was
+        deleted or replaced, the state was lost, reset or belongs to another index), the state is
+        rewritten from the destination's own listing, every document marked pending: the run then
+        sends every document again and, in full mode, deletes what the source no longer has.
+        """
+        destination = self.engine.destination
+        if self.options.dry_run or not isinstance(destination, ListableDestination):
+            return stored
+        reason = reconcile_reason(destination, self._notes, self.name)
+        if reason is None:
+            return stored
+        # Every document the destination holds is marked pending: the run sends each one the
+        # source still has again, and deletes the others.
+        held = {doc_id: PENDING_UPDATE for doc_id, _ in destination.list_synced(self.name)}
+        if stored or held:
+            logger.warning("%s: full reconcile of %s with %s", reason, self.name, destination.name)
+            self.report.reconciled = reason
+            state = self.engine.state
+            state.forget(self.scope, [doc_id for doc_id in stored if doc_id not in held])
+            state.record(self.scope, list(held.items()))
+            stored = held
+        self._keep_note(GENERATION_NOTE, destination.generation)
+        return stored
 
     def _close_pipeline(self, pipeline: BatchPipeline | None) -> None:
         """Record what is still in flight; a failure here fails the run but never escapes it."""
@@ -567,6 +600,41 @@ class _Run:
         if now >= self._next_progress and self.options.progress is not None:
             self._next_progress = now + self.options.progress_interval
             self.options.progress(self.report)
+
+
+@runtime_checkable
+class ListableDestination(Protocol):
+    """A destination that can list what it holds, with a generation that changes when it is replaced."""
+
+    name: str
+    generation: str
+
+    def list_synced(self, connector: str) -> Iterable[tuple[str, str]]:
+        """``(id, checksum)`` of every document of ``connector`` it holds."""
+        ...
+
+    def count(self, connector: str | None = None) -> int:
+        """How many documents it holds (of ``connector``)."""
+        ...
+
+
+def load_notes(state: StateStore, scope: str) -> dict[str, str]:
+    """The destination notes kept in ``state`` for ``scope``."""
+    return {key: _unpad(value) for key, value in state.load_checksums(scope, kind=NOTE).items()}
+
+
+def reconcile_reason(
+    destination: ListableDestination, notes: Mapping[str, str], connector: str
+) -> str | None:
+    """Why the state and ``destination`` may disagree, or None when they were last synced together."""
+    noted = notes.get(GENERATION_NOTE)
+    if noted == destination.generation:
+        return None
+    if noted is not None:
+        return "the state was written for another index (it was deleted or replaced)"
+    if destination.count(connector):
+        return "the index holds documents the state has no record of (the state was lost or reset)"
+    return "the state has no record of this index"
 
 
 def _pad(value: str) -> str:
