@@ -152,11 +152,11 @@ def test_search_without_a_local_index_says_to_run_ccf_run_first(tmp_path: Path) 
 # -- documents --------------------------------------------------------------------------------
 
 
-def test_documents_list_shows_every_stored_id() -> None:
+def test_documents_list_shows_every_stored_id_with_its_connector() -> None:
     result = ccf("documents", "list")
     assert result.exit_code == 0
-    ids = [line.split()[0] for line in result.stdout.splitlines()[1:-1]]
-    assert ids == ["board-minutes", "public-plan", "secret-plan"]
+    rows = [line.split()[:2] for line in result.stdout.splitlines()[1:-1]]
+    assert rows == [["wiki", "board-minutes"], ["wiki", "public-plan"], ["wiki", "secret-plan"]]
     assert result.stdout.splitlines()[-1] == "1-3 of 3 documents"
 
 
