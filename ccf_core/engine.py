@@ -10,10 +10,11 @@ run got through every document.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, cast, runtime_checkable
 
@@ -37,6 +38,7 @@ from ccf_core.ports import Destination, PreparedDocument, RunInfo, StateStore
 from ccf_core.report import PlannedChanges, RunStatus, SyncReport
 from ccf_core.uploader import BatchPipeline
 from ccf_core.validation import document_problems
+from ccf_core.working_set import SEEN, WorkingSet
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +46,6 @@ logger = logging.getLogger(__name__)
 PERMANENT_REASONS = frozenset(
     {"invalid_document", "transform_error", "too_large", "needs_s3", "duplicate_id"}
 )
-
-#: In the run's copy of the stored checksums, an id this run has already produced.
-_SEEN = ""
 
 #: The state kind of a destination's notes (see ``RunInfo.notes``).
 NOTE = "meta"
@@ -163,7 +162,8 @@ class _Run:
             self.report.plan = PlannedChanges()
         self.transforms = list(reversed(engine.plugin_manager.hook.ccf_transform_document.get_hookimpls()))
         self._next_progress = 0.0
-        self._stored: dict[str, str] = {}
+        # The stored records and the ids this run produced (in memory, or on disk when large).
+        self._known = WorkingSet()
         self._notes: dict[str, str] = {}
         # Documents whose version changed while their checksum did not: their record is updated
         # without a destination call, so the next run skips them again.
@@ -178,7 +178,7 @@ class _Run:
             self.engine.state.record(self.scope, [(key, _pad(value))], kind=NOTE)
 
     def _previous_version(self, document_id: str) -> str | None:
-        value = self._stored.get(document_id)
+        value = self._known.get(document_id)
         if not value:
             return None
         return SyncRecord.decode(value).readable_version()
@@ -196,11 +196,10 @@ class _Run:
             if not self.options.dry_run:
                 pipeline = self._open(held)
             # Read after open(): a destination may wait there for another run to finish.
-            stored = self._stored = self._reconciled(engine.state.load_checksums(self.scope))
-            index_size = len(stored)
-            self._documents(stored, pipeline)
+            known = self._known = self._working_set()
+            self._documents(known, pipeline)
             self._check_error_budget()
-            deletions = self._deletions(stored, index_size)
+            deletions = self._deletions(known)
             if pipeline is not None:
                 pipeline.delete(deletions)
             self._groups(pipeline)
@@ -229,6 +228,7 @@ class _Run:
             finally:
                 self._close_destination(self._opened)
                 held.close()
+                self._known.close()
                 report.duration_seconds = time.perf_counter() - started
                 self._notify("ccf_sync_finished", context=context, report=report)
         return report
@@ -252,8 +252,8 @@ class _Run:
         engine.destination.open(run)
         return BatchPipeline(engine.destination, engine.state, self.scope, self.report)
 
-    def _reconciled(self, stored: dict[str, str]) -> dict[str, str]:
-        """The stored records, replaced by what the destination holds when the two disagree.
+    def _working_set(self) -> WorkingSet:
+        """The stored records of the scope, streamed from the state (reconciled when needed).
 
         A destination that can list what it holds (the local index) has a generation, which the
         state notes after each run. When the note is not that generation (the index file was
@@ -261,24 +261,35 @@ class _Run:
         rewritten from the destination's own listing, every document marked pending: the run then
         sends every document again and, in full mode, deletes what the source no longer has.
         """
-        destination = self.engine.destination
-        if self.options.dry_run or not isinstance(destination, ListableDestination):
-            return stored
-        reason = reconcile_reason(destination, self._notes, self.name)
-        if reason is None:
-            return stored
+        state, destination = self.engine.state, self.engine.destination
+        reason = None
+        if not self.options.dry_run and isinstance(destination, ListableDestination):
+            reason = reconcile_reason(destination, self._notes, self.name)
+        if reason is None or not isinstance(destination, ListableDestination):
+            return WorkingSet().load(stream_checksums(state, self.scope))
         # Every document the destination holds is marked pending: the run sends each one the
         # source still has again, and deletes the others.
-        held = {doc_id: PENDING_UPDATE for doc_id, _ in destination.list_synced(self.name)}
-        if stored or held:
-            logger.warning("%s: full reconcile of %s with %s", reason, self.name, destination.name)
-            self.report.reconciled = reason
-            state = self.engine.state
-            state.forget(self.scope, [doc_id for doc_id in stored if doc_id not in held])
-            state.record(self.scope, list(held.items()))
-            stored = held
+        held = WorkingSet().load((doc_id, PENDING_UPDATE) for doc_id, _ in destination.list_synced(self.name))
+        try:
+            with WorkingSet() as stale:
+                stale.load(
+                    (doc_id, value)
+                    for doc_id, value in stream_checksums(state, self.scope)
+                    if held.get(doc_id) is None
+                )
+                recorded = stale.recorded
+                if held.recorded or recorded:
+                    logger.warning("%s: full reconcile of %s with %s", reason, self.name, destination.name)
+                    self.report.reconciled = reason
+                    for page in _pages(doc_id for doc_id, _ in stale.unseen()):
+                        state.forget(self.scope, page)
+                    for records in _pages(held.unseen()):
+                        state.record(self.scope, records)
+        except BaseException:
+            held.close()
+            raise
         self._keep_note(GENERATION_NOTE, destination.generation)
-        return stored
+        return held
 
     def _close_pipeline(self, pipeline: BatchPipeline | None) -> None:
         """Record what is still in flight; a failure here fails the run but never escapes it."""
@@ -304,7 +315,7 @@ class _Run:
             report.status = RunStatus.FAILED
             report.error = report.error or f"closing the destination failed: {err}"
 
-    def _documents(self, stored: dict[str, str], pipeline: BatchPipeline | None) -> None:
+    def _documents(self, known: WorkingSet, pipeline: BatchPipeline | None) -> None:
         report, context, plan = self.report, self.context, self.report.plan
         progress = self.options.progress
         for document in self.connector.documents(context):
@@ -313,7 +324,7 @@ class _Run:
             report.scanned += 1
             if progress is not None and report.scanned % 64 == 0:
                 self._progress()
-            prepared = self._prepare(document, stored)
+            prepared = self._prepare(document, known)
             if prepared is None:
                 continue
             if pipeline is not None:
@@ -329,27 +340,26 @@ class _Run:
         if plan is not None:
             plan.unchanged = report.unchanged
 
-    def _prepare(self, item: Document | DocumentVersion, stored: dict[str, str]) -> PreparedDocument | None:
+    def _prepare(self, item: Document | DocumentVersion, known: WorkingSet) -> PreparedDocument | None:
         """Transform, validate and checksum one document; None when there is nothing to send.
 
-        ``stored`` is the run's copy of the recorded checksums: each id the run produces is marked
-        seen in it, except a document a transform dropped, which full mode then deletes.
+        ``known`` holds the recorded checksums: each id the run produces is marked seen in it,
+        except a document a transform dropped, which full mode then deletes.
         """
         report = self.report
         if isinstance(item, DocumentVersion):
-            loaded = self._load(item, stored)
+            loaded = self._load(item, known)
             if loaded is None:
                 return None
             item = loaded
-        doc = self._transformed(item, stored) if self.transforms else item
+        doc = self._transformed(item, known) if self.transforms else item
         if doc is None:
             return None
         doc_id = doc.id
-        previous = stored.get(doc_id)
-        if previous == _SEEN:
+        previous = known.see(doc_id)
+        if previous == SEEN:
             report.fail(doc_id, "duplicate_id", f"document {doc_id!r} was produced twice in this run")
             return None
-        stored[doc_id] = _SEEN
         if previous == PENDING_DELETE:
             previous = None  # a deletion was cut short: whatever the destination holds is replaced
         content_type = doc.resolved_content_type()
@@ -393,10 +403,10 @@ class _Run:
             return None
         return PreparedDocument(doc, encoded, size, previous is None)
 
-    def _load(self, item: DocumentVersion, stored: dict[str, str]) -> Document | None:
+    def _load(self, item: DocumentVersion, known: WorkingSet) -> Document | None:
         """The document behind a version hint, or None when it is unchanged, gone or failed to load."""
-        previous = stored.get(item.id)
-        if previous == _SEEN:
+        previous = known.get(item.id)
+        if previous == SEEN:
             self.report.fail(item.id, "duplicate_id", f"document {item.id!r} was produced twice in this run")
             return None
         if (
@@ -404,20 +414,20 @@ class _Run:
             and previous != PENDING_DELETE
             and SyncRecord.decode(previous).version == stored_version(item.version)
         ):
-            stored[item.id] = _SEEN
+            known.see(item.id)
             self.report.unchanged += 1
             return None
         try:
             document = item.load()
         except Exception as err:
             # The item exists (it was listed) but could not be read: keep its indexed copy.
-            stored[item.id] = _SEEN
+            known.see(item.id)
             self.report.fail(item.id, "load_failed", f"document {item.id!r}: {type(err).__name__}: {err}")
             return None
         if document is None:
             return None
         if document.id != item.id:
-            stored[item.id] = _SEEN
+            known.see(item.id)
             self.report.fail(
                 item.id,
                 "invalid_document",
@@ -451,12 +461,12 @@ class _Run:
             self.report.updated += 1
         self.report.bytes += prepared.size
 
-    def _transformed(self, document: Document, stored: dict[str, str]) -> Document | None:
+    def _transformed(self, document: Document, known: WorkingSet) -> Document | None:
         """The document after the transform hooks; None when dropped (skipped) or failed."""
         try:
             transformed = self._transform(document)
         except Exception as err:
-            stored[document.id] = _SEEN
+            known.see(document.id)
             self.report.fail(document.id, "transform_error", f"document {document.id!r}: {err}")
             return None
         if transformed is None:
@@ -484,37 +494,53 @@ class _Run:
             return document
         return revalidated(cast(Document, current))
 
-    def _deletions(self, stored: dict[str, str], index_size: int) -> list[str]:
-        """Explicit deletions plus, in full mode, every recorded id this run did not produce."""
-        explicit = list(dict.fromkeys(self.connector.deleted_document_ids(self.context)))
-        if self.context.cancelled:
+    def _deletions(self, known: WorkingSet) -> Iterable[str]:
+        """Explicit deletions, unfinished ones and, in full mode, every recorded id this run did not produce.
+
+        The stored ids are streamed from ``known`` twice: once to count (the mass-deletion check
+        comes before any deletion), once to delete, so none of them is held in a list.
+        """
+        context = self.context
+        explicit = list(dict.fromkeys(self.connector.deleted_document_ids(context)))
+        if context.cancelled:
             raise SyncCancelled()
         chosen = set(explicit)
-        # Deletions an earlier run started but did not see through, whatever this run's mode.
-        unfinished = [
-            doc_id for doc_id, value in stored.items() if value == PENDING_DELETE and doc_id not in chosen
-        ]
-        chosen.update(unfinished)
-        deletions = explicit + unfinished
-        if self.context.full:
-            context = self.context
-            unlisted = [
-                doc_id
-                for doc_id, value in stored.items()
-                if value not in (_SEEN, PENDING_DELETE) and doc_id not in chosen
-            ]
-            if context.kept_ids or context.kept_prefixes:
-                kept = [doc_id for doc_id in unlisted if context.is_kept(doc_id)]
-                self.report.kept = len(kept)
-                if kept:
-                    kept_set = set(kept)
-                    unlisted = [doc_id for doc_id in unlisted if doc_id not in kept_set]
-            deletions += unlisted
-        if self.report.plan is not None:
-            self.report.plan.delete = deletions
-            self.report.deleted = len(deletions)
+        full = context.full
+        filtering = bool(context.kept_ids or context.kept_prefixes)
+
+        def recorded() -> Iterator[tuple[str, bool]]:
+            """``(id, unfinished)`` of each stored id to delete, besides the explicit ones."""
+            for doc_id, value in known.unseen():
+                if doc_id in chosen:
+                    continue
+                if value == PENDING_DELETE:
+                    # A deletion an earlier run started but did not see through, whatever this
+                    # run's mode.
+                    yield doc_id, True
+                elif full and not (filtering and context.is_kept(doc_id)):
+                    yield doc_id, False
+
         # Unfinished deletions were allowed by the run that started them: only new ones count.
-        in_index = sum(1 for doc_id in deletions if stored.get(doc_id, _SEEN) not in (_SEEN, PENDING_DELETE))
+        in_index = sum(1 for doc_id in explicit if known.get(doc_id) not in (None, SEEN, PENDING_DELETE))
+        total = len(explicit)
+        for _, unfinished in recorded():
+            total += 1
+            in_index += not unfinished
+        if full and filtering:
+            self.report.kept = sum(
+                1
+                for doc_id, value in known.unseen()
+                if value != PENDING_DELETE and doc_id not in chosen and context.is_kept(doc_id)
+            )
+
+        def deletions() -> Iterator[str]:
+            yield from explicit
+            yield from (doc_id for doc_id, _ in recorded())
+
+        if self.report.plan is not None:
+            self.report.plan.delete = list(deletions())
+            self.report.deleted = total
+        index_size = known.recorded
         limit = self.options.max_delete_fraction * index_size
         if index_size and in_index > limit and not self.options.allow_mass_delete:
             raise MassDeleteRefused(
@@ -524,7 +550,7 @@ class _Run:
                 "allowed); nothing was deleted. If the source really lost that many documents, "
                 "run again with --allow-mass-delete",
             )
-        return deletions
+        return deletions()
 
     def _groups(self, pipeline: BatchPipeline | None) -> None:
         groups: Iterable[Group] | None = self.connector.groups(self.context)
@@ -616,6 +642,21 @@ class ListableDestination(Protocol):
     def count(self, connector: str | None = None) -> int:
         """How many documents it holds (of ``connector``)."""
         ...
+
+
+def stream_checksums(state: StateStore, scope: str, kind: str = "document") -> Iterable[tuple[str, str]]:
+    """The stored ``(id, checksum)`` pairs of ``scope``, a page at a time when the store can stream."""
+    iterate = getattr(state, "iter_checksums", None)
+    if iterate is None:
+        return state.load_checksums(scope, kind).items()
+    pairs: Iterable[tuple[str, str]] = iterate(scope, kind)
+    return pairs
+
+
+def _pages(items: Iterable[Any], size: int = 5_000) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while page := list(itertools.islice(iterator, size)):
+        yield page
 
 
 def load_notes(state: StateStore, scope: str) -> dict[str, str]:

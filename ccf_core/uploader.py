@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
+from itertools import islice
 
 from ccf_core.checksum import PENDING_DELETE, PENDING_UPDATE
 from ccf_core.errors import SyncAborted
@@ -147,12 +148,15 @@ class BatchPipeline:
 
     # deletions -------------------------------------------------------------------------------
 
-    def delete(self, ids: Sequence[str]) -> None:
-        """Delete ids in batches, each marked pending deletion first; forget what was deleted."""
+    def delete(self, ids: Iterable[str]) -> None:
+        """Delete ids in batches, each marked pending deletion first; forget what was deleted.
+
+        ``ids`` is read a batch at a time, so it may stream millions of ids.
+        """
         self.flush()
         size = max(1, self.limits.max_delete_ids)
-        for start in range(0, len(ids), size):
-            chunk = list(ids[start : start + size])
+        iterator = iter(ids)
+        while chunk := list(islice(iterator, size)):
             self._make_room()
             try:
                 self._write_state([(doc_id, PENDING_DELETE) for doc_id in chunk])

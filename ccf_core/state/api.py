@@ -6,9 +6,11 @@ and is ignored. Documents, groups and the destination's notes share the connecto
 records: a group ``g`` is stored as ``group:g``, a note ``n`` as ``meta:n``, and a document whose
 id starts with ``group:``, ``meta:`` or ``doc:`` as ``doc:<id>``, so they never collide.
 
-The first :meth:`ApiStateStore.load_checksums` lists every record once (1000 per call: 100,000
-documents in 100 calls) and keeps the groups and notes it saw (and, when a note was asked for
-first, the documents until they are asked for), so the other loads of a run cost no call. A job
+The first load lists every record once (1000 per call: 100,000 documents in 100 calls) and keeps
+the groups and notes it saw (and, when a note was asked for first and the documents are few, the
+documents until they are asked for), so the other loads of a run cost no call.
+:meth:`ApiStateStore.iter_checksums` streams the documents a page at a time, so a connector of
+millions of documents never has them all in memory. A job
 is the only writer of its connector's state while it runs, so what is kept stays exact as
 :meth:`record` and :meth:`forget` update it.
 """
@@ -17,10 +19,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ccf_core.api.client import CONNECTOR_ID_VARIABLE, CCFClient
+from ccf_core.api.models import MAX_LIST_DOCUMENTS
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,10 @@ DOCUMENT = "document"
 GROUP = "group"
 META = "meta"
 _PREFIXES = {GROUP: GROUP_PREFIX, META: META_PREFIX}
+
+#: Documents listed while loading groups or notes are kept for the run's document load up to this
+#: many; past it they are listed again, so memory stays bounded whatever the connector's size.
+KEEP_DOCUMENTS = 20_000
 
 
 def encode_id(item_id: str, kind: str = DOCUMENT) -> str:
@@ -93,21 +100,40 @@ class ApiStateStore:
 
     def load_checksums(self, connector: str, kind: str = DOCUMENT) -> dict[str, str]:
         """Every recorded ``id -> checksum`` of ``kind``."""
+        return dict(self.iter_checksums(connector, kind))
+
+    def iter_checksums(
+        self, connector: str, kind: str = DOCUMENT, page_size: int = MAX_LIST_DOCUMENTS
+    ) -> Iterator[tuple[str, str]]:
+        """Every recorded ``(id, checksum)`` of ``kind``, listed a page (1000 records) at a time.
+
+        Only the page being read is held (plus the groups and notes met on the way, which are
+        few); documents are kept for the next document load only when there are few of them.
+        """
         if kind == DOCUMENT and self._documents is not None:
             documents, self._documents = self._documents, None
-            return documents
+            yield from documents.items()
+            return
         if kind != DOCUMENT and self._kept is not None:
-            return dict(self._kept.get(kind, {}))
-        found: dict[str, dict[str, str]] = {DOCUMENT: {}, GROUP: {}, META: {}}
-        for stored_id, checksum in self.ccf.load_checksums().items():
-            item_kind, item_id = decode_id(stored_id)
-            found[item_kind][item_id] = checksum
-        documents = found.pop(DOCUMENT)
+            yield from dict(self._kept.get(kind, {})).items()
+            return
+        found: dict[str, dict[str, str]] = {GROUP: {}, META: {}}
+        documents: dict[str, str] | None = None if kind == DOCUMENT else {}
+        for record in self.ccf.iter_documents(page_size=min(max(page_size, 1), MAX_LIST_DOCUMENTS)):
+            item_kind, item_id = decode_id(record.document_id)
+            if item_kind == DOCUMENT:
+                if kind == DOCUMENT:
+                    yield item_id, record.checksum
+                elif documents is not None:
+                    documents[item_id] = record.checksum
+                    if len(documents) > KEEP_DOCUMENTS:
+                        documents = None  # too many to keep: the document load lists them again
+            else:
+                found[item_kind][item_id] = record.checksum
         self._kept = found
-        if kind == DOCUMENT:
-            return documents
-        self._documents = documents
-        return dict(found[kind])
+        if kind != DOCUMENT:
+            self._documents = documents
+            yield from dict(found[kind]).items()
 
     def record(self, connector: str, items: Iterable[tuple[str, str]], kind: str = DOCUMENT) -> None:
         """Record ``(id, checksum)`` pairs as synced (1000 per call)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 
@@ -23,6 +23,16 @@ class MemoryStateStore:
     def load_checksums(self, connector: str, kind: str = "document") -> dict[str, str]:
         """A copy of the recorded checksums."""
         return dict(self.items.get((connector, kind), {}))
+
+    def iter_checksums(
+        self, connector: str, kind: str = "document", page_size: int = 5_000
+    ) -> Iterator[tuple[str, str]]:
+        """The recorded ``(id, checksum)`` pairs, from a copy taken a page at a time."""
+        stored = self.items.get((connector, kind), {})
+        ids = sorted(stored)
+        for start in range(0, len(ids), page_size):
+            page = [(item_id, stored[item_id]) for item_id in ids[start : start + page_size] if item_id in stored]
+            yield from page
 
     def record(self, connector: str, items: Iterable[tuple[str, str]], kind: str = "document") -> None:
         """Record synced ids."""

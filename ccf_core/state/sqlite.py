@@ -81,6 +81,26 @@ class SqliteStateStore:
             )
             return dict(rows)
 
+    def iter_checksums(
+        self, connector: str, kind: str = "document", page_size: int = 5_000
+    ) -> Iterator[tuple[str, str]]:
+        """Every recorded ``(id, checksum)`` of a connector in id order, read ``page_size`` at a time.
+
+        Each page is its own short read, so a long iteration never holds the database.
+        """
+        after = ""
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT item_id, checksum FROM synced WHERE connector = ? AND kind = ? AND item_id > ? "
+                    "ORDER BY item_id LIMIT ?",
+                    (connector, kind, after, page_size),
+                ).fetchall()
+            if not rows:
+                return
+            yield from rows
+            after = rows[-1][0]
+
     def record(self, connector: str, items: Iterable[tuple[str, str]], kind: str = "document") -> None:
         """Record ``(id, checksum)`` pairs as synced, in one transaction."""
         now = _now()

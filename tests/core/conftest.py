@@ -168,3 +168,11 @@ def run_sync(destination: RecordingDestination, state: SqliteStateStore) -> Call
         return SyncEngine(dest, store, SyncOptions(**options)).run(connector)
 
     return run
+
+
+@pytest.fixture(params=["memory", "disk"])
+def working_set_layout(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test with the run's working set in a dict, then in its SQLite file from the first id."""
+    if request.param == "disk":
+        monkeypatch.setattr("ccf_core.working_set.SPILL_AT", 0)
+    return str(request.param)

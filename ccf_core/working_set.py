@@ -1,0 +1,187 @@
+"""The run's working set: what the state recorded for each document, and which ids the run produced.
+
+A run compares every document it produces with its stored record, marks the id seen (a second
+document with the same id is a duplicate), and at the end, in full mode, deletes every recorded id
+it did not see. Held in a dict, that costs about 0.3 KB per document: 3 GB for 10 million. So the
+working set starts as a dict and, past ``spill_at`` records, moves to a run-local SQLite file (in
+the system's temporary folder, ``TMPDIR``), removed when the run ends; either way the same small
+interface answers, and deletions stream the unseen ids in pages.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+
+#: The value of an id this run has produced (a stored record is never empty).
+SEEN = ""
+
+#: Past this many ids the working set moves from a dict to a temporary SQLite file.
+SPILL_AT = 100_000
+
+#: How many rows one read or write of the SQLite file handles.
+PAGE_SIZE = 5_000
+
+#: Rows written to the SQLite file between two commits.
+_COMMIT_EVERY = 20_000
+
+#: Seen marks held in memory before they are written to the SQLite file in one statement.
+_MARKS_BATCH = 2_000
+
+_SCHEMA = "CREATE TABLE ids (id TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
+
+# Insert a produced id as seen, or mark a recorded one seen.
+_MARK = "INSERT INTO ids (id, value) VALUES (?, '') ON CONFLICT (id) DO UPDATE SET value = ''"
+
+
+class WorkingSet:
+    """Stored records by id, and which of them this run has seen.
+
+    Args:
+        spill_at: how many ids are kept in memory before the set moves to a SQLite file
+            (:data:`SPILL_AT` when not given; 0 puts it on disk from the start).
+        directory: where the SQLite file goes (a new folder in the temporary folder by default).
+    """
+
+    def __init__(self, spill_at: int | None = None, directory: str | os.PathLike[str] | None = None) -> None:
+        self.spill_at = SPILL_AT if spill_at is None else spill_at
+        self._directory = directory
+        self._memory: dict[str, str] | None = {}
+        self._db: sqlite3.Connection | None = None
+        self._folder: Path | None = None
+        self._writes = 0
+        # Ids seen since the last write of marks: one executemany is far cheaper than a write per id.
+        self._marks: dict[str, None] = {}
+        #: How many records were loaded (the size of the index as the state knows it).
+        self.recorded = 0
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether the set lives in its SQLite file."""
+        return self._db is not None
+
+    # filling ---------------------------------------------------------------------------------
+
+    def load(self, records: Iterable[tuple[str, str]]) -> WorkingSet:
+        """Add stored ``(id, value)`` records (streamed: only a page is held at a time)."""
+        iterator = iter(records)
+        while True:
+            page = list(islice(iterator, PAGE_SIZE))
+            if not page:
+                return self
+            self.recorded += len(page)
+            memory = self._memory
+            if memory is not None and len(memory) + len(page) <= self.spill_at:
+                memory.update(page)
+                continue
+            db = self._spill()
+            db.executemany("INSERT OR REPLACE INTO ids (id, value) VALUES (?, ?)", page)
+            self._count_writes(len(page))
+
+    def _spill(self) -> sqlite3.Connection:
+        """The SQLite file, created (and the dict moved into it) on first use."""
+        if self._db is not None:
+            return self._db
+        parent = None if self._directory is None else os.fspath(self._directory)
+        self._folder = Path(tempfile.mkdtemp(prefix="ccf-working-set-", dir=parent))
+        db = sqlite3.connect(self._folder / "ids.db", isolation_level=None, check_same_thread=False)
+        # A scratch file: a crash loses nothing the state does not hold, so no journal and no sync.
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute("PRAGMA cache_size=-16384")  # 16 MB of page cache, whatever the set's size
+        db.execute("PRAGMA temp_store=FILE")
+        db.execute(_SCHEMA)
+        db.execute("BEGIN")
+        memory, self._memory = self._memory or {}, None
+        items = iter(memory.items())
+        while page := list(islice(items, PAGE_SIZE)):
+            db.executemany("INSERT INTO ids (id, value) VALUES (?, ?)", page)
+        memory.clear()
+        self._db = db
+        return db
+
+    def _count_writes(self, count: int) -> None:
+        self._writes += count
+        if self._writes >= _COMMIT_EVERY and self._db is not None:
+            self._db.execute("COMMIT")
+            self._db.execute("BEGIN")
+            self._writes = 0
+
+    # per document ----------------------------------------------------------------------------
+
+    def get(self, item_id: str) -> str | None:
+        """The stored record of ``item_id`` (:data:`SEEN` once the run produced it), or None."""
+        if self._memory is not None:
+            return self._memory.get(item_id)
+        if item_id in self._marks:
+            return SEEN
+        assert self._db is not None
+        row = self._db.execute("SELECT value FROM ids WHERE id = ?", (item_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def see(self, item_id: str) -> str | None:
+        """Mark ``item_id`` seen; its value before (:data:`SEEN` for a duplicate, None when new)."""
+        memory = self._memory
+        if memory is not None:
+            previous = memory.get(item_id)
+            memory[item_id] = SEEN
+            if previous is None and len(memory) > self.spill_at:
+                self._spill()
+            return previous
+        previous = self.get(item_id)
+        if previous != SEEN:
+            self._marks[item_id] = None
+            if len(self._marks) >= _MARKS_BATCH:
+                self._write_marks()
+        return previous
+
+    def _write_marks(self) -> None:
+        if self._marks and self._db is not None:
+            self._db.executemany(_MARK, ((item_id,) for item_id in self._marks))
+            self._count_writes(len(self._marks))
+            self._marks = {}
+
+    # at the end ------------------------------------------------------------------------------
+
+    def unseen(self, page_size: int = PAGE_SIZE) -> Iterator[tuple[str, str]]:
+        """Every stored ``(id, value)`` the run did not produce, in id order, read a page at a time."""
+        if self._memory is not None:
+            # Sorted like the SQLite pages, so both layouts delete in the same order.
+            yield from sorted((item_id, value) for item_id, value in self._memory.items() if value != SEEN)
+            return
+        assert self._db is not None
+        self._write_marks()
+        self._db.execute("COMMIT")
+        self._db.execute("BEGIN")
+        after = ""
+        while True:
+            rows = self._db.execute(
+                "SELECT id, value FROM ids WHERE id > ? AND value != '' ORDER BY id LIMIT ?",
+                (after, page_size),
+            ).fetchall()
+            if not rows:
+                return
+            for item_id, value in rows:
+                yield str(item_id), str(value)
+            after = rows[-1][0]
+
+    def close(self) -> None:
+        """Drop the set (and its file)."""
+        self._memory = {}
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+    def __enter__(self) -> WorkingSet:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
