@@ -186,7 +186,7 @@ class _Run:
     # the algorithm ---------------------------------------------------------------------------
 
     def execute(self) -> SyncReport:
-        engine, report, context = self.engine, self.report, self.context
+        report, context = self.report, self.context
         started = time.perf_counter()
         self._notify("ccf_sync_started", context=context)
         pipeline: BatchPipeline | None = None

@@ -111,8 +111,8 @@ class ApiStateStore:
         few); documents are kept for the next document load only when there are few of them.
         """
         if kind == DOCUMENT and self._documents is not None:
-            documents, self._documents = self._documents, None
-            yield from documents.items()
+            handed, self._documents = self._documents, None
+            yield from handed.items()
             return
         if kind != DOCUMENT and self._kept is not None:
             yield from dict(self._kept.get(kind, {})).items()

@@ -31,7 +31,9 @@ class MemoryStateStore:
         stored = self.items.get((connector, kind), {})
         ids = sorted(stored)
         for start in range(0, len(ids), page_size):
-            page = [(item_id, stored[item_id]) for item_id in ids[start : start + page_size] if item_id in stored]
+            page = [
+                (item_id, stored[item_id]) for item_id in ids[start : start + page_size] if item_id in stored
+            ]
             yield from page
 
     def record(self, connector: str, items: Iterable[tuple[str, str]], kind: str = "document") -> None:

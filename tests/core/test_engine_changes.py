@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
+import pytest
+
 from ccf_core import (
     BatchLimits,
     Connector,
@@ -17,6 +19,9 @@ from ccf_core import (
 )
 from ccf_core.checksum import document_checksum
 from ccf_core.state import MemoryStateStore, SqliteStateStore
+
+# Every test runs with the working set in memory and on disk.
+pytestmark = pytest.mark.usefixtures("working_set_layout")
 
 Run = Callable[..., SyncReport]
 

@@ -8,6 +8,9 @@ import pytest
 
 from ccf_core import BatchLimits, Group, RunStatus, SyncMode, SyncReport
 
+# Every test runs with the working set in memory and on disk.
+pytestmark = pytest.mark.usefixtures("working_set_layout")
+
 Run = Callable[..., SyncReport]
 
 

@@ -19,6 +19,9 @@ from ccf_core import (
     SyncReport,
 )
 
+# Every test runs with the working set in memory and on disk.
+pytestmark = pytest.mark.usefixtures("working_set_layout")
+
 Run = Callable[..., SyncReport]
 
 

@@ -14,7 +14,11 @@ from ccf_core.engine import state_scope
 from ccf_core.state import SqliteStateStore
 from tests.kill_points import run_here, run_in_child, source_versions
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs os.fork")
+pytestmark = [
+    pytest.mark.skipif(sys.platform == "win32", reason="needs os.fork"),
+    # Every kill point with the working set in memory and on disk.
+    pytest.mark.usefixtures("working_set_layout"),
+]
 
 
 class SmallBatches(LocalIndex):

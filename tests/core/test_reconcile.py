@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ccf_core import Document, DocumentMetadata, SyncEngine, SyncReport
 from ccf_core.destinations.local_index import LocalIndex
 from ccf_core.state import SqliteStateStore
 from tests.support import ListConnector
+
+# Every test runs with the working set in memory and on disk.
+pytestmark = pytest.mark.usefixtures("working_set_layout")
 
 
 def _docs(*ids: str, prefix: str = "text") -> list[Document]:
