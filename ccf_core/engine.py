@@ -363,10 +363,6 @@ class _Run:
         if previous == PENDING_DELETE:
             previous = None  # a deletion was cut short: whatever the destination holds is replaced
         content_type = doc.resolved_content_type()
-        problems = document_problems(doc, content_type)
-        if problems:
-            report.fail(doc_id, "invalid_document", f"document {doc_id!r}: " + "; ".join(problems))
-            return None
         try:
             return self._changed(doc, content_type, previous)
         except OSError as err:
@@ -379,8 +375,9 @@ class _Run:
         """The document to send, or None when it is unchanged since ``previous`` (its stored record).
 
         With a version (given, or a file's size and mtime) and unchanged metadata, the content is
-        not read; otherwise the content checksum decides, and a new version with the same content
-        only updates the record.
+        not read (nor the document validated again: it was valid when it was sent); otherwise the
+        document is validated, the content checksum decides, and a new version with the same
+        content only updates the record.
         """
         fingerprint = metadata_fingerprint(doc, content_type)
         version = doc.version if doc.version is not None or doc.file is None else doc.file.version()
@@ -393,6 +390,10 @@ class _Run:
             and record.metadata == meta_key
         ):
             self.report.unchanged += 1
+            return None
+        problems = document_problems(doc, content_type)
+        if problems:
+            self.report.fail(doc.id, "invalid_document", f"document {doc.id!r}: " + "; ".join(problems))
             return None
         checksum, size = document_checksum(doc, content_type, fingerprint)
         encoded = SyncRecord(checksum, meta_key, version).encode()

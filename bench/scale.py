@@ -1,0 +1,373 @@
+"""The engine at scale: documents/s against the I/O floor, and peak memory up to a million documents.
+
+Two parts, each case in a fresh process, one JSON line per case:
+
+``throughput`` (N files, 50,000 by default): the floor (a bare loop that opens, reads and SHA-256s
+each file), then a seed-style ``QBusinessCustomConnectorInterface`` over the same files through the
+Q Business destination with a stub boto3 client (a real client whose HTTP send answers at once, so
+request building and botocore's validation are measured): first sync, unchanged re-sync without
+versions (the content is read and hashed), unchanged re-sync with versions (size and mtime, no
+file opened). With ``--reference DIR`` (a checkout of the reference builder kit) its interface is
+run the same way. The last line gives each case as a share of the floor.
+
+``memory`` (100,000, 300,000 and 1,000,000 documents): a connector yielding in-memory text
+documents (no files: a million files take long to write), SQLite state, a destination that accepts
+everything; a first run and an unchanged rerun, with the peak RSS of each process.
+
+Usage: python bench/scale.py [throughput|memory|all] [--files N] [--sizes N,N,...] [--reference DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ccf_core import (
+    BatchLimits,
+    BatchResult,
+    Connector,
+    Document,
+    DocumentFile,
+    DocumentMetadata,
+    Group,
+    PreparedDocument,
+    QBusinessCustomConnectorInterface,
+    RunInfo,
+    RunStatus,
+    SyncContext,
+    SyncEngine,
+)
+from ccf_core.state.sqlite import SqliteStateStore
+from ccf_core.validation import qbusiness_limits
+
+IDS = {
+    "app": "b0000000-0000-4000-8000-00000000a001",
+    "index": "b0000000-0000-4000-8000-00000000b002",
+    "source": "b0000000-0000-4000-8000-00000000c003",
+}
+RESPONSES: dict[str, dict[str, Any]] = {
+    "BatchPutDocument": {"failedDocuments": []},
+    "BatchDeleteDocument": {"failedDocuments": []},
+    "StartDataSourceSyncJob": {"executionId": "e0000000-0000-4000-8000-000000000001"},
+    "StopDataSourceSyncJob": {},
+    "ListDataSourceSyncJobs": {"history": []},
+}
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+# the stub Q Business client -----------------------------------------------------------------
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.body
+
+
+def stub_qbusiness_client() -> Any:
+    """A real boto3 ``qbusiness`` client whose requests are answered in process, at once."""
+    import boto3
+    from botocore.awsrequest import AWSResponse
+
+    client = boto3.client(
+        "qbusiness",
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        endpoint_url="http://127.0.0.1:9",
+    )
+
+    def answer(request: Any, event_name: str, **_: Any) -> AWSResponse:
+        body = json.dumps(RESPONSES.get(event_name.rsplit(".", 1)[-1], {})).encode()
+        return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, _Raw(body))
+
+    client.meta.events.register("before-send.qbusiness", answer)
+    return client
+
+
+# throughput ---------------------------------------------------------------------------------
+
+
+class UnversionedFile(DocumentFile):
+    """A file without the size-and-mtime version: the engine reads and hashes it every run."""
+
+    __slots__ = ()
+
+    def version(self) -> str:
+        return None  # type: ignore[return-value]
+
+
+class SeedFolder(QBusinessCustomConnectorInterface):
+    """The seed's builder-kit style: one document per file."""
+
+    folder = Path()
+    count = 0
+    versions = True
+
+    def get_documents_to_add(self) -> Iterator[Document]:
+        make_file = DocumentFile if self.versions else UnversionedFile
+        for index in range(self.count):
+            name = f"doc-{index:06d}"
+            yield Document(
+                id=name,
+                file=make_file(self.folder / f"{name}.txt"),
+                metadata=DocumentMetadata(
+                    title=f"Document {index}",
+                    source_uri=f"https://example.com/docs/{index}",
+                    attributes={"author": "bench", "number": index},
+                ),
+            )
+
+
+def write_files(folder: Path, count: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        path = folder / f"doc-{index:06d}.txt"
+        if not path.exists():
+            path.write_text(f"Document number {index}. Lorem ipsum dolor sit amet, bench text.\n")
+
+
+def case_floor(folder: Path, count: int) -> dict[str, Any]:
+    paths = [folder / f"doc-{index:06d}.txt" for index in range(count)]
+    started = time.perf_counter()
+    for path in paths:
+        with open(path, "rb") as handle:
+            hashlib.sha256(handle.read()).hexdigest()
+    elapsed = time.perf_counter() - started
+    return {"case": "floor", "documents": count, "documents_per_second": round(count / elapsed)}
+
+
+def case_ccf(folder: Path, state_path: Path, count: int, label: str, versions: bool) -> dict[str, Any]:
+    client = stub_qbusiness_client()
+    # Start-up (botocore's model of Q Business, read once per process) is left out of the timing.
+    qbusiness_limits()
+    connector = SeedFolder(
+        client, IDS["app"], IDS["index"], IDS["source"], state=SqliteStateStore(state_path)
+    )
+    connector.folder, connector.count, connector.versions = folder, count, versions
+    started = time.perf_counter()
+    report = connector.sync()
+    elapsed = time.perf_counter() - started
+    return {
+        "case": label,
+        "documents": count,
+        "uploaded": report.uploaded,
+        "unchanged": report.unchanged,
+        "failed": report.failed,
+        "documents_per_second": round(count / elapsed),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def case_reference(reference: Path, folder: Path, count: int) -> dict[str, Any]:
+    """The reference builder kit's interface over the same files, with the same stub client."""
+    sys.path.insert(0, str(reference))
+    from custom_connector_framework.custom_connector_interface import (  # type: ignore[import-not-found]
+        QBusinessCustomConnectorInterface as Reference,
+    )
+    from custom_connector_framework.models.document import (  # type: ignore[import-not-found]
+        Document as RefDocument,
+    )
+    from custom_connector_framework.models.document import DocumentFile as RefFile
+    from custom_connector_framework.models.document import DocumentMetadata as RefMetadata
+
+    class RefFolder(Reference):  # type: ignore[misc]
+        def get_documents_to_add(self) -> Iterator[Any]:
+            for index in range(count):
+                name = f"doc-{index:06d}"
+                yield RefDocument(
+                    id=name,
+                    file=RefFile(folder / f"{name}.txt"),
+                    metadata=RefMetadata(
+                        title=f"Document {index}",
+                        source_uri=f"https://example.com/docs/{index}",
+                        attributes={"author": "bench", "number": str(index)},
+                    ),
+                )
+
+        def get_documents_to_delete(self) -> Iterator[str]:
+            return iter(())
+
+    connector = RefFolder(
+        qbusiness_client=stub_qbusiness_client(),
+        qbusiness_app_id=IDS["app"],
+        qbusiness_index_id=IDS["index"],
+        qbusiness_data_source_id=IDS["source"],
+    )
+    started = time.perf_counter()
+    connector.sync()
+    elapsed = time.perf_counter() - started
+    return {
+        "case": "reference_first_sync",
+        "documents": count,
+        "documents_per_second": round(count / elapsed),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+# memory -------------------------------------------------------------------------------------
+
+
+class AcceptAll:
+    """Accepts everything at once."""
+
+    name = "accept-all"
+    limits = BatchLimits(max_documents=10, max_bytes=10 * 1024 * 1024, max_delete_ids=10)
+
+    def open(self, run: RunInfo) -> None:
+        pass
+
+    def close(self, status: RunStatus) -> None:
+        pass
+
+    def put_documents(self, batch: Sequence[PreparedDocument]) -> BatchResult:
+        return BatchResult(accepted=[prepared.id for prepared in batch])
+
+    def delete_documents(self, document_ids: Sequence[str]) -> BatchResult:
+        return BatchResult(accepted=list(document_ids))
+
+    def put_groups(self, groups: Sequence[Group]) -> BatchResult:
+        return BatchResult(accepted=[group.name for group in groups])
+
+    def delete_groups(self, names: Sequence[str]) -> BatchResult:
+        return BatchResult(accepted=list(names))
+
+
+class InMemoryDocuments(Connector):
+    """N text documents made in memory (no files), with a version so a rerun reads nothing."""
+
+    name = "scale"
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+    def documents(self, context: SyncContext) -> Iterator[Document]:
+        for number in range(self.count):
+            yield Document(
+                id=f"https://scale.example.com/docs/{number:08d}",
+                content=f"Document {number}. Lorem ipsum dolor sit amet, bench text.",
+                version="1",
+                metadata=DocumentMetadata(title=f"Document {number}", attributes={"number": number}),
+            )
+
+
+def case_memory(state_path: Path, count: int, label: str) -> dict[str, Any]:
+    state = SqliteStateStore(state_path)
+    started = time.perf_counter()
+    report = SyncEngine(AcceptAll(), state).run(InMemoryDocuments(count))
+    elapsed = time.perf_counter() - started
+    state.close()
+    return {
+        "case": label,
+        "connector": "in-memory documents (no files)",
+        "documents": count,
+        "status": report.status.value,
+        "uploaded": report.uploaded,
+        "unchanged": report.unchanged,
+        "documents_per_second": round(count / elapsed),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+# driver -------------------------------------------------------------------------------------
+
+
+def _in_child(*args: str) -> dict[str, Any]:
+    os.sync()  # files just written would otherwise be flushed in the middle of a measurement
+    output = subprocess.run(
+        [sys.executable, __file__, "--case", *args], check=True, capture_output=True, text=True
+    ).stdout
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def run_case(args: list[str]) -> dict[str, Any]:
+    kind = args[0]
+    if kind == "floor":
+        return case_floor(Path(args[1]), int(args[2]))
+    if kind == "ccf":
+        return case_ccf(Path(args[1]), Path(args[2]), int(args[3]), args[4], args[5] == "1")
+    if kind == "reference":
+        return case_reference(Path(args[1]), Path(args[2]), int(args[3]))
+    return case_memory(Path(args[1]), int(args[2]), args[3])
+
+
+def throughput(tmp: Path, count: int, reference: Path | None) -> None:
+    folder = tmp / "files"
+    write_files(folder, count)
+    floor = _in_child("floor", str(folder), str(count))["documents_per_second"]
+    rates: dict[str, int] = {"floor": floor}
+    # Each state keeps the records of one kind of run: a rerun of the other kind would rewrite them.
+    for label, state, versions in (
+        ("ccf_first_sync", "versions.db", "1"),
+        ("ccf_unchanged_with_versions", "versions.db", "1"),
+        ("ccf_first_sync_without_versions", "checksums.db", "0"),
+        ("ccf_unchanged_without_versions", "checksums.db", "0"),
+    ):
+        rates[label] = _in_child("ccf", str(folder), str(tmp / state), str(count), label, versions)[
+            "documents_per_second"
+        ]
+    if reference is not None:
+        rates["reference_first_sync"] = _in_child("reference", str(reference), str(folder), str(count))[
+            "documents_per_second"
+        ]
+    summary: dict[str, Any] = {
+        "summary": "throughput",
+        "documents": count,
+        **{
+            f"{name}_share_of_floor": round(rate / floor, 2)
+            for name, rate in rates.items()
+            if name != "floor"
+        },
+    }
+    if "reference_first_sync" in rates:
+        summary["ccf_first_sync_vs_reference"] = round(
+            rates["ccf_first_sync"] / rates["reference_first_sync"], 2
+        )
+    print(json.dumps(summary), flush=True)
+
+
+def memory(tmp: Path, sizes: list[int]) -> None:
+    for count in sizes:
+        state = tmp / f"memory-{count}.db"
+        for label in ("first_run", "unchanged_rerun"):
+            _in_child("memory", str(state), str(count), label)
+        state.unlink()
+
+
+def main(argv: list[str]) -> None:
+    if argv and argv[0] == "--case":
+        print(json.dumps(run_case(argv[1:])), flush=True)
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("part", nargs="?", default="all", choices=["throughput", "memory", "all"])
+    parser.add_argument("--files", type=int, default=50_000)
+    parser.add_argument("--sizes", default="100000,300000,1000000")
+    parser.add_argument("--reference", type=Path, default=None)
+    options = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="ccf-scale-") as tmp:
+        if options.part in ("throughput", "all"):
+            throughput(Path(tmp), options.files, options.reference)
+        if options.part in ("memory", "all"):
+            memory(Path(tmp), [int(size) for size in options.sizes.split(",")])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
