@@ -3,7 +3,9 @@
 N small documents (5,000 by default) go through the engine and the ``qbusiness`` destination, with a
 real boto3 client, to the fake Q Business of ``tests/fakes`` answering every call after 50 ms.
 Cases: default settings, the 4 batches in flight first asked for, one batch in flight, and default
-settings with 30% of calls throttled (seeded). Each case prints one JSON line: documents/s,
+settings with 30% of calls throttled (seeded), and default settings against a token bucket of
+``RATE`` BatchPutDocument calls per second (goal: 85% of RATE * 10 documents/s, none lost; 30%
+throttled: none lost and 40% of the unthrottled rate). Each case prints one JSON line: documents/s,
 documents lost (sent by the connector but neither in the fake index nor recorded as synced),
 BatchPutDocument calls, throttled calls, the most calls seen in flight, and retries.
 
@@ -36,11 +38,14 @@ IDS = {
     "index_id": "b0000000-0000-4000-8000-00000000b002",
     "data_source_id": "b0000000-0000-4000-8000-00000000c003",
 }
-CASES: list[tuple[str, dict[str, Any], float]] = [
-    ("defaults", {}, 0.0),
-    ("four_in_flight", {"max_in_flight": 4}, 0.0),
-    ("one_in_flight", {"max_in_flight": 1}, 0.0),
-    ("defaults_30pct_throttled", {}, 0.3),
+#: Batch calls per second the rate-limited case allows (a token bucket holding RATE / 5 calls).
+RATE = 50
+CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    ("defaults", {}, {}),
+    ("four_in_flight", {"max_in_flight": 4}, {}),
+    ("one_in_flight", {"max_in_flight": 1}, {}),
+    ("defaults_30pct_throttled", {}, {"throttle_rate": 0.3}),
+    (f"defaults_rate_limited_{RATE}_calls_per_second", {}, {"rate_limit": RATE}),
 ]
 
 
@@ -66,9 +71,11 @@ class SmallDocuments(Connector):
             )
 
 
-def run_case(name: str, options: dict[str, Any], throttle_rate: float, count: int) -> dict[str, Any]:
+def run_case(name: str, options: dict[str, Any], faults: dict[str, Any], count: int) -> dict[str, Any]:
     with (
-        FakeQBusiness(latency=LATENCY, throttle_rate=throttle_rate, seed=7) as fake,
+        FakeQBusiness(
+            latency=LATENCY, seed=7, throttle_operations=frozenset({"BatchPutDocument"}), **faults
+        ) as fake,
         tempfile.TemporaryDirectory() as tmp,
     ):
         destination = QBusinessDestination(
@@ -104,11 +111,22 @@ def main(argv: list[str]) -> None:
     count = int(argv[0]) if argv else 5000
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-    for name, options, throttle_rate in CASES:
-        print(json.dumps(run_case(name, options, throttle_rate, count)), flush=True)
+    rates: dict[str, float] = {}
+    for name, options, faults in CASES:
+        result = run_case(name, options, faults, count)
+        rates[name] = result["documents_per_second"]
+        print(json.dumps(result), flush=True)
+    limited = f"defaults_rate_limited_{RATE}_calls_per_second"
     print(
         json.dumps(
-            {"note": f"default max_in_flight is {DEFAULT_MAX_IN_FLIGHT}", "target_documents_per_second": 1500}
+            {
+                "note": f"default max_in_flight is {DEFAULT_MAX_IN_FLIGHT}",
+                "target_documents_per_second": 1500,
+                "throttled_30pct_share_of_unthrottled": round(
+                    rates["defaults_30pct_throttled"] / rates["defaults"], 2
+                ),
+                "rate_limited_share_of_allowed": round(rates[limited] / (RATE * 10), 2),
+            }
         ),
         flush=True,
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from functools import partial
 from itertools import islice
 
@@ -193,6 +193,17 @@ class BatchPipeline:
         self._pending.append((done, self._executor.submit(call)))
 
     def _collect_one(self) -> None:
+        """Record the outcome of one batch in flight: the first to finish, not the oldest.
+
+        A batch waiting out a throttle's backoff must not hold back the slots of the batches
+        sent after it.
+        """
+        if not self._pending[0][1].done():
+            wait([future for _, future in self._pending], return_when=FIRST_COMPLETED)
+            for position, (_, future) in enumerate(self._pending):
+                if future.done():
+                    self._pending.rotate(-position)
+                    break
         done, future = self._pending.popleft()
         try:
             outcome: BatchResult | BaseException = future.result()

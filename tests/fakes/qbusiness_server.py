@@ -133,6 +133,9 @@ class FakeQBusiness:
         throttle_rate: the share of calls answered with ThrottlingException (429).
         seed: seeds the throttling draw, so a run is reproducible.
         throttle_operations: the operations throttling applies to (all when None).
+        rate_limit: calls per second allowed (a token bucket, as the service's quotas work): a call
+            that finds the bucket empty is throttled. None for no limit.
+        rate_burst: how many calls the bucket holds (``rate_limit`` / 5 when not given, at least 1).
     """
 
     def __init__(
@@ -142,10 +145,16 @@ class FakeQBusiness:
         throttle_rate: float = 0.0,
         seed: int = 0,
         throttle_operations: frozenset[str] | None = None,
+        rate_limit: float | None = None,
+        rate_burst: float | None = None,
     ) -> None:
         self.latency = latency
         self.throttle_rate = throttle_rate
         self.throttle_operations = throttle_operations
+        self.rate_limit = rate_limit
+        self.rate_burst = max(1.0, rate_burst if rate_burst is not None else (rate_limit or 0) / 5)
+        self._tokens = self.rate_burst
+        self._refilled = time.monotonic()
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._model = botocore.session.get_session().get_service_model("qbusiness")
@@ -324,6 +333,9 @@ class FakeQBusiness:
             if self.throttle_rate and applies and self._random.random() < self.throttle_rate:
                 self.throttled[operation] += 1
                 raise ServiceError("ThrottlingException", "Rate exceeded")
+            if self.rate_limit and applies and not self._take_token():
+                self.throttled[operation] += 1
+                raise ServiceError("ThrottlingException", "Rate exceeded")
             queue = self._injected.get(operation)
             if queue:
                 injected = queue[0]
@@ -331,6 +343,17 @@ class FakeQBusiness:
                 if injected.times <= 0:
                     queue.pop(0)
                 raise ServiceError(injected.code, injected.message, **injected.fields)
+
+    def _take_token(self) -> bool:
+        """Take a token from the bucket (refilled at ``rate_limit`` per second); False when empty."""
+        assert self.rate_limit is not None
+        now = time.monotonic()
+        self._tokens = min(self.rate_burst, self._tokens + (now - self._refilled) * self.rate_limit)
+        self._refilled = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
 
     def _error(self, err: ServiceError) -> tuple[int, dict[str, str], bytes]:
         try:

@@ -126,3 +126,21 @@ def test_a_quota_refusal_fails_the_batch_and_the_run_goes_on(
     assert report.failures_by_reason == {"quota_exceeded": 10}
     assert report.added == 90
     assert report.status is RunStatus.COMPLETED_WITH_FAILURES
+
+
+def test_a_rate_limit_loses_no_document_and_throttled_batches_are_retried(
+    fake_qbusiness, run_sync, make_destination, make_connector, make_docs, state
+) -> None:
+    """A token bucket of 200 calls/s holding 2: bursts of 16 batches in flight are throttled."""
+    fake_qbusiness.rate_limit, fake_qbusiness.rate_burst = 200.0, 2.0
+    fake_qbusiness.throttle_operations = frozenset({PUT})
+    docs = make_docs(300)
+    destination = make_destination()
+
+    report = run_sync(make_connector(docs), destination=destination)
+
+    assert report.status is RunStatus.SUCCEEDED
+    assert report.added == 300 and report.failed == 0
+    assert fake_qbusiness.throttled[PUT] > 0
+    assert sorted(fake_qbusiness.documents) == sorted(doc.id for doc in docs)
+    assert sorted(state.load_checksums(LISTING_SCOPE)) == sorted(doc.id for doc in docs)

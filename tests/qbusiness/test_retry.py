@@ -53,6 +53,20 @@ def test_limiter_grows_by_one_per_window_of_successes_up_to_its_maximum() -> Non
     assert limiter.limit == 8
 
 
+def test_limiter_with_a_gentler_decrease_and_faster_growth_recovers_within_a_window() -> None:
+    limiter = AdaptiveLimiter(16, decrease_factor=0.75, growth=4)
+    limiter.release(limiter.acquire(), throttled=True)
+    assert limiter.limit == 12
+
+    for _ in range(3):
+        limiter.release(limiter.acquire(), throttled=False)
+    assert limiter.limit == 13
+
+    for _ in range(12):
+        limiter.release(limiter.acquire(), throttled=False)
+    assert limiter.limit == 16
+
+
 def test_limiter_never_goes_below_its_minimum() -> None:
     limiter = AdaptiveLimiter(4)
 
