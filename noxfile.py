@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 nox.options.sessions = ["lint", "typecheck", "tests"]
@@ -72,10 +74,13 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Measure the engine (throughput, peak memory) and the Q Business destination against the fake.
+    """Measure the engine (throughput against the I/O floor, peak memory to 1M documents) and Q Business.
 
     Each benchmark prints one JSON line per case.
     """
     _install_project(session)
     session.run("python", "bench/engine.py", *session.posargs)
     session.run("python", "bench/qbusiness.py")
+    # Floor, ccf (and the reference kit when CCF_REFERENCE_KIT names its src folder), RSS to 1M.
+    reference = os.environ.get("CCF_REFERENCE_KIT")
+    session.run("python", "bench/scale.py", *(["--reference", reference] if reference else []))

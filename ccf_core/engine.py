@@ -34,7 +34,7 @@ from ccf_core.errors import ErrorBudgetExceeded, MassDeleteRefused, SyncAborted,
 from ccf_core.models.acl import Group
 from ccf_core.models.document import Document, DocumentMetadata, DocumentVersion
 from ccf_core.plugins import CCFPluginManager, get_plugin_manager
-from ccf_core.ports import Destination, PreparedDocument, RunInfo, StateStore
+from ccf_core.ports import Destination, PreparedDocument, RunInfo, StateStore, StreamingStateStore
 from ccf_core.report import PlannedChanges, RunStatus, SyncReport
 from ccf_core.uploader import BatchPipeline
 from ccf_core.validation import document_problems
@@ -266,10 +266,10 @@ class _Run:
         if not self.options.dry_run and isinstance(destination, ListableDestination):
             reason = reconcile_reason(destination, self._notes, self.name)
         if reason is None or not isinstance(destination, ListableDestination):
-            return WorkingSet().load(stream_checksums(state, self.scope))
+            return _filled(stream_checksums(state, self.scope))
         # Every document the destination holds is marked pending: the run sends each one the
         # source still has again, and deletes the others.
-        held = WorkingSet().load((doc_id, PENDING_UPDATE) for doc_id, _ in destination.list_synced(self.name))
+        held = _filled((doc_id, PENDING_UPDATE) for doc_id, _ in destination.list_synced(self.name))
         try:
             with WorkingSet() as stale:
                 stale.load(
@@ -647,11 +647,19 @@ class ListableDestination(Protocol):
 
 def stream_checksums(state: StateStore, scope: str, kind: str = "document") -> Iterable[tuple[str, str]]:
     """The stored ``(id, checksum)`` pairs of ``scope``, a page at a time when the store can stream."""
-    iterate = getattr(state, "iter_checksums", None)
-    if iterate is None:
-        return state.load_checksums(scope, kind).items()
-    pairs: Iterable[tuple[str, str]] = iterate(scope, kind)
-    return pairs
+    if isinstance(state, StreamingStateStore):
+        return state.iter_checksums(scope, kind)
+    return state.load_checksums(scope, kind).items()
+
+
+def _filled(records: Iterable[tuple[str, str]]) -> WorkingSet:
+    """A new working set holding ``records``; its file is removed if reading them fails."""
+    known = WorkingSet()
+    try:
+        return known.load(records)
+    except BaseException:
+        known.close()
+        raise
 
 
 def _pages(items: Iterable[Any], size: int = 5_000) -> Iterator[list[Any]]:

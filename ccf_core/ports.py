@@ -8,7 +8,7 @@ document and the connector's checkpoint, and survives a crash in the middle of a
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -116,6 +116,11 @@ class StateStore(Protocol):
     A store may also offer ``lock(connector)``, a context manager held for the length of a run
     that raises :class:`~ccf_core.errors.RunLocked` when another run holds it; the engine uses it
     when present (the SQLite store has one; the CCF API allows one job per connector anyway).
+
+    A store should also offer ``iter_checksums(connector, kind="document", page_size=...)``, the
+    pairs of :meth:`load_checksums` read a page at a time (see :class:`StreamingStateStore`): the
+    engine streams them into its working set, so a connector of millions of documents never has
+    them all in memory at once. Without it the engine falls back to :meth:`load_checksums`.
     """
 
     name: str
@@ -146,3 +151,17 @@ class StateStore(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class StreamingStateStore(StateStore, Protocol):
+    """A state store that can stream its records (all the stores of ccf do)."""
+
+    def iter_checksums(
+        self, connector: str, kind: str = "document", page_size: int = 5_000
+    ) -> Iterator[tuple[str, str]]:
+        """Every recorded ``(id, checksum)`` of ``kind``, read ``page_size`` at a time.
+
+        Only a bounded number of pages may be held at once; the order is the store's own.
+        """
+        ...

@@ -86,3 +86,34 @@ def test_memory_state_streams_checksums_in_id_order() -> None:
     state = MemoryStateStore()
     state.record("c", reversed(_records(7)))
     assert list(state.iter_checksums("c", page_size=2)) == _records(7)
+
+
+class LoadOnlyState:
+    """A third-party state store from before ``iter_checksums``: only ``load_checksums`` reads."""
+
+    name = "load-only"
+
+    def __init__(self) -> None:
+        self.inner = MemoryStateStore()
+        self.record = self.inner.record
+        self.forget = self.inner.forget
+        self.get_checkpoint = self.inner.get_checkpoint
+        self.save_checkpoint = self.inner.save_checkpoint
+        self.reset = self.inner.reset
+        self.close = self.inner.close
+
+    def load_checksums(self, connector: str, kind: str = "document") -> dict[str, str]:
+        return self.inner.load_checksums(connector, kind)
+
+
+def test_a_store_without_streaming_still_finds_unchanged_and_deleted_documents(
+    run_sync, make_connector, make_docs, destination
+) -> None:
+    state = LoadOnlyState()
+    docs = make_docs(4)
+    run_sync(make_connector(docs), state=state)
+
+    report = run_sync(make_connector(docs[:3]), state=state)
+
+    assert (report.unchanged, report.deleted) == (3, 1)
+    assert destination.deleted_ids == [docs[3].id]
