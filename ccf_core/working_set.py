@@ -4,12 +4,14 @@ A run compares every document it produces with its stored record, marks the id s
 document with the same id is a duplicate), and at the end, in full mode, deletes every recorded id
 it did not see. Held in a dict, that costs about 0.3 KB per document: 3 GB for 10 million. So the
 working set starts as a dict and, past ``spill_at`` records, moves to a run-local SQLite file (in
-the system's temporary folder, ``TMPDIR``), removed when the run ends; either way the same small
-interface answers, and deletions stream the unseen ids in pages.
+the system's temporary folder, ``TMPDIR``), unlinked as soon as it is open so that nothing is left
+behind however the run ends; either way the same small interface answers, and deletions stream
+the unseen ids in pages.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -89,13 +91,20 @@ class WorkingSet:
             return self._db
         parent = None if self._directory is None else os.fspath(self._directory)
         self._folder = Path(tempfile.mkdtemp(prefix="ccf-working-set-", dir=parent))
-        db = sqlite3.connect(self._folder / "ids.db", isolation_level=None, check_same_thread=False)
+        path = self._folder / "ids.db"
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # A scratch file: a crash loses nothing the state does not hold, so no journal and no sync.
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")
         db.execute("PRAGMA cache_size=-16384")  # 16 MB of page cache, whatever the set's size
         db.execute("PRAGMA temp_store=FILE")
         db.execute(_SCHEMA)
+        # Unlinked at once (SQLite keeps it open; without a journal it never reopens it): the
+        # space goes back when the connection closes, even when the run is killed.
+        with contextlib.suppress(OSError):
+            path.unlink()
+            self._folder.rmdir()
+            self._folder = None
         db.execute("BEGIN")
         memory, self._memory = self._memory or {}, None
         items = iter(memory.items())

@@ -48,17 +48,20 @@ def test_unseen_lists_every_stored_id_not_seen_in_id_order(spill_at: int) -> Non
     assert unseen == expected
 
 
-def test_a_set_past_its_limit_moves_to_a_file_that_close_removes(tmp_path: Path) -> None:
+def test_a_set_past_its_limit_moves_to_a_file_that_leaves_nothing_behind(tmp_path: Path) -> None:
+    """The file is unlinked once open: even a killed run leaves no working set in the folder."""
     known = WorkingSet(spill_at=3, directory=tmp_path).load(_records(2))
     assert not known.on_disk
     known.see("id-0000")
     known.see("a")
     known.see("b")
     assert known.on_disk
+    assert list(tmp_path.iterdir()) == []
+    known.load([(f"more-{number:05d}", "v") for number in range(20_000)])
     assert known.get("id-0000") == SEEN
     assert known.get("id-0001") == "value-1"
-    assert list(known.unseen()) == [("id-0001", "value-1")]
-    assert list(tmp_path.iterdir())
+    assert known.get("more-19999") == "v"
+    assert len(list(known.unseen())) == 20_001
     known.close()
     assert list(tmp_path.iterdir()) == []
 
