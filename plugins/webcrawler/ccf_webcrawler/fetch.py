@@ -26,6 +26,9 @@ from ccf_webcrawler.safety import AddressPolicy, GuardedNetworkBackend
 from ccf_webcrawler.urls import normalise_url
 
 logger = logging.getLogger(__name__)
+# httpx logs every request at INFO: thousands of lines per crawl. Quieter unless asked for.
+if logging.getLogger("httpx").level == logging.NOTSET:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 #: Statuses after which a page is gone for good: its indexed copy is removed.
 GONE_STATUSES = frozenset({404, 410})
