@@ -131,7 +131,7 @@ class WebCrawlerConfig(BaseModel):
         description="Largest response body downloaded; larger ones are reported and skipped.",
     )
     max_url_length: int = Field(
-        default=1024, ge=64, le=8192, description="Longer URLs are not followed (crawler traps)."
+        default=1024, ge=32, le=8192, description="Longer URLs are not followed (crawler traps)."
     )
     max_redirects: int = Field(default=10, ge=0, le=30, description="Redirects followed per URL at most.")
     trailing_slash: Literal["keep", "strip"] = Field(
