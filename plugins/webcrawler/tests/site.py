@@ -167,6 +167,7 @@ class Site:
         p["/no-title.html"] = Response(html(None, "<h1>Heading as title</h1><p>text</p>"))
         self.dynamic["/status/429.html"] = _busy_once
         self.robots = "User-agent: *\nDisallow: /private/\n"
+        self.robots_status = 200
 
     def sitemap_index(self) -> bytes:
         return (
@@ -184,7 +185,8 @@ class Site:
         route = urlsplit(path).path
         if route == "/robots.txt":
             text = self.robots + f"Sitemap: {self.url('/sitemap.xml')}\n"
-            return Response(text.encode(), "text/plain", etag=False, last_modified=False)
+            status = self.robots_status
+            return Response(text.encode(), "text/plain", status=status, etag=False, last_modified=False)
         if route == "/sitemap.xml":
             return Response(self.sitemap_index(), "application/xml", etag=False, last_modified=False)
         if route == "/sitemap-orphans.xml.gz":
