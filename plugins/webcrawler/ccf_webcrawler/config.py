@@ -87,10 +87,11 @@ class WebCrawlerConfig(BaseModel):
     )
     max_pages: int = Field(default=100_000, ge=1, description="Pages fetched at most in one run.")
     concurrency: int = Field(default=16, ge=1, le=256, description="Requests in flight at once, in total.")
-    requests_per_second: float = Field(
-        default=200.0,
+    requests_per_second: float | None = Field(
+        default=None,
         gt=0,
-        description="Requests started per second and host at most; a robots.txt Crawl-delay slows it further.",
+        description="Requests started per second and host at most (e.g. 5 for a fragile server). "
+        "Default: no rate, only concurrency bounds the load; a robots.txt Crawl-delay always applies.",
     )
     timeout_seconds: float = Field(default=30.0, gt=0, description="Timeout of one request (connect and read).")
     max_retries: int = Field(

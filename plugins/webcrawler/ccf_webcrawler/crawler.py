@@ -432,7 +432,9 @@ class Crawl:
             title = page.title
             links = tuple(
                 dict.fromkeys(
-                    n for n in (self._normalise(link) for link in page.links) if n and self.scope.refusal(n) is None
+                    n
+                    for n in (self._normalise(link) for link in page.links)
+                    if n and (n in self._depths or self.scope.refusal(n) is None)
                 )
             )
             if page.canonical is not None:

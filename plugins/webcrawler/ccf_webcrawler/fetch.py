@@ -35,6 +35,8 @@ GONE_STATUSES = frozenset({404, 410})
 #: Longest Retry-After honoured; a server asking for more is retried after this.
 MAX_RETRY_AFTER = 120.0
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: Bodies up to this size are read (and dropped) to keep the connection alive.
+_DRAIN_LIMIT = 64 * 1024
 
 #: Answers ``None`` when a URL may be fetched, else the reason it may not.
 Gate = Callable[[str], Awaitable[str | None]]
@@ -115,8 +117,8 @@ def retry_after_seconds(value: str | None) -> float | None:
 class HostPacer:
     """Spaces the requests to each host: ``1 / requests_per_second``, or the robots.txt Crawl-delay."""
 
-    def __init__(self, requests_per_second: float) -> None:
-        self.interval = 1.0 / requests_per_second
+    def __init__(self, requests_per_second: float | None) -> None:
+        self.interval = 1.0 / requests_per_second if requests_per_second else 0.0
         self._next: dict[str, float] = {}
         self._delays: dict[str, float] = {}
 
@@ -128,10 +130,25 @@ class HostPacer:
         """Return when the next request to ``host`` may start (its slot is taken at once)."""
         now = time.monotonic()
         interval = max(self.interval, self._delays.get(host, 0.0))
+        if not interval:
+            return
         slot = max(now, self._next.get(host, now))
         self._next[host] = slot + interval
         if slot > now:
             await asyncio.sleep(slot - now)
+
+
+async def _drain(response: httpx.Response, limit: int = _DRAIN_LIMIT) -> None:
+    """Read a small body to its end so the connection goes back to the pool (a 304, a redirect, an
+    error page); a large one is left unread and its connection closed instead."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return
+    size = 0
+    async for chunk in response.aiter_raw():
+        size += len(chunk)
+        if size > limit:
+            return
 
 
 class _Transient(Exception):  # noqa: N818 - internal signal, never escapes the fetcher
@@ -156,7 +173,7 @@ class Fetcher:
         transport = httpx.AsyncHTTPTransport(
             http2=True,
             limits=httpx.Limits(
-                max_connections=config.concurrency + 4, max_keepalive_connections=config.concurrency + 4
+                max_connections=config.concurrency, max_keepalive_connections=config.concurrency
             ),
         )
         pool = getattr(transport, "_pool", None)
@@ -265,6 +282,8 @@ class Fetcher:
         self, url: str, current: str, response: httpx.Response, wanted: Wanted
     ) -> tuple[FetchResult, str | None]:
         status = response.status_code
+        if status != 200:
+            await _drain(response)
         if status in _REDIRECTS and "location" in response.headers:
             return FetchResult(url, Outcome.OK, current, status=status), response.headers["location"]
         if status == 304:

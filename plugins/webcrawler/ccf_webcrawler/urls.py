@@ -14,6 +14,7 @@ import posixpath
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote_to_bytes, urlencode, urljoin, urlsplit, urlunsplit
 
 from ccf_webcrawler.config import WebCrawlerConfig
@@ -82,11 +83,21 @@ def normalise_url(
         ignored_parameters: shell-style patterns of query parameters to drop.
     """
     url = url.strip()
+    if base:
+        try:
+            url = urljoin(base, url)
+        except ValueError:
+            return None
+    # Navigation links repeat on every page of a site: a cache saves most of the work.
+    return _normalise(url, trailing_slash, tuple(ignored_parameters))
+
+
+@lru_cache(maxsize=16384)
+def _normalise(url: str, trailing_slash: str, ignored_parameters: tuple[str, ...]) -> str | None:
     if not url:
         return None
     try:
-        absolute = urljoin(base, url) if base else url
-        parts = urlsplit(absolute)
+        parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in _DEFAULT_PORTS or not parts.hostname:
             return None

@@ -224,6 +224,7 @@ def _etag(body: bytes) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
     server: _Server
 
     def do_GET(self) -> None:
@@ -272,6 +273,6 @@ def serve(site: Site, host: str = "127.0.0.1") -> tuple[_Server, threading.Threa
     server = _Server((host, 0), _Handler)
     server.site = site
     site.base = f"http://{host}:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     return server, thread
