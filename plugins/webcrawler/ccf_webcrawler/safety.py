@@ -80,7 +80,7 @@ class AddressPolicy:
         for address in addresses:
             reason = self.refusal(address)
             if reason is not None:
-                raise AddressRefused(f"{host} resolves to {reason}")
+                raise AddressRefused(reason if str(address) == host.strip("[]") else f"{host} resolves to {reason}")
         return addresses
 
 
