@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
 import nox
 
 nox.options.sessions = ["lint", "typecheck", "tests"]
@@ -13,6 +20,7 @@ PYTHON = "3.11"
 RUFF = "ruff==0.17.6"
 MYPY = ["mypy==2.4.1", "types-PyYAML", "pytest"]
 EXAMPLES = ["examples/hello-connector"]
+WEBCRAWLER = "plugins/webcrawler"
 
 
 def _install_project(session: nox.Session, *extras: str) -> None:
@@ -68,14 +76,72 @@ def demo(session: nox.Session) -> None:
     for user in ("bob@example.com", "alice@example.com"):
         session.log(f"Searching 'deploy' as {user} (alice is in the group 'engineers', bob is not):")
         session.run("ccf", "search", "deploy", "--index", index, "--as-user", user)
+    session.install("-e", WEBCRAWLER)
+    with _serve_folder(f"{WEBCRAWLER}/sample-site") as url:
+        session.log(f"Crawling the sample intranet site served at {url} into the same index:")
+        session.run(
+            "ccf-run",
+            "--connector",
+            "webcrawler",
+            "--config",
+            f"{WEBCRAWLER}/demo.yaml",
+            "--set",
+            f"start_urls={url}",
+            "--index",
+            index,
+            "--state",
+            state,
+            "--log-format",
+            "text",
+        )
+    session.log("Searching the crawled pages for 'rollback deploy':")
+    session.run("ccf", "search", "roll back deploy", "--index", index)
+
+
+@contextlib.contextmanager
+def _serve_folder(folder: str) -> Iterator[str]:
+    """Serve ``folder`` with http.server on a free port of 127.0.0.1; yields its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(  # noqa: S603 - a fixed command line
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", folder],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Measure the engine (throughput, peak memory) and the Q Business destination against the fake.
+    """Measure the engine (throughput, peak memory), the Q Business destination against the fake and
+    the web crawler against a local site.
 
     Each benchmark prints one JSON line per case.
     """
     _install_project(session)
     session.run("python", "bench/engine.py", *session.posargs)
     session.run("python", "bench/qbusiness.py")
+    session.install("-e", WEBCRAWLER)
+    session.run("python", "bench/webcrawler.py")
+
+
+@nox.session(python=PYTHON)
+def webcrawler(session: nox.Session) -> None:
+    """Run the web crawler plugin's tests in a virtualenv with only ccf-framework and this plugin.
+
+    Also type-checks the plugin (mypy --strict, settings in its pyproject.toml).
+    """
+    session.install("-e", ".", "-e", f"{WEBCRAWLER}[test]")
+    session.install(*MYPY, "lxml-stubs")
+    session.chdir(WEBCRAWLER)
+    session.run("mypy")
+    session.run("pytest", *session.posargs)

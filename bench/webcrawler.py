@@ -56,7 +56,9 @@ def _serve(port_queue: Any, pages: int, latency: float) -> None:
                 status, body, etag = 200, b'<a href="/p/0.html">start</a>', '"home"'
             elif path.startswith("/p/") and path.endswith(".html") and path[3:-5].isdigit():
                 number = int(path[3:-5])
-                status, body, etag = (200, _page(number, pages), f'"p{number}"') if number < pages else (404, b"", None)
+                status, body, etag = (
+                    (200, _page(number, pages), f'"p{number}"') if number < pages else (404, b"", None)
+                )
             else:
                 status, body, etag = 404, b"", None
             if etag is not None and self.headers.get("If-None-Match") == etag:
@@ -106,7 +108,9 @@ def _child(directory: str, config: dict[str, Any]) -> None:
                 "failed": report.failed,
                 "status": report.status.value,
                 "checkpoint_bytes": len(json.dumps(checkpoint)),
-                "records_json_bytes": len(zlib.decompress(base64.b64decode(pages_field))) if pages_field else 0,
+                "records_json_bytes": len(zlib.decompress(base64.b64decode(pages_field)))
+                if pages_field
+                else 0,
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             }
         )
@@ -151,7 +155,16 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="ccf-bench-crawl-") as directory:
             first = _crawl(directory, _config(port))
             rate = first["scanned"] / first["seconds"]
-            print(json.dumps({"case": "first_crawl", "pages": first["scanned"], **first, "pages_per_second": round(rate, 1)}))
+            print(
+                json.dumps(
+                    {
+                        "case": "first_crawl",
+                        "pages": first["scanned"],
+                        **first,
+                        "pages_per_second": round(rate, 1),
+                    }
+                )
+            )
             again = _crawl(directory, _config(port))
             speedup = first["seconds"] / again["seconds"]
             print(json.dumps({"case": "recrawl_unchanged", **again, "times_faster": round(speedup, 1)}))

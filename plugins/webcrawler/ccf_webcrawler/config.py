@@ -31,7 +31,7 @@ DEFAULT_CONTENT_TYPES = [
 #: Query parameters that only track visitors; dropped so one page is one document.
 DEFAULT_IGNORED_PARAMETERS = ["utm_*", "gclid", "fbclid", "mc_cid", "mc_eid", "_ga"]
 
-DEFAULT_USER_AGENT = "ccf-webcrawler/0.1 (+https://github.com/ccf-connectors/ccf)"
+DEFAULT_USER_AGENT = "ccf-webcrawler/0.1"
 
 _LIST_FIELDS = (
     "start_urls",
@@ -93,7 +93,9 @@ class WebCrawlerConfig(BaseModel):
         description="Requests started per second and host at most (e.g. 5 for a fragile server). "
         "Default: no rate, only concurrency bounds the load; a robots.txt Crawl-delay always applies.",
     )
-    timeout_seconds: float = Field(default=30.0, gt=0, description="Timeout of one request (connect and read).")
+    timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Timeout of one request (connect and read)."
+    )
     max_retries: int = Field(
         default=3, ge=0, le=10, description="Retries of a transient failure (timeout, 429, 5xx) per URL."
     )

@@ -140,10 +140,16 @@ class WebCrawlerConnector(Connector):
         """
         trusted = {}
         for url, record in records.items():
-            if record.document and record.reusable:
-                if context.previous_version(document_id(url)) != version_of(record.validators):
-                    record = PageRecord(Validators(), record.html, record.document, record.canonical, record.links)
-            trusted[url] = record
+            stale = (
+                record.document
+                and record.reusable
+                and context.previous_version(document_id(url)) != version_of(record.validators)
+            )
+            trusted[url] = (
+                PageRecord(Validators(), record.html, record.document, record.canonical, record.links)
+                if stale
+                else record
+            )
         return trusted
 
     @staticmethod

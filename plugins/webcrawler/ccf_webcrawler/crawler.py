@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from ccf_core import ContentType
 from ccf_core.content_types import content_type_from_mime, content_type_from_path
 from ccf_webcrawler.config import WebCrawlerConfig
-from ccf_webcrawler.fetch import FetchResult, Fetcher, Outcome, Validators
+from ccf_webcrawler.fetch import Fetcher, FetchResult, Outcome, Validators
 from ccf_webcrawler.html import parse_page
 from ccf_webcrawler.records import PageRecord
 from ccf_webcrawler.robots import RobotsCache
@@ -310,7 +310,9 @@ class Crawl:
                 normalised = self._normalise(page)
                 if normalised is not None:
                     self._push(normalised, 0)
-            pending.extend((child, nesting + 1) for child in (self._normalise(s) for s in sitemap.sitemaps) if child)
+            pending.extend(
+                (child, nesting + 1) for child in (self._normalise(s) for s in sitemap.sitemaps) if child
+            )
 
     def _sitemap_failed(self, url: str, result: FetchResult) -> None:
         self._report(url, f"sitemap: {result.reason or result.outcome.value}")
@@ -376,7 +378,9 @@ class Crawl:
         if refusal is not None:
             self._refused(url, refusal)
             return
-        result = await self.fetcher.fetch(url, gate=self.gate, wanted=self._wanted, validators=self._validators)
+        result = await self.fetcher.fetch(
+            url, gate=self.gate, wanted=self._wanted, validators=self._validators
+        )
         final = result.final_url
         if final != url:
             if final in self._done:

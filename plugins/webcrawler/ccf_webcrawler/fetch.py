@@ -151,7 +151,7 @@ async def _drain(response: httpx.Response, limit: int = _DRAIN_LIMIT) -> None:
             return
 
 
-class _Transient(Exception):  # noqa: N818 - internal signal, never escapes the fetcher
+class _Transient(Exception):
     def __init__(self, reason: str, delay: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -227,7 +227,9 @@ class Fetcher:
                 return result
             target = self._normalise(location, current)
             if target is None:
-                return FetchResult(url, Outcome.REFUSED, current, reason=f"redirect to a non-http URL: {location}")
+                return FetchResult(
+                    url, Outcome.REFUSED, current, reason=f"redirect to a non-http URL: {location}"
+                )
             if target in visited:
                 return FetchResult(url, Outcome.FAILED, current, reason=f"redirect loop through {target}")
             refusal = await gate(target)
@@ -235,11 +237,15 @@ class Fetcher:
                 return FetchResult(url, Outcome.REFUSED, target, reason=f"redirects to {target}: {refusal}")
             visited.add(target)
             current = target
-        return FetchResult(url, Outcome.FAILED, current, reason=f"more than {self.config.max_redirects} redirects")
+        return FetchResult(
+            url, Outcome.FAILED, current, reason=f"more than {self.config.max_redirects} redirects"
+        )
 
     async def get(self, url: str, *, gate: Gate) -> FetchResult:
         """Fetch an auxiliary file (robots.txt, a sitemap): any content type, redirects followed."""
-        return await self.fetch(url, gate=gate, wanted=lambda _t, _u: True, validators=lambda _u: Validators())
+        return await self.fetch(
+            url, gate=gate, wanted=lambda _t, _u: True, validators=lambda _u: Validators()
+        )
 
     async def _fetch_one(
         self, url: str, current: str, wanted: Wanted, validators: Validators
@@ -278,7 +284,7 @@ class Fetcher:
         except (httpx.NetworkError, httpx.RemoteProtocolError) as err:
             raise _Transient(f"connection failed: {type(err).__name__}: {err}") from None
 
-    async def _read(
+    async def _read(  # noqa: PLR0911 - one return per kind of answer reads best here
         self, url: str, current: str, response: httpx.Response, wanted: Wanted
     ) -> tuple[FetchResult, str | None]:
         status = response.status_code

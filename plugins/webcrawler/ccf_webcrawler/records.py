@@ -93,7 +93,9 @@ def _front_decode(coded: Iterable[str]) -> list[str]:
     return urls
 
 
-def encode(records: Mapping[str, PageRecord], scope: str, *, budget: int = CHECKPOINT_BUDGET) -> dict[str, Any]:
+def encode(
+    records: Mapping[str, PageRecord], scope: str, *, budget: int = CHECKPOINT_BUDGET
+) -> dict[str, Any]:
     """The checkpoint holding ``records`` (for the crawl scope fingerprint ``scope``), within budget."""
     payload = _encode(records, scope, keep_links=True)
     if len(payload["pages"]) > budget:

@@ -21,7 +21,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-class AddressRefused(Exception):  # noqa: N818 - reads as the event, like httpx's errors
+class AddressRefused(Exception):
     """A host resolves to an address the crawler may not connect to."""
 
 
@@ -80,7 +80,9 @@ class AddressPolicy:
         for address in addresses:
             reason = self.refusal(address)
             if reason is not None:
-                raise AddressRefused(reason if str(address) == host.strip("[]") else f"{host} resolves to {reason}")
+                raise AddressRefused(
+                    reason if str(address) == host.strip("[]") else f"{host} resolves to {reason}"
+                )
         return addresses
 
 

@@ -80,6 +80,8 @@ def resolve_value(header: str, value: str, environ: Mapping[str, str] | None = N
     return value
 
 
-def resolve_headers(headers: Mapping[str, SecretStr], environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def resolve_headers(
+    headers: Mapping[str, SecretStr], environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Every configured header with its references resolved."""
     return {name: resolve_value(name, value.get_secret_value(), environ) for name, value in headers.items()}

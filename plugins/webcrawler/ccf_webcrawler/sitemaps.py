@@ -72,7 +72,9 @@ def parse_sitemap(data: bytes) -> Sitemap:
                 if not root_seen:
                     root_seen = True
                     if _local(element.tag) not in {"urlset", "sitemapindex"}:
-                        raise SitemapError(f"root element <{_local(element.tag)}> is not urlset or sitemapindex")
+                        raise SitemapError(
+                            f"root element <{_local(element.tag)}> is not urlset or sitemapindex"
+                        )
                 continue
             if _local(element.tag) != "loc":
                 if _local(element.tag) in {"url", "sitemap"}:

@@ -134,7 +134,9 @@ class Site:
             nxt = f'<a href="/deep/{d + 1}.html">deeper</a>' if d < DEEP else ""
             p[f"/deep/{d}.html"] = Response(html(f"Deep {d}", f"<p>level {d}</p>{nxt}"))
         for o in range(ORPHANS):
-            p[f"/orphans/{o}.html"] = Response(html(f"Orphan {o}", f"<p>only the sitemap lists orphan {o}</p>"))
+            p[f"/orphans/{o}.html"] = Response(
+                html(f"Orphan {o}", f"<p>only the sitemap lists orphan {o}</p>")
+            )
         p["/private/secret.html"] = Response(html("Secret", "<p>robots.txt disallows this</p>"))
         p["/moved-target.html"] = Response(html("Moved here", "<p>the target of a redirect</p>"))
         p["/old-page"] = Response(b"", status=301, headers={"Location": "/section/0/page-0.html"})
@@ -151,10 +153,16 @@ class Site:
         p["/status/410.html"] = Response(html("Removed", ""), status=410)
         p["/status/500.html"] = Response(html("Broken", ""), status=500)
         p["/print/section-1-page-0.html"] = Response(
-            html("Print: section 1 page 0", "<p>print view</p>", '<link rel="canonical" href="/section/1/page-0.html">')
+            html(
+                "Print: section 1 page 0",
+                "<p>print view</p>",
+                '<link rel="canonical" href="/section/1/page-0.html">',
+            )
         )
         p["/noindex.html"] = Response(
-            html("Hidden", '<a href="/only-via-noindex.html">on</a>', '<meta name="robots" content="noindex">')
+            html(
+                "Hidden", '<a href="/only-via-noindex.html">on</a>', '<meta name="robots" content="noindex">'
+            )
         )
         p["/only-via-noindex.html"] = Response(html("Reached through a noindex page", "<p>found</p>"))
         p["/nofollow-meta.html"] = Response(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,7 @@ def test_crawl_delay_spaces_requests(site: Site, config: dict[str, Any], tmp_pat
     crawl({**config, "max_pages": 4, "discover_sitemaps": False}, tmp_path).run()
     times = [r.at for r in site.requests if r.path != "/robots.txt"]
     assert len(times) == 4
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.18
 
 
@@ -181,7 +182,12 @@ def test_max_url_length_stops_ever_growing_urls(site: Site, config: dict[str, An
 
 
 def test_max_pages_caps_the_crawl(site: Site, config: dict[str, Any], tmp_path: Path) -> None:
-    settings = {**config, "start_urls": [site.url("/section/0/")], "max_pages": 20, "discover_sitemaps": False}
+    settings = {
+        **config,
+        "start_urls": [site.url("/section/0/")],
+        "max_pages": 20,
+        "discover_sitemaps": False,
+    }
     run = crawl(settings, tmp_path).run()
     pages = [r for r in site.requests if r.path != "/robots.txt"]
     assert len(pages) == 20
@@ -206,11 +212,15 @@ def test_content_types_limit_what_is_indexed(site: Site, config: dict[str, Any],
 
 
 def test_html_not_indexed_still_followed(site: Site, config: dict[str, Any], tmp_path: Path) -> None:
-    run = crawl({**config, "content_types": ["PDF"], "max_depth": 1, "discover_sitemaps": False}, tmp_path).run()
+    run = crawl(
+        {**config, "content_types": ["PDF"], "max_depth": 1, "discover_sitemaps": False}, tmp_path
+    ).run()
     assert run.document_ids() == [site.url("/files/handbook.pdf")]
 
 
-def test_body_larger_than_the_cap_is_not_downloaded(site: Site, config: dict[str, Any], tmp_path: Path) -> None:
+def test_body_larger_than_the_cap_is_not_downloaded(
+    site: Site, config: dict[str, Any], tmp_path: Path
+) -> None:
     config = {**config, "max_depth": 1, "discover_sitemaps": False}
     run = crawl(config, tmp_path).run()
     assert site.url("/files/huge.txt") in run.document_ids()  # 2 MiB, under the default cap
@@ -222,7 +232,11 @@ def test_body_larger_than_the_cap_is_not_downloaded(site: Site, config: dict[str
 
 
 def test_request_headers_resolve_secret_references(
-    site: Site, config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    site: Site,
+    config: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("INTRANET_TOKEN", "Bearer s3cr3t-value")
     settings = {**config, "headers": {"Authorization": "env:INTRANET_TOKEN"}, "max_pages": 3}

@@ -66,7 +66,9 @@ def test_document_id_is_the_url_within_the_limit() -> None:
 
 
 def test_allowed_domains_include_subdomains_unless_exact() -> None:
-    config = WebCrawlerConfig(start_urls=["https://example.com/"], allowed_domains=["example.com", "=intra.net"])
+    config = WebCrawlerConfig(
+        start_urls=["https://example.com/"], allowed_domains=["example.com", "=intra.net"]
+    )
     scope = Scope.from_config(config)
     assert scope.host_allowed("https://docs.example.com/x")
     assert scope.host_allowed("https://intra.net/x")
@@ -137,8 +139,12 @@ def test_bad_sitemaps_are_reported(data: bytes) -> None:
 
 def test_page_records_survive_the_checkpoint() -> None:
     records = {
-        "https://e.com/": PageRecord(Validators('"1"', None), True, True, None, ("https://e.com/a", "https://e.com/b")),
-        "https://e.com/a": PageRecord(Validators(None, "Tue, 03 Mar 2026 10:00:00 GMT"), True, False, "https://e.com/"),
+        "https://e.com/": PageRecord(
+            Validators('"1"', None), True, True, None, ("https://e.com/a", "https://e.com/b")
+        ),
+        "https://e.com/a": PageRecord(
+            Validators(None, "Tue, 03 Mar 2026 10:00:00 GMT"), True, False, "https://e.com/"
+        ),
         "https://e.com/f.pdf": PageRecord(Validators('W/"x"', None), False, True, None, None),
     }
     checkpoint = encode(records, "scope-1")
@@ -154,7 +160,9 @@ def test_records_of_other_settings_are_ignored() -> None:
 
 def test_records_over_budget_drop_links_first() -> None:
     records = {
-        f"https://e.com/{n}": PageRecord(Validators(f'"{n}"'), True, True, None, tuple(f"https://e.com/{n}/{k}" for k in range(50)))
+        f"https://e.com/{n}": PageRecord(
+            Validators(f'"{n}"'), True, True, None, tuple(f"https://e.com/{n}/{k}" for k in range(50))
+        )
         for n in range(200)
     }
     full = encode(records, "s")
@@ -166,7 +174,10 @@ def test_records_over_budget_drop_links_first() -> None:
 
 
 def test_version_holds_both_validators() -> None:
-    assert version_of(Validators('"a"', "Tue, 03 Mar 2026 10:00:00 GMT")) == 'etag:"a" lm:Tue, 03 Mar 2026 10:00:00 GMT'
+    assert (
+        version_of(Validators('"a"', "Tue, 03 Mar 2026 10:00:00 GMT"))
+        == 'etag:"a" lm:Tue, 03 Mar 2026 10:00:00 GMT'
+    )
     assert version_of(Validators()) is None
     assert version_of(Validators('"' + "x" * 300 + '"')) is None
 
@@ -183,7 +194,11 @@ def test_retry_after_in_seconds_or_date_is_capped() -> None:
 
 def test_list_fields_accept_comma_separated_strings() -> None:
     config = WebCrawlerConfig.model_validate(
-        {"start_urls": "https://a.example/, https://b.example/", "content_types": "HTML,PDF", "allowed_domains": "a.example"}
+        {
+            "start_urls": "https://a.example/, https://b.example/",
+            "content_types": "HTML,PDF",
+            "allowed_domains": "a.example",
+        }
     )
     assert config.start_urls == ["https://a.example/", "https://b.example/"]
     assert [str(t) for t in config.content_types] == ["HTML", "PDF"]
@@ -191,7 +206,9 @@ def test_list_fields_accept_comma_separated_strings() -> None:
 
 
 def test_allow_private_networks_takes_a_bool_or_networks() -> None:
-    assert WebCrawlerConfig(start_urls=["https://a/"], allow_private_networks="10.0.0.0/8, 192.168.1.0/24").allow_private_networks == [
+    assert WebCrawlerConfig(
+        start_urls=["https://a/"], allow_private_networks="10.0.0.0/8, 192.168.1.0/24"
+    ).allow_private_networks == [
         "10.0.0.0/8",
         "192.168.1.0/24",
     ]
@@ -232,13 +249,20 @@ def test_show_config_lists_every_field() -> None:
 
 
 def test_header_references_are_resolved_from_the_environment() -> None:
-    config = WebCrawlerConfig(start_urls=["https://a/"], headers={"Authorization": "env:TOKEN", "X-Team": "docs"})
-    assert resolve_headers(config.headers, {"TOKEN": "Bearer abc"}) == {"Authorization": "Bearer abc", "X-Team": "docs"}
+    config = WebCrawlerConfig(
+        start_urls=["https://a/"], headers={"Authorization": "env:TOKEN", "X-Team": "docs"}
+    )
+    assert resolve_headers(config.headers, {"TOKEN": "Bearer abc"}) == {
+        "Authorization": "Bearer abc",
+        "X-Team": "docs",
+    }
 
 
 def test_missing_reference_names_the_header_not_the_value() -> None:
     config = WebCrawlerConfig(start_urls=["https://a/"], headers={"Authorization": "env:NOPE"})
-    with pytest.raises(HeaderSecretError, match=r"headers.Authorization: environment variable NOPE is not set"):
+    with pytest.raises(
+        HeaderSecretError, match=r"headers.Authorization: environment variable NOPE is not set"
+    ):
         resolve_headers(config.headers, {})
 
 
