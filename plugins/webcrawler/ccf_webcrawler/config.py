@@ -63,10 +63,10 @@ class WebCrawlerConfig(BaseModel):
     sitemap_urls: list[str] = Field(
         default_factory=list,
         description="Sitemaps (XML, sitemap indexes, .gz) whose URLs are crawled as start pages. "
-        "Sitemaps named in each host's robots.txt are read too (see discover_sitemaps).",
+        "Sitemaps named in the robots.txt of the start hosts are read too (see discover_sitemaps).",
     )
     discover_sitemaps: bool = Field(
-        default=True, description="Read the sitemaps listed in the robots.txt of each crawled host."
+        default=True, description="Read the sitemaps listed in the robots.txt of each start host."
     )
     allowed_domains: list[str] = Field(
         default_factory=list,

@@ -9,6 +9,7 @@ counts unchanged without a download; a page that failed for any other reason is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Iterator
@@ -89,7 +90,9 @@ class _CrawlThread:
             except queue.Empty:
                 pass
             if self.task is None or self.task.done():
-                self.loop.call_soon_threadsafe(self.loop.stop)
+                # The loop may close between the check and the call: then there is nothing to stop.
+                with contextlib.suppress(RuntimeError):
+                    self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=0.05)
 
 

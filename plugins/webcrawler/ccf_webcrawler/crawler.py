@@ -61,6 +61,7 @@ def scope_fingerprint(config: WebCrawlerConfig) -> str:
             "max_url_length",
             "trailing_slash",
             "ignore_query_parameters",
+            "content_types",
         },
         mode="json",
     )
@@ -239,8 +240,9 @@ class Crawl:
 
     async def gate(self, url: str) -> str | None:
         """Why ``url`` may not be fetched (domains, addresses, robots.txt), or None."""
-        if not self.scope.host_allowed(url):
-            return "outside the allowed domains"
+        refusal = self.scope.refusal(url, seed=True)
+        if refusal is not None:
+            return refusal
         refusal = await self._address_refusal(url)
         if refusal is not None:
             return refusal
