@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ccf_core.engine import state_scope
 from ccf_core.testing import ConnectorHarness
 from tests.site import LAST_MODIFIED, Response, Site, html
 
@@ -105,3 +106,18 @@ def test_a_new_index_gets_everything_again(site: Site, config: dict, tmp_path) -
         run = second.run()
     assert run.report.added == run.report.scanned
     assert not any(r.status == 304 for r in site.requests)
+
+
+def test_page_not_recorded_by_the_engine_is_downloaded_again(harness: ConnectorHarness, site: Site) -> None:
+    """A conditional request is sent only when the engine recorded the same version."""
+    first = harness.run()
+    page = site.url("/section/2/page-2.html")
+    scope = state_scope("webcrawler", harness.index)
+    harness.state.forget(scope, [page])
+    site.requests.clear()
+    run = harness.run()
+    request = next(r for r in site.requests if r.path == "/section/2/page-2.html")
+    assert "if-none-match" not in request.headers
+    assert request.status == 200
+    assert run.report.added == 1
+    assert run.report.unchanged == first.report.scanned - 1

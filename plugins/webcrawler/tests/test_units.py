@@ -14,7 +14,7 @@ from ccf_core import ConnectorConfigError
 from ccf_webcrawler import WebCrawlerConfig, WebCrawlerConnector
 from ccf_webcrawler.fetch import Validators, retry_after_seconds
 from ccf_webcrawler.html import parse_page
-from ccf_webcrawler.records import PageRecord, decode, encode, version_of
+from ccf_webcrawler.records import CHECKPOINT_BUDGET, PageRecord, decode, encode, version_of
 from ccf_webcrawler.secrets import HeaderSecretError, resolve_headers
 from ccf_webcrawler.sitemaps import SitemapError, parse_sitemap
 from ccf_webcrawler.urls import MAX_DOCUMENT_ID, Scope, document_id, normalise_url
@@ -282,3 +282,23 @@ def test_secrets_manager_and_ssm_references(monkeypatch: pytest.MonkeyPatch) -> 
         ssm_arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/crawler/token"
         config = WebCrawlerConfig(start_urls=["https://a/"], headers={"A": f"{arn}#token", "B": ssm_arn})
         assert resolve_headers(config.headers) == {"A": "Bearer from-sm", "B": "Bearer from-ssm"}
+
+
+def test_records_of_a_20000_page_site_fit_the_checkpoint_budget() -> None:
+    """28 links per page (20 navigation links shared by every page, 8 of its own), as in the bench."""
+    pages = 20_000
+    base = "https://docs.example.com/handbook/chapter"
+    hubs = tuple(f"{base}/{h * 1000}.html" for h in range(20))
+    records = {
+        f"{base}/{n}.html": PageRecord(
+            Validators(f'"{n:08x}-5f3a"', "Tue, 03 Mar 2026 10:00:00 GMT"),
+            True,
+            True,
+            None,
+            hubs + tuple(f"{base}/{(n + k) % pages}.html" for k in range(1, 9)),
+        )
+        for n in range(pages)
+    }
+    checkpoint = encode(records, "s")
+    assert len(json.dumps(checkpoint)) < CHECKPOINT_BUDGET
+    assert decode(checkpoint, "s")[f"{base}/7.html"].links is not None
