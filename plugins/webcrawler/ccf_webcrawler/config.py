@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -113,6 +114,11 @@ class WebCrawlerConfig(BaseModel):
         description="Extra request headers (e.g. Authorization). A value may be a reference resolved "
         "at run time: `env:NAME` (environment variable), `arn:aws:secretsmanager:...` or "
         "`arn:aws:ssm:...` (optionally `#json-key`). Values never appear in logs or reports.",
+    )
+    ca_bundle: Path | None = Field(
+        default=None,
+        description="PEM file of extra certificate authorities to trust (an intranet's own CA), "
+        "besides the public ones.",
     )
     respect_robots_txt: bool = Field(
         default=True, description="Obey robots.txt rules for user_agent, including Crawl-delay."

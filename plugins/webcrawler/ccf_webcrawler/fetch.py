@@ -12,6 +12,7 @@ import asyncio
 import email.utils
 import logging
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from enum import StrEnum
 import httpcore
 import httpx
 
+from ccf_core import CCFError
 from ccf_webcrawler.config import WebCrawlerConfig
 from ccf_webcrawler.safety import AddressPolicy, GuardedNetworkBackend
 from ccf_webcrawler.urls import normalise_url
@@ -42,6 +44,10 @@ _DRAIN_LIMIT = 64 * 1024
 Gate = Callable[[str], Awaitable[str | None]]
 #: Answers whether a response of this ``Content-Type`` at this URL is worth downloading.
 Wanted = Callable[[str, str], bool]
+
+
+class CrawlSettingsError(CCFError):
+    """A setting that only shows its problem when the crawl starts (a CA file that cannot be read)."""
 
 
 class Outcome(StrEnum):
@@ -170,7 +176,15 @@ class Fetcher:
     def __init__(self, config: WebCrawlerConfig, headers: Mapping[str, str], policy: AddressPolicy) -> None:
         self.config = config
         self.pacer = HostPacer(config.requests_per_second)
+        verify: ssl.SSLContext | bool = True
+        if config.ca_bundle is not None:
+            verify = httpx.create_ssl_context()
+            try:
+                verify.load_verify_locations(cafile=str(config.ca_bundle))
+            except (OSError, ssl.SSLError) as err:
+                raise CrawlSettingsError(f"ca_bundle: cannot read {config.ca_bundle}: {err}") from None
         transport = httpx.AsyncHTTPTransport(
+            verify=verify,
             http2=True,
             limits=httpx.Limits(
                 max_connections=config.concurrency, max_keepalive_connections=config.concurrency
