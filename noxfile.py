@@ -94,7 +94,7 @@ def demo(session: nox.Session) -> None:
             "--log-format",
             "text",
         )
-    session.log("Searching the crawled pages for 'rollback deploy':")
+    session.log("Searching the crawled pages for 'roll back deploy':")
     session.run("ccf", "search", "roll back deploy", "--index", index)
 
 
