@@ -184,7 +184,13 @@ class Crawl:
                 self._wake = asyncio.Condition()
                 await self._seed()
                 workers = [asyncio.create_task(self._worker()) for _ in range(self.config.concurrency)]
-                await asyncio.gather(*workers)
+                try:
+                    await asyncio.gather(*workers)
+                finally:
+                    # A worker that failed ends the crawl: the others stop before the client closes.
+                    for worker in workers:
+                        worker.cancel()
+                    await asyncio.gather(*workers, return_exceptions=True)
             self.closed = True
             if self._truncated:
                 logger.warning(

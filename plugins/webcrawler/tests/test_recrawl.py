@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ccf_core.engine import state_scope
 from ccf_core.testing import ConnectorHarness
+from ccf_webcrawler import crawler
 from tests.site import LAST_MODIFIED, Response, Site, html
 
 
@@ -121,3 +124,20 @@ def test_page_not_recorded_by_the_engine_is_downloaded_again(harness: ConnectorH
     assert request.status == 200
     assert run.report.added == 1
     assert run.report.unchanged == first.report.scanned - 1
+
+
+def test_an_unexpected_error_fails_the_run_and_deletes_nothing(
+    harness: ConnectorHarness, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = harness.run()
+    site.pages["/section/3/page-3.html"] = Response(html("Section 3 page 3", "<p>changed</p>"))
+
+    def broken_parser(url: str, body: bytes, robots_names: tuple[str, ...] = ()) -> None:
+        raise RuntimeError("parser exploded")
+
+    monkeypatch.setattr(crawler, "parse_page", broken_parser)
+    run = harness.run()
+    assert run.report.status.value == "failed"
+    assert "parser exploded" in (run.report.error or "")
+    assert run.report.deleted == 0
+    assert run.document_ids() == first.document_ids()
