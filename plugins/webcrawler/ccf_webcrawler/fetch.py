@@ -292,6 +292,10 @@ class Fetcher:
         except httpx.ConnectError as err:
             if "allow_private_networks" in str(err):
                 return FetchResult(url, Outcome.REFUSED, current, reason=str(err)), None
+            if "CERTIFICATE_VERIFY_FAILED" in str(err):
+                # Retrying cannot fix a certificate; an intranet's own CA goes in ca_bundle.
+                reason = f"TLS certificate not trusted ({err}); if it is signed by your own CA, set ca_bundle"
+                return FetchResult(url, Outcome.FAILED, current, reason=reason), None
             raise _Transient(f"cannot connect: {err}") from None
         except httpx.TimeoutException:
             raise _Transient(f"timed out after {self.config.timeout_seconds:g} s") from None
