@@ -18,7 +18,7 @@ from typing import Any, Literal, TextIO
 from ccf_core.logjson import RECORD_ATTRIBUTES, JsonFormatter
 
 #: The runner's own logger. It is named after the program so that a text line reads
-#: ``ccf-run: ...``; its notices (the destination line) are shown whatever ``--log-level`` says.
+#: ``ccf-run: ...``; like every other logger it follows ``--log-level``.
 RUNNER_LOGGER = "ccf-run"
 #: What replaces a secret value.
 MASK = "***"
@@ -169,8 +169,8 @@ def default_format() -> LogFormat:
 def configure_logging(fmt: LogFormat | None = None, level: str | int = logging.INFO) -> LogFormat:
     """Send every log record to stderr in ``fmt`` (the default one when ``None``) at ``level``.
 
-    Calling it again replaces the handler it installed before. The runner's own logger
-    (:data:`RUNNER_LOGGER`) always logs at least its INFO notices.
+    Calling it again replaces the handler it installed before. Every logger, the runner's own
+    (:data:`RUNNER_LOGGER`) included, follows ``level``: ``warning`` hides the INFO lines.
 
     Returns:
         The format in use.
@@ -190,6 +190,6 @@ def configure_logging(fmt: LogFormat | None = None, level: str | int = logging.I
     handler.setFormatter(JsonFormatter() if chosen == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(numeric)
-    logging.getLogger(RUNNER_LOGGER).setLevel(min(numeric, logging.INFO))
+    logging.getLogger(RUNNER_LOGGER).setLevel(numeric)
     logging.captureWarnings(True)
     return chosen

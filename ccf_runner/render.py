@@ -59,6 +59,10 @@ def report_text(report: SyncReport) -> str:
     """The report for people, secrets masked; a dry run adds its plan (counts, first ids of each kind)."""
     report = masked_report(report)
     text = report.to_text()
+    if report.dry_run:
+        text = "\n".join(
+            _dry_run_counts(report) if line.startswith("  scanned ") else line for line in text.splitlines()
+        )
     plan = report.plan
     if plan is None:
         return text
@@ -71,6 +75,15 @@ def report_text(report: SyncReport) -> str:
         if len(ids) > PLAN_IDS_SHOWN:
             lines.append(f"    ... and {len(ids) - PLAN_IDS_SHOWN} more (see --report-json)")
     return "\n".join(lines)
+
+
+def _dry_run_counts(report: SyncReport) -> str:
+    """The counters line of a dry run, in the conditional: nothing was added, it would be."""
+    return (
+        f"  scanned {report.scanned}, would add {report.added}, would update {report.updated}, "
+        f"unchanged {report.unchanged}, would delete {report.deleted}, failed {report.failed}, "
+        f"skipped {report.skipped}"
+    )
 
 
 def partial_report(connector: str, destination: str, error: str, *, dry_run: bool) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from ccf_core.errors import ConnectorConfigError
 from ccf_core.ports import Destination, StateStore
 from ccf_core.report import RunStatus, SyncReport
 from ccf_runner import exit_codes
+from ccf_runner.connector_errors import guard_connector
 from ccf_runner.discovery import CONNECTOR_HEADERS, find_connector, installed
 from ccf_runner.errors import BadConfiguration, RunnerError
 from ccf_runner.logs import RUNNER_LOGGER, LogFormat, configure_logging, log_context, register_secret
@@ -36,7 +37,14 @@ from ccf_runner.render import (
     write_report_json,
 )
 from ccf_runner.schema import config_schema, raw_secret_values, secret_values
-from ccf_runner.settings import SettingsError, build_config, env_prefix, parse_assignment
+from ccf_runner.settings import (
+    LISTS_AND_MAPS_HELP,
+    SettingsError,
+    build_config,
+    env_prefix,
+    parse_assignment,
+    unknown_env_variables,
+)
 from ccf_runner.signals import cancel_on_signals
 from ccf_runner.targets import (
     DEFAULT_INDEX,
@@ -192,6 +200,7 @@ def _check_assignments(ctx: click.Context, param: click.Parameter, values: Seque
     help="[env: CCF_MAX_IN_FLIGHT] Batches sent to Q Business at once (default 16; adapts down "
     "when throttled).",
 )
+@click.version_option(package_name="ccf-framework", prog_name="ccf-run", message="%(prog)s %(version)s")
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -276,6 +285,9 @@ def run(request: RunRequest) -> int:
         RunnerError: for anything that stops the run before it starts (bad configuration,
             unknown connector, a plugin that failed to load).
     """
+    # The connector and its settings first: a misspelled name or a bad setting is reported
+    # before the line that says where documents would go.
+    connector = guard_connector(_make_connector(request))
     choice = choose_destination(request.index, *request.qbusiness_ids, extra=request.qbusiness_options)
     dry = " (dry run: nothing will be written)" if request.options.dry_run else ""
     logger.info(
@@ -285,10 +297,9 @@ def run(request: RunRequest) -> int:
         describe_state(request.state),
         dry,
     )
-    connector = _make_connector(request)
-    destination = choice.create()
+    destination = choice.create(dry_run=request.options.dry_run)
     try:
-        state = open_state(request.state)
+        state = open_state(request.state, dry_run=request.options.dry_run)
     except BadConfiguration:
         _shutdown(destination)
         raise
@@ -322,6 +333,8 @@ def _publish(request: RunRequest, text: str, report: SyncReport | dict[str, Any]
 def _make_connector(request: RunRequest) -> Connector:
     info = find_connector(request.connector)
     connector_class = info.connector_class
+    for warning in unknown_env_variables(request.connector, connector_class.Config):
+        logger.warning("%s", warning)
     raw = build_config(
         request.connector,
         connector_class.Config,
@@ -413,5 +426,6 @@ def _print_config(name: str) -> None:
     ]
     if rows:
         print_table(("FIELD", "TYPE", "DEFAULT", "ENVIRONMENT", "DESCRIPTION"), rows)
+        click.echo(LISTS_AND_MAPS_HELP)
     else:
         click.echo("  (none: this connector takes no settings)")
