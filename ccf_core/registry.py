@@ -49,7 +49,9 @@ def connector_class_problems(connector_class: object) -> list[str]:
         SyncMode(connector_class.sync_mode)
     except ValueError:
         allowed = ", ".join(repr(mode.value) for mode in SyncMode)
-        problems.append(f"sync_mode {connector_class.sync_mode!r} is not one of {allowed} (use SyncMode.FULL)")
+        problems.append(
+            f"sync_mode {connector_class.sync_mode!r} is not one of {allowed} (use SyncMode.FULL)"
+        )
     if connector_class.documents is Connector.documents or inspect.isabstract(connector_class):
         problems.append("it does not implement documents(self, context)")
     return problems

@@ -30,7 +30,7 @@ class ConnectorFailed(CCFError):
 
 
 def guard_connector(connector: Connector) -> Connector:
-    """Wrap ``connector``'s generators (on this instance only) so their exceptions say where they came from."""
+    """Wrap ``connector``'s generators (this instance only) so their exceptions say where they came from."""
     for method in GUARDED_METHODS:
         setattr(connector, method, _guarded(connector, method, getattr(connector, method)))
     return connector

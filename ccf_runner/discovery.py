@@ -79,7 +79,8 @@ def find_connector(name: str) -> ConnectorInfo:
     except ConnectorNotFoundError:
         pass
     found = Installed(registry.all(), {n: str(e) for n, e in pm.load_errors().items()})
-    lines = [f"no connector named {name!r} is installed{did_you_mean(name, [c.name for c in found.connectors])}"]
+    guess = did_you_mean(name, [info.name for info in found.connectors])
+    lines = [f"no connector named {name!r} is installed{guess}"]
     if found.connectors:
         lines += ["installed connectors:", plain_table(CONNECTOR_HEADERS, found.connector_rows())]
     else:

@@ -7,6 +7,7 @@ is plain text, so scripts and logs never see colour codes or redrawn lines.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,6 +22,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ccf_core.report import Failure, RunStatus, SyncReport
+from ccf_core.validation import escape_undecodable
 from ccf_runner.logs import mask_secrets, mask_value
 
 #: How many ids of each kind a dry run lists in the text report (the JSON report has them all).
@@ -43,16 +45,38 @@ def masked_report(report: SyncReport) -> SyncReport:
     """A copy of ``report`` whose error and failure messages have every registered secret masked.
 
     Connectors quote URLs and exceptions, which may carry a token; both renderers below go
-    through this, so neither the text nor the JSON report shows one.
+    through this, so neither the text nor the JSON report shows one. Ids and messages holding
+    bytes that are not UTF-8 (a file name in another encoding) show them escaped (``\\xe9``).
     """
+    plan = report.plan
+    if plan is not None:
+        plan = replace(
+            plan,
+            add=[escape_undecodable(doc_id) for doc_id in plan.add],
+            update=[escape_undecodable(doc_id) for doc_id in plan.update],
+            delete=[escape_undecodable(doc_id) for doc_id in plan.delete],
+        )
     return replace(
         report,
-        error=None if report.error is None else mask_secrets(report.error),
+        error=None if report.error is None else _readable(mask_secrets(report.error)),
         failures=[
-            Failure(failure.document_id, failure.reason, mask_secrets(failure.message))
+            Failure(
+                escape_undecodable(failure.document_id),
+                failure.reason,
+                _readable(mask_secrets(failure.message)),
+            )
             for failure in report.failures
         ],
+        plan=plan,
     )
+
+
+_REPR_OF_UNDECODABLE = re.compile(r"\\udc([89a-f][0-9a-f])")
+
+
+def _readable(message: str) -> str:
+    """A message with undecodable bytes escaped, also where ``repr()`` already wrote them as ``\\udcXX``."""
+    return _REPR_OF_UNDECODABLE.sub(r"\\x\1", escape_undecodable(message))
 
 
 def report_text(report: SyncReport) -> str:

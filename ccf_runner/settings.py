@@ -43,8 +43,8 @@ _NOT_FOUND = object()
 #: How lists and maps are written in ``--set`` and environment variables (``--show-config`` prints it).
 LISTS_AND_MAPS_HELP = (
     "Lists: comma-separated (--set patterns=**/*.md,**/*.txt) or YAML ([a, b]). "
-    "Maps: one key per flag (--set members.admins=alice) or variable (CCF_<CONNECTOR>_MEMBERS__ADMINS=alice), "
-    "or YAML ({admins: [alice]})."
+    "Maps: one key per flag (--set members.admins=alice) or variable "
+    "(CCF_<CONNECTOR>_MEMBERS__ADMINS=alice), or YAML ({admins: [alice]})."
 )
 
 
