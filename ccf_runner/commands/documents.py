@@ -81,6 +81,7 @@ def documents() -> None:
 @index_option
 @json_option
 def list_documents(
+    *,
     limit: int,
     offset: int,
     connector_id: str | None,
