@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from ccf_core.errors import CCFError, ConnectorNotFoundError, DestinationNotFoundError
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from ccf_core.connector import Connector
     from ccf_core.ports import Destination
 
@@ -129,12 +132,46 @@ class ConnectorRegistry:
 
 @dataclass(frozen=True)
 class DestinationInfo:
-    """A registered destination factory."""
+    """A registered destination factory and, if given, the pydantic model of its settings."""
 
     name: str
     factory: Callable[..., Destination]
     description: str
     plugin: str
+    config: type[BaseModel] | None = None
+
+    def settings_model(self) -> type[BaseModel]:
+        """The model of the destination's settings: ``config`` if given, else read off the factory.
+
+        From the factory, every keyword parameter becomes a field with its annotation and
+        default (a ``**options`` factory takes any other setting too).
+        """
+        if self.config is not None:
+            return self.config
+        return _model_from_signature(self.name, self.factory)
+
+
+def _model_from_signature(name: str, factory: Callable[..., Any]) -> type[BaseModel]:
+    from pydantic import ConfigDict, create_model
+
+    try:
+        hints = typing.get_type_hints(factory)
+    except Exception:  # annotations that cannot be resolved here: the fields take any value
+        hints = {}
+    fields: dict[str, Any] = {}
+    extra: typing.Literal["allow", "forbid"] = "forbid"
+    for parameter in inspect.signature(factory).parameters.values():
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            extra = "allow"
+            continue
+        if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.POSITIONAL_ONLY):
+            continue
+        default = ... if parameter.default is inspect.Parameter.empty else parameter.default
+        fields[parameter.name] = (hints.get(parameter.name, Any), default)
+    model: type[BaseModel] = create_model(
+        f"{name.title().replace('-', '')}Settings", __config__=ConfigDict(extra=extra), **fields
+    )
+    return model
 
 
 class DestinationRegistry:
@@ -144,14 +181,34 @@ class DestinationRegistry:
         self._destinations: dict[str, DestinationInfo] = {}
         self.current_plugin = "unknown"
 
-    def register(self, name: str, factory: Callable[..., Destination], *, description: str = "") -> None:
-        """Register ``factory`` (called with keyword options, returns a Destination) as ``name``."""
+    def register(
+        self,
+        name: str,
+        factory: Callable[..., Destination],
+        *,
+        description: str = "",
+        config: type[BaseModel] | None = None,
+    ) -> None:
+        """Register ``factory`` (called with keyword options, returns a Destination) as ``name``.
+
+        Args:
+            name: what users pass to ``ccf-run --destination``.
+            factory: builds the destination from keyword settings.
+            description: one line for ``ccf-run --list``.
+            config: a pydantic model of the settings (``ccf-run --show-config NAME`` describes
+                it; the runner validates the settings with it and passes its fields to
+                ``factory``). Without one, the factory's keyword parameters are the settings.
+        """
         if name in self._destinations:
             raise CCFError(
                 f"destination {name!r} is registered twice: by plugin "
                 f"{self._destinations[name].plugin!r} and by plugin {self.current_plugin!r}"
             )
-        self._destinations[name] = DestinationInfo(name, factory, description, self.current_plugin)
+        import pydantic
+
+        if config is not None and not (isinstance(config, type) and issubclass(config, pydantic.BaseModel)):
+            raise CCFError(f"destination {name!r}: config must be a pydantic model class")
+        self._destinations[name] = DestinationInfo(name, factory, description, self.current_plugin, config)
 
     def forget_plugin(self, plugin: str) -> None:
         """Drop every destination ``plugin`` registered (its registration hook failed part-way)."""
@@ -161,17 +218,20 @@ class DestinationRegistry:
 
     def create(self, name: str, **options: Any) -> Destination:
         """Build the destination registered as ``name``."""
+        return self.get(name).factory(**options)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._destinations
+
+    def get(self, name: str) -> DestinationInfo:
+        """The destination registered as ``name``, or :class:`DestinationNotFoundError`."""
         try:
-            info = self._destinations[name]
+            return self._destinations[name]
         except KeyError:
             known = ", ".join(sorted(self._destinations)) or "none"
             raise DestinationNotFoundError(
                 f"no destination named {name!r} is registered (registered: {known})"
             ) from None
-        return info.factory(**options)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._destinations
 
     def all(self) -> list[DestinationInfo]:
         """Every registered destination, sorted by name."""

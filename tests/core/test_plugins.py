@@ -405,3 +405,26 @@ def test_plugin_registering_a_good_then_a_bad_class_registers_neither(install: I
     registry = connector_registry()
     assert "half-good" not in registry
     assert "half" in get_plugin_manager().load_errors()
+
+
+def test_destination_settings_are_read_off_the_factory_without_a_model() -> None:
+    from ccf_core.registry import DestinationRegistry
+
+    def factory(*, folder: str, size: int = 3) -> object:
+        raise AssertionError("not built")
+
+    registry = DestinationRegistry()
+    registry.register("files", factory)  # type: ignore[arg-type]
+    model = registry.get("files").settings_model()
+    assert model.model_validate({"folder": "x", "size": "4"}).model_dump() == {"folder": "x", "size": 4}
+    with pytest.raises(ValueError, match="folder"):
+        model.model_validate({"size": 1})
+    with pytest.raises(ValueError, match="extra"):
+        model.model_validate({"folder": "x", "colour": "red"})
+
+
+def test_destination_config_must_be_a_pydantic_model() -> None:
+    from ccf_core.registry import DestinationRegistry
+
+    with pytest.raises(CCFError, match="config must be a pydantic model class"):
+        DestinationRegistry().register("odd", lambda **o: None, config=dict)  # type: ignore[arg-type]
