@@ -38,7 +38,7 @@ from ccf_core.engine import SyncEngine, SyncOptions
 from ccf_core.errors import ConnectorConfigError
 from ccf_core.hookspecs import PROJECT_NAME
 from ccf_core.plugins import connector_registry
-from ccf_core.registry import CONNECTOR_NAME_PATTERN
+from ccf_core.registry import CONNECTOR_NAME_PATTERN, connector_class_problems
 from ccf_core.report import RunStatus, SyncReport
 from ccf_core.state.sqlite import SqliteStateStore
 
@@ -119,9 +119,15 @@ class ConnectorHarness:
         options: SyncOptions | None = None,
         paths_relative_to: str | Path | None = None,
     ) -> None:
-        self.connector_class = (
-            connector_registry().get(connector).connector_class if isinstance(connector, str) else connector
-        )
+        if isinstance(connector, str):
+            self.connector_class = connector_registry().get(connector).connector_class
+        else:
+            # The checks registration makes, so a test fails the way `ccf-run --list` would.
+            problems = connector_class_problems(connector)
+            if problems:
+                raise AssertionError(f"{connector!r} is not a usable connector class: " + "; ".join(problems))
+            connector.sync_mode = SyncMode(connector.sync_mode)
+            self.connector_class = connector
         self.config = dict(config or {})
         self.directory = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="ccf-"))
         self.options = options or SyncOptions()

@@ -15,6 +15,7 @@ import click
 from ccf_core.engine import split_scope
 from ccf_core.state.sqlite import SqliteStateStore
 from ccf_runner.commands.common import json_option, open_state, state_option
+from ccf_runner.discovery import did_you_mean
 from ccf_runner.render import print_json, print_table
 
 #: How a scope recorded before state was kept per destination names its destination.
@@ -52,7 +53,10 @@ def _destination_label(identity: str | None) -> str:
 
 def _no_state(connector: str, state_path: str, known: dict[str, Any]) -> str:
     listed = ", ".join(known) or "none"
-    return f"no state recorded for connector {connector!r} in {state_path} (connectors with state: {listed})"
+    return (
+        f"no state recorded for connector {connector!r} in {state_path}{did_you_mean(connector, known)} "
+        f"(connectors with state: {listed})"
+    )
 
 
 @state.command("show")

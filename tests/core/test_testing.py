@@ -102,3 +102,21 @@ def test_folder_check_passes_a_connector_that_stays_inside() -> None:
 def test_conformance_includes_the_folder_check() -> None:
     problems = conformance_problems(Naive, require_entry_point=False, folder_setting="path")
     assert any(problem.startswith("folder:") for problem in problems)
+
+
+def test_harness_takes_a_plain_string_sync_mode(tmp_path: Path) -> None:
+    class Stringly(Naive):
+        name = "stringly"
+        sync_mode = "incremental"  # type: ignore[assignment]
+
+    (tmp_path / "docs").mkdir()
+    with ConnectorHarness(Stringly, {"path": "docs"}, directory=tmp_path) as harness:
+        assert harness.run().report.mode == "incremental"
+
+
+def test_harness_refuses_a_class_registration_would_refuse(tmp_path: Path) -> None:
+    class NoDocuments(Connector):
+        name = "no-documents"
+
+    with pytest.raises(AssertionError, match=r"does not implement documents\(self, context\)"):
+        ConnectorHarness(NoDocuments, directory=tmp_path)

@@ -299,3 +299,9 @@ def test_state_show_without_a_state_file_says_to_run_ccf_run_first(tmp_path: Pat
     result = ccf("state", "show", "--connector", "wiki", "--state", str(tmp_path / "none.db"))
     assert result.exit_code == 1
     assert "no state database at" in result.output and "ccf-run" in result.output
+
+
+def test_state_show_of_a_misspelled_connector_guesses_the_name() -> None:
+    result = ccf("state", "show", "--connector", "wikki")
+    assert result.exit_code == 1
+    assert "no state recorded for connector 'wikki' in .ccf/state.db; did you mean 'wiki'?" in result.output
