@@ -23,6 +23,7 @@ from rich.table import Table
 
 from ccf_core.report import Failure, RunStatus, SyncReport
 from ccf_core.validation import escape_undecodable
+from ccf_runner.connector_errors import ConnectorFailed
 from ccf_runner.logs import mask_secrets, mask_value
 
 #: How many ids of each kind a dry run lists in the text report (the JSON report has them all).
@@ -75,7 +76,12 @@ _REPR_OF_UNDECODABLE = re.compile(r"\\udc([89a-f][0-9a-f])")
 
 
 def _readable(message: str) -> str:
-    """A message with undecodable bytes escaped, also where ``repr()`` already wrote them as ``\\udcXX``."""
+    """A message with undecodable bytes escaped, also where ``repr()`` already wrote them as ``\\udcXX``.
+
+    The engine writes an error as ``Type: message``; a :class:`ConnectorFailed` message already
+    says what failed, so its type name is dropped.
+    """
+    message = message.removeprefix(f"{ConnectorFailed.__name__}: ")
     return _REPR_OF_UNDECODABLE.sub(r"\\x\1", escape_undecodable(message))
 
 

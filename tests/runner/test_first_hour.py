@@ -200,7 +200,7 @@ def test_connector_exception_names_connector_document_file_and_line() -> None:
     result = ccf_run("--connector", "crashing")
     assert result.exit_code == exit_codes.FAILED
     line = next(line for line in result.stdout.splitlines() if line.startswith("  error:"))
-    assert "connector 'crashing' raised KeyError: 'body'" in line
+    assert line.startswith("  error: connector 'crashing' raised KeyError: 'body'")
     assert "while producing the document after 'first'" in line
     assert f"{Path(__file__).name}:" in line and " in documents)" in line
     assert "--log-level debug" in line
