@@ -231,3 +231,36 @@ def test_state_api_without_aws_credentials_is_one_line_with_the_fix(
     assert "Traceback" not in result.stderr
     assert "--state api: no AWS credentials found" in result.stderr
     assert "AWS_PROFILE" in result.stderr
+
+
+# -- --destination with the built-in destinations ------------------------------------------------
+
+
+def test_destination_local_wins_over_qbusiness_ids_in_the_environment() -> None:
+    ids = {
+        "Q_BUSINESS_APP_ID": "a" * 36,
+        "Q_BUSINESS_INDEX_ID": "b" * 36,
+        "Q_BUSINESS_DATA_SOURCE_ID": "c" * 36,
+    }
+    result = ccf_run("--connector", "pages", "--destination", "local", env=ids)
+    assert result.exit_code == exit_codes.SUCCESS, result.stderr
+    assert "-> local index .ccf/index.db" in result.stderr.splitlines()[0]
+
+
+def test_destination_qbusiness_without_its_ids_names_them() -> None:
+    result = ccf_run("--connector", "pages", "--destination", "qbusiness")
+    assert result.exit_code == exit_codes.BAD_CONFIGURATION
+    assert "--destination qbusiness needs --qbusiness-app-id" in result.stderr
+    assert not Path(".ccf").exists()
+
+
+def test_destination_settings_without_a_plugin_destination_are_refused() -> None:
+    result = ccf_run("--connector", "pages", "--destination-set", "folder=out")
+    assert result.exit_code == exit_codes.BAD_CONFIGURATION
+    assert "--destination-set/--destination-config are for a plugin's destination" in result.stderr
+
+
+def test_show_config_of_a_built_in_destination_names_its_options() -> None:
+    result = ccf_run("--show-config", "local")
+    assert result.exit_code == exit_codes.SUCCESS
+    assert "destination local" in result.stdout and "--index PATH" in result.stdout
