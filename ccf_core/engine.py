@@ -29,7 +29,7 @@ from ccf_core.checksum import (
 )
 from ccf_core.connector import Connector, SyncContext, SyncMode
 from ccf_core.content_types import ContentType
-from ccf_core.errors import ErrorBudgetExceeded, MassDeleteRefused, SyncAborted, SyncCancelled
+from ccf_core.errors import CCFError, ErrorBudgetExceeded, MassDeleteRefused, SyncAborted, SyncCancelled
 from ccf_core.models.acl import Group
 from ccf_core.models.document import Document, DocumentMetadata, DocumentVersion
 from ccf_core.plugins import CCFPluginManager, get_plugin_manager
@@ -220,9 +220,11 @@ class _Run:
         except SyncAborted as err:
             report.error = f"{err.reason}: {err}"
         except Exception as err:
-            logger.error("sync of %s failed: %s: %s", self.name, type(err).__name__, err)
+            # ccf's own errors are sentences already; others need their type to make sense.
+            text = str(err) if isinstance(err, CCFError) else f"{type(err).__name__}: {err}"
+            logger.error("sync of %s failed: %s", self.name, text)
             logger.debug("traceback of the failed sync of %s", self.name, exc_info=True)
-            report.error = f"{type(err).__name__}: {err}"
+            report.error = text
         finally:
             try:
                 self._close_pipeline(pipeline)
@@ -264,9 +266,11 @@ class _Run:
         destination = self.engine.destination
         if self.options.dry_run or not isinstance(destination, ListableDestination):
             return stored
-        reason = reconcile_reason(destination, self._notes, self.name)
-        if reason is None:
+        if self._notes.get(GENERATION_NOTE) == destination.generation:
             return stored
+        reason = (
+            reconcile_reason(destination, self._notes, self.name) or "the state has no record of this index"
+        )
         # Every document the destination holds is marked pending: the run sends each one the
         # source still has again, and deletes the others.
         held = {doc_id: PENDING_UPDATE for doc_id, _ in destination.list_synced(self.name)}
@@ -634,7 +638,7 @@ def reconcile_reason(
         return "the state was written for another index (it was deleted or replaced)"
     if destination.count(connector):
         return "the index holds documents the state has no record of (the state was lost or reset)"
-    return "the state has no record of this index"
+    return None
 
 
 def _pad(value: str) -> str:

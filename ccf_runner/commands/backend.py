@@ -8,6 +8,8 @@ credentials: dummy ones are used when none are configured. Tables on a terminal,
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import json
 import sys
@@ -42,13 +44,24 @@ def _api_options(*, required: bool) -> Callable[[F], F]:
             expose_value=False,
             callback=remember,
             help="The CCF API (e.g. https://ID.execute-api.REGION.amazonaws.com/prod, or the URL "
-            "`ccf backend serve` prints). Env: CCF_ENDPOINT_URL.",
+            "`ccf backend serve` prints). Needed here or in CCF_ENDPOINT_URL "
+            "(or CUSTOM_CONNECTOR_FRAMEWORK_API_ENDPOINT, as a backend job has it).",
         ),
         click.option(
-            "--region", envvar="AWS_REGION", expose_value=False, callback=remember, help="AWS region."
+            "--region",
+            envvar="AWS_REGION",
+            show_envvar=True,
+            expose_value=False,
+            callback=remember,
+            help="AWS region.",
         ),
         click.option(
-            "--profile", envvar="AWS_PROFILE", expose_value=False, callback=remember, help="AWS profile."
+            "--profile",
+            envvar="AWS_PROFILE",
+            show_envvar=True,
+            expose_value=False,
+            callback=remember,
+            help="AWS profile.",
         ),
     ]
 
@@ -60,10 +73,11 @@ def _api_options(*, required: bool) -> Callable[[F], F]:
     return decorate
 
 
-#: ``--endpoint-url`` (required), ``--region`` and ``--profile``, kept for :func:`make_client`.
-api_options = _api_options(required=True)
-#: The same options with ``--endpoint-url`` optional (for a command that also works locally).
-optional_api_options = _api_options(required=False)
+#: ``--endpoint-url``, ``--region`` and ``--profile``, kept for :func:`make_client`. The URL is not
+#: marked required because CCF_ENDPOINT_URL may give it; :func:`make_client` asks for it when missing.
+api_options = _api_options(required=False)
+#: The same options, for a command that also works without the API (``ccf documents list``).
+optional_api_options = api_options
 
 
 def make_client() -> Any:
@@ -247,7 +261,15 @@ def _connector_request(options: dict[str, Any]) -> dict[str, Any]:
 @json_option
 @api_errors
 def create_connector(as_json: bool, **options: Any) -> None:
-    """Create a connector (AVAILABLE, ready for jobs)."""
+    """Create a connector (AVAILABLE, ready for jobs).
+
+    \b
+    Example:
+      ccf connectors create --name wiki --connector-type webcrawler \\
+          --image-uri 123456789012.dkr.ecr.us-east-1.amazonaws.com/ccf:latest \\
+          --execution-role-arn arn:aws:iam::123456789012:role/exec \\
+          --job-role-arn arn:aws:iam::123456789012:role/job
+    """
     connector = make_client().create_custom_connector(**_connector_request(options))["connector"]
     _show(connector, as_json)
 
@@ -258,7 +280,12 @@ def create_connector(as_json: bool, **options: Any) -> None:
 @json_option
 @api_errors
 def get_connector(connector_id: str, as_json: bool) -> None:
-    """Show everything about connector CONNECTOR_ID."""
+    """Show everything about connector CONNECTOR_ID.
+
+    \b
+    Example:
+      ccf connectors get cc-0123456789ab --json
+    """
     _show(make_client().get_custom_connector(connector_id=connector_id)["connector"], as_json)
 
 
@@ -270,7 +297,12 @@ def get_connector(connector_id: str, as_json: bool) -> None:
 @json_option
 @api_errors
 def update_connector(connector_id: str, as_json: bool, removed: tuple[str, ...], **options: Any) -> None:
-    """Change only the given fields of connector CONNECTOR_ID (nested objects merge)."""
+    """Change only the given fields of connector CONNECTOR_ID (nested objects merge).
+
+    \b
+    Example:
+      ccf connectors update cc-0123456789ab --timeout 7200 --configuration '{"max_pages": 500}'
+    """
     request = _connector_request(options)
     if removed:
         request.setdefault("secret_references", {}).update(dict.fromkeys(removed))
@@ -285,7 +317,12 @@ def update_connector(connector_id: str, as_json: bool, removed: tuple[str, ...],
 @json_option
 @api_errors
 def list_connectors(max_items: int | None, as_json: bool) -> None:
-    """List connectors (every page)."""
+    """List connectors (every page).
+
+    \b
+    Example:
+      CCF_ENDPOINT_URL=http://127.0.0.1:8000 ccf connectors list
+    """
     client = make_client()
     found = list(_pages(client.list_custom_connectors, "connectors", max_items, max_results=100))
     if as_json:
@@ -311,7 +348,12 @@ def list_connectors(max_items: int | None, as_json: bool) -> None:
 @api_options
 @api_errors
 def delete_connector(connector_id: str, yes: bool) -> None:
-    """Delete connector CONNECTOR_ID with its checkpoint, document records and jobs."""
+    """Delete connector CONNECTOR_ID with its checkpoint, document records and jobs.
+
+    \b
+    Example:
+      ccf connectors delete cc-0123456789ab --yes
+    """
     if not yes:
         click.confirm(f"Delete connector {connector_id} and all its records?", abort=True)
     make_client().delete_custom_connector(connector_id=connector_id)
@@ -320,9 +362,37 @@ def delete_connector(connector_id: str, yes: bool) -> None:
 
 # -- ccf jobs ----------------------------------------------------------------------------------
 
-connector_option = click.option(
-    "--connector", "connector_id", required=True, metavar="ID", help="The connector (cc-...)."
-)
+#: The environment variable a backend connector id may come from.
+CONNECTOR_ID_VARIABLE = "CCF_CONNECTOR_ID"
+
+
+def connector_id_option(command: F) -> F:
+    """``--connector-id ID`` (or CCF_CONNECTOR_ID): a connector of the CCF backend, ``cc-`` + 12 hex.
+
+    ``--connector ID``, its old spelling, still works but is no longer shown: in ``ccf state``
+    and ``ccf-run`` ``--connector`` is a local connector *name*.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, connector_id: str | None, old_connector_option: str | None, **kwargs: Any) -> Any:
+        chosen = connector_id or old_connector_option
+        if not chosen:
+            raise click.UsageError(
+                f"give --connector-id ID (cc-..., see `ccf connectors list`) or set {CONNECTOR_ID_VARIABLE}"
+            )
+        return command(*args, connector_id=chosen, **kwargs)
+
+    wrapper = click.option("--connector", "old_connector_option", hidden=True, metavar="ID")(wrapper)
+    wrapper = click.option(
+        "--connector-id",
+        "connector_id",
+        envvar=CONNECTOR_ID_VARIABLE,
+        show_envvar=True,
+        metavar="ID",
+        help="The backend connector (cc- and 12 hex digits; `ccf connectors list` shows them).",
+    )(wrapper)
+    return wrapper  # type: ignore[return-value]
+
 
 _JOB_COLUMNS = (
     "JOB ID",
@@ -349,7 +419,7 @@ def jobs() -> None:
 
 
 @jobs.command("start")
-@connector_option
+@connector_id_option
 @click.option(
     "--env", "environment", multiple=True, metavar="NAME=VALUE", help="A variable for the job (repeatable)."
 )
@@ -357,7 +427,12 @@ def jobs() -> None:
 @json_option
 @api_errors
 def start_job(connector_id: str, environment: tuple[str, ...], as_json: bool) -> None:
-    """Start a job (refused while another job of the connector runs)."""
+    """Start a job (refused while another job of the connector runs).
+
+    \b
+    Example:
+      ccf jobs start --connector-id cc-0123456789ab --env LOG_LEVEL=debug
+    """
     variables = [{"name": name, "value": value} for name, value in _pairs(environment, "--env").items()]
     _show(
         make_client().start_custom_connector_job(connector_id=connector_id, environment=variables)["job"],
@@ -366,29 +441,39 @@ def start_job(connector_id: str, environment: tuple[str, ...], as_json: bool) ->
 
 
 @jobs.command("stop")
-@connector_option
+@connector_id_option
 @click.argument("job_id")
 @api_options
 @json_option
 @api_errors
 def stop_job(connector_id: str, job_id: str, as_json: bool) -> None:
-    """Ask job JOB_ID to stop (it becomes STOPPING, then STOPPED)."""
+    """Ask job JOB_ID to stop (it becomes STOPPING, then STOPPED).
+
+    \b
+    Example:
+      ccf jobs stop --connector-id cc-0123456789ab ccj-0123456789ab
+    """
     _show(make_client().stop_custom_connector_job(connector_id=connector_id, job_id=job_id)["job"], as_json)
 
 
 @jobs.command("get")
-@connector_option
+@connector_id_option
 @click.argument("job_id")
 @api_options
 @json_option
 @api_errors
 def get_job(connector_id: str, job_id: str, as_json: bool) -> None:
-    """Show job JOB_ID with its metrics."""
+    """Show job JOB_ID with its metrics.
+
+    \b
+    Example:
+      ccf jobs get --connector-id cc-0123456789ab ccj-0123456789ab
+    """
     _show(make_client().get_custom_connector_job(connector_id=connector_id, job_id=job_id)["job"], as_json)
 
 
 @jobs.command("list")
-@connector_option
+@connector_id_option
 @click.option(
     "--status", type=click.Choice(["STARTED", "RUNNING", "STOPPING", "STOPPED", "FAILED", "SUCCEEDED"])
 )
@@ -397,7 +482,12 @@ def get_job(connector_id: str, job_id: str, as_json: bool) -> None:
 @json_option
 @api_errors
 def list_jobs(connector_id: str, status: str | None, max_items: int | None, as_json: bool) -> None:
-    """List a connector's jobs, newest first."""
+    """List a connector's jobs, newest first.
+
+    \b
+    Example:
+      ccf jobs list --connector-id cc-0123456789ab --status RUNNING
+    """
     client = make_client()
     params: dict[str, Any] = {"connector_id": connector_id, "max_results": 100}
     if status:
@@ -439,13 +529,18 @@ def documents_remote() -> None:
 
 
 @documents_remote.command("list")
-@connector_option
+@connector_id_option
 @max_items_option
 @api_options
 @json_option
 @api_errors
 def list_remote_documents(connector_id: str, max_items: int | None, as_json: bool) -> None:
-    """List the documents recorded as synced for a connector."""
+    """List the documents recorded as synced for a connector.
+
+    \b
+    Example:
+      ccf documents list --connector-id cc-0123456789ab
+    """
     print_remote_documents(make_client(), connector_id, max_items, as_json)
 
 
@@ -458,12 +553,17 @@ def checkpoint() -> None:
 
 
 @checkpoint.command("get")
-@connector_option
+@connector_id_option
 @api_options
 @json_option
 @api_errors
 def get_checkpoint(connector_id: str, as_json: bool) -> None:
-    """Print the checkpoint's data (JSON)."""
+    """Print the checkpoint's data (JSON).
+
+    \b
+    Example:
+      ccf checkpoint get --connector-id cc-0123456789ab
+    """
     found = make_client().get_custom_connector_checkpoint(connector_id=connector_id)["checkpoint"]
     if as_json:
         print_json(found)
@@ -476,12 +576,17 @@ def get_checkpoint(connector_id: str, as_json: bool) -> None:
 
 
 @checkpoint.command("put")
-@connector_option
+@connector_id_option
 @click.argument("data", metavar="JSON")
 @api_options
 @api_errors
 def put_checkpoint(connector_id: str, data: str) -> None:
-    """Replace the checkpoint with JSON (inline, @file, or - for stdin)."""
+    """Replace the checkpoint with JSON (inline, @file, or - for stdin).
+
+    \b
+    Example:
+      ccf checkpoint put --connector-id cc-0123456789ab '{"since": "2026-01-01"}'
+    """
     value = _json_argument(data, "JSON")
     make_client().put_custom_connector_checkpoint(
         connector_id=connector_id, checkpoint_data=json.dumps(value)
@@ -490,11 +595,16 @@ def put_checkpoint(connector_id: str, data: str) -> None:
 
 
 @checkpoint.command("delete")
-@connector_option
+@connector_id_option
 @api_options
 @api_errors
 def delete_checkpoint(connector_id: str) -> None:
-    """Delete the checkpoint: the next incremental run starts from scratch."""
+    """Delete the checkpoint: the next incremental run starts from scratch.
+
+    \b
+    Example:
+      ccf checkpoint delete --connector-id cc-0123456789ab
+    """
     make_client().delete_custom_connector_checkpoint(connector_id=connector_id)
     click.echo(f"checkpoint of {connector_id} deleted")
 
@@ -521,6 +631,22 @@ def _import_local_server() -> Any:
             "`ccf backend serve` needs moto: pip install 'ccf-framework[local]'"
         ) from None
     return module
+
+
+@contextlib.contextmanager
+def _listen_errors(host: str, port: int) -> Iterator[None]:
+    """A port in use or refused becomes one line with the fix, not an ``OSError`` traceback."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"port {port} on {host} is already in use (another `ccf backend serve`?): "
+                "choose another with --port PORT, or --port 0 for a free one"
+            ) from None
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {err.strerror or err}; choose another --host or --port"
+        ) from None
 
 
 @click.group()
@@ -550,9 +676,15 @@ def serve(host: str, port: int, job_seconds: float, no_jobs: bool) -> None:
 
     The same Lambda handler as in AWS, fed API Gateway events with a fake identity (account
     123456789012); requests are not signature-checked. Data is lost when the server stops.
+
+    \b
+    Example:
+      ccf backend serve --port 8000 &
+      export CCF_ENDPOINT_URL=http://127.0.0.1:8000
     """
     local_server = _import_local_server()
-    running = local_server.serve(host, port, job_seconds=None if no_jobs else job_seconds)
+    with _listen_errors(host, port):
+        running = local_server.serve(host, port, job_seconds=None if no_jobs else job_seconds)
     click.echo(running.endpoint_url)
     sys.stdout.flush()
     click.echo(
