@@ -155,6 +155,32 @@ def list_jobs(
     return [codec.plain(raw) for raw in items], last
 
 
+def list_active_jobs() -> list[dict[str, Any]]:
+    """Every job that is STARTED, RUNNING or STOPPING, of every connector (for the reaper).
+
+    A filtered scan: the reaper runs every few minutes and the table holds finished jobs only
+    for their retention period, so this stays small.
+    """
+    active = (JobStatus.STARTED, JobStatus.RUNNING, JobStatus.STOPPING)
+    values = {f":a{index}": {"S": status.value} for index, status in enumerate(active)}
+    request: dict[str, Any] = {
+        "TableName": _table(),
+        "FilterExpression": f"#status IN ({', '.join(values)})",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": values,
+        "ConsistentRead": True,
+    }
+    found: list[dict[str, Any]] = []
+    client = dynamodb()
+    while True:
+        with translate_throttling():
+            response = client.scan(**request)
+        found.extend(codec.plain(raw) for raw in response.get("Items", []))
+        if not response.get("LastEvaluatedKey"):
+            return found
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
 def request_stop(connector_id: str, job_id: str) -> dict[str, Any]:
     """Record a stop request (-> STOPPING); idempotent while STOPPING; 404 or 409 otherwise."""
     values = {
