@@ -78,6 +78,25 @@ class JobExecutor(Protocol):
         ...
 
 
+_executor: JobExecutor | None = None
+
+
+def get_executor() -> JobExecutor:
+    """The executor the job functions use: AWS Batch unless :func:`set_executor` chose another."""
+    global _executor  # noqa: PLW0603 - a lazily built process-wide value
+    if _executor is None:
+        from ccf_backend.batch_executor import BatchExecutor
+
+        _executor = BatchExecutor()
+    return _executor
+
+
+def set_executor(executor: JobExecutor | None) -> None:
+    """Use ``executor`` (tests, the local server); None goes back to AWS Batch on next use."""
+    global _executor  # noqa: PLW0603
+    _executor = executor
+
+
 def start_job(
     executor: JobExecutor, connector: dict[str, Any], job: dict[str, Any], *, api_endpoint: str | None = None
 ) -> JobStatus | None:
@@ -102,7 +121,7 @@ def start_job(
             raise LaunchError("the backend has no API endpoint for jobs to call back: set CCF_API_ENDPOINT")
         spec = build_launch(connector, job, endpoint)
         external_id = executor.submit(spec, connector_id, job_id)
-    except Exception as err:  # noqa: BLE001 - any failure to submit ends the job with its reason
+    except Exception as err:  # any failure to submit ends the job, with its reason
         reason = f"the job could not be started: {_describe(err)}"
         logger.warning("job %s of %s: %s", job_id, connector_id, reason)
         return _finish(connector_id, job_id, JobStatus.FAILED, reason)
@@ -191,37 +210,36 @@ def reap(executor: JobExecutor, grace_seconds: float, now: float | None = None) 
     return closed
 
 
-def reap_job(executor: JobExecutor, job: dict[str, Any], grace_seconds: float, now: float) -> JobStatus | None:
+def reap_job(
+    executor: JobExecutor, job: dict[str, Any], grace_seconds: float, now: float
+) -> JobStatus | None:
     """Close one active job if its container ended or was lost (see :func:`reap`)."""
     connector_id, job_id = str(job["connector_id"]), str(job["job_id"])
     status = JobStatus(job["status"])
-    overdue = now - _timestamp(job.get("updated_at") or job.get("created_at")) > grace_seconds
     external_id = job.get(EXTERNAL_ID)
-    if status is JobStatus.STARTED or not external_id:
-        if not overdue:
-            return None
-        if status is JobStatus.STOPPING:
-            return _finish(connector_id, job_id, JobStatus.STOPPED, None)
-        reason = f"the job was not picked up for {grace_seconds:g} seconds and was never started"
-        return _finish(connector_id, job_id, JobStatus.FAILED, reason)
-    external = executor.status(str(external_id))
+    submitted = bool(external_id) and status is not JobStatus.STARTED
+    external = executor.status(str(external_id)) if submitted else None
     if external is not None and external.is_terminal:
         return finish_from_external(connector_id, job_id, status, external)
-    if not overdue:
+    if now - _timestamp(job.get("updated_at") or job.get("created_at")) <= grace_seconds:
         return None
-    if external is None:
+    if external is not None:
+        # Still running: a STOPPING job is told again (the first TerminateJob may have been lost).
         if status is JobStatus.STOPPING:
-            return _finish(connector_id, job_id, JobStatus.STOPPED, None)
-        reason = f"the job's container {external_id} was lost: the executor no longer knows it"
-        return _finish(connector_id, job_id, JobStatus.FAILED, reason)
+            executor.stop(str(external_id))
+        return None
     if status is JobStatus.STOPPING:
-        executor.stop(str(external_id))
-    return None
+        return _finish(connector_id, job_id, JobStatus.STOPPED, None)
+    if submitted:
+        reason = f"the job's container {external_id} was lost: the executor no longer knows it"
+    else:
+        reason = f"the job was not picked up for {grace_seconds:g} seconds and was never started"
+    return _finish(connector_id, job_id, JobStatus.FAILED, reason)
 
 
 def _finish(connector_id: str, job_id: str, status: JobStatus, reason: str | None) -> JobStatus | None:
     if jobs_dao.finish_job(connector_id, job_id, status, reason):
-        logger.info("job %s of %s ended %s%s", job_id, connector_id, status.value, f": {reason}" if reason else "")
+        logger.info("job %s of %s ended %s (%s)", job_id, connector_id, status.value, reason or "no reason")
         return status
     return None
 

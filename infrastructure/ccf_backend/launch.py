@@ -117,8 +117,8 @@ def secret_variable(connector_type: str, name: str) -> str:
     """
     if _ENVIRONMENT_NAME.match(name):
         return name
-    path = name.split(".")
-    variable = env_prefix(connector_type) + CONFIG_NESTING.join(part.upper().replace("-", "_") for part in path)
+    parts = [part.upper().replace("-", "_") for part in name.split(".")]
+    variable = env_prefix(connector_type) + CONFIG_NESTING.join(parts)
     if not _ENVIRONMENT_NAME.match(variable):
         raise LaunchError(
             f"secret reference {name!r} cannot be passed to the job as an environment variable: "
