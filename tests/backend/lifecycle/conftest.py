@@ -161,17 +161,23 @@ def plugin_site(make_plugin_dir: MakePluginDir) -> Path:
     return make_plugin_dir("lifenotes", LIFENOTES, {"lifenotes": "lifenotes"})
 
 
-@pytest.fixture(params=["batch"])
-def harness(
-    request: pytest.FixtureRequest, secret_arn: str, plugin_site: Path, tmp_path: Path
-) -> Iterator[Harness]:
-    """The surroundings of one executor (AWS Batch; the local executor joins at merge)."""
-    if request.param == "batch":
-        found = BatchHarness(
-            JobsStream(get_settings().jobs_table), subprocess_environment(plugin_site), tmp_path
-        )
-        yield found
-        found.close()
+@pytest.fixture
+def batch_harness(secret_arn: str, plugin_site: Path, tmp_path: Path) -> Iterator[BatchHarness]:
+    """AWS Batch around the API: the orchestrator on the stream, moto's Batch, ``ccf-run`` subprocesses."""
+    found = BatchHarness(JobsStream(get_settings().jobs_table), subprocess_environment(plugin_site), tmp_path)
+    yield found
+    found.close()
+
+
+#: The executors every lifecycle test runs with: each has a ``<name>_harness`` fixture.
+EXECUTORS = ["batch"]
+
+
+@pytest.fixture(params=EXECUTORS)
+def harness(request: pytest.FixtureRequest) -> Harness:
+    """The surroundings of one executor, for the tests every executor must pass."""
+    found: Harness = request.getfixturevalue(f"{request.param}_harness")
+    return found
 
 
 @pytest.fixture
