@@ -162,9 +162,15 @@ def plugin_site(make_plugin_dir: MakePluginDir) -> Path:
 
 
 @pytest.fixture
-def batch_harness(secret_arn: str, plugin_site: Path, tmp_path: Path) -> Iterator[BatchHarness]:
+def batch_harness(ccf: Any, secret_arn: str, plugin_site: Path, tmp_path: Path) -> Iterator[BatchHarness]:
     """AWS Batch around the API: the orchestrator on the stream, moto's Batch, ``ccf-run`` subprocesses."""
-    found = BatchHarness(JobsStream(get_settings().jobs_table), subprocess_environment(plugin_site), tmp_path)
+    found = BatchHarness(
+        ccf=ccf,
+        secret_references={"token": secret_arn},
+        stream=JobsStream(get_settings().jobs_table),
+        base_environment=subprocess_environment(plugin_site),
+        workdir=tmp_path,
+    )
     yield found
     found.close()
 
@@ -180,12 +186,22 @@ def harness(request: pytest.FixtureRequest) -> Harness:
     return found
 
 
+def _harness_of(request: pytest.FixtureRequest) -> Harness:
+    """The test's harness: the executor-parametrised one if it asked for it, else AWS Batch's."""
+    found: Harness = request.getfixturevalue(
+        "harness" if "harness" in request.fixturenames else "batch_harness"
+    )
+    return found
+
+
 @pytest.fixture
-def make_lifenotes(ccf: Any, secret_arn: str) -> Callable[..., str]:
-    """Create a ``lifenotes`` connector (writing to the fake Q Business); its id.
+def make_lifenotes(request: pytest.FixtureRequest) -> Callable[..., str]:
+    """Create a ``lifenotes`` connector (writing to the fake Q Business) through the harness's API; its id.
 
     Keyword arguments are configuration fields (``count``, ``fail``, ``hold_file``).
     """
+    harness = _harness_of(request)
+    ccf = harness.ccf
 
     def make(**configuration: Any) -> str:
         configuration.setdefault("count", 5)
@@ -204,7 +220,7 @@ def make_lifenotes(ccf: Any, secret_arn: str) -> Callable[..., str]:
                 "index_id": INDEX_ID,
                 "data_source_id": DATA_SOURCE_ID,
             },
-            secret_references={"token": secret_arn},
+            secret_references=harness.secret_references,
         )["connector"]
         return str(connector["connector_id"])
 
@@ -212,8 +228,9 @@ def make_lifenotes(ccf: Any, secret_arn: str) -> Callable[..., str]:
 
 
 @pytest.fixture
-def start_job(ccf: Any, fake_qbusiness: FakeQBusiness) -> Callable[..., str]:
-    """Start a job through the API, pointed at the fake Q Business; its id."""
+def start_job(request: pytest.FixtureRequest, fake_qbusiness: FakeQBusiness) -> Callable[..., str]:
+    """Start a job through the harness's API, pointed at the fake Q Business; its id."""
+    ccf = _harness_of(request).ccf
 
     def start(connector_id: str, **request: Any) -> str:
         environment = [{"name": "Q_BUSINESS_ENDPOINT_URL", "value": fake_qbusiness.endpoint_url}]

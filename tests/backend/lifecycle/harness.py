@@ -53,7 +53,16 @@ def ccf_run_path() -> str:
 
 
 class Harness(Protocol):
-    """What the lifecycle tests need from an executor's surroundings."""
+    """What the lifecycle tests need from an executor's surroundings.
+
+    Attributes:
+        ccf: the boto3 ``ccf`` client of the API this executor serves.
+        secret_references: the connector's ``secret_references`` that give it the test token
+            (the value ``conftest.SECRET_VALUE``) the way this executor resolves secrets.
+    """
+
+    ccf: Any
+    secret_references: dict[str, str]
 
     def settle(self) -> None:
         """Let the executor act on every change the API made (start, stop) so far."""
@@ -120,6 +129,8 @@ class Container:
 class BatchHarness:
     """AWS Batch, in one process: see the module docstring."""
 
+    ccf: Any
+    secret_references: dict[str, str]
     stream: JobsStream
     base_environment: dict[str, str]
     workdir: Path

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from tests.backend.lifecycle.harness import (
     Harness,
@@ -18,11 +17,11 @@ from tests.fakes.qbusiness_server import FakeQBusiness
 
 def test_started_job_runs_and_succeeds_with_its_metrics(
     harness: Harness,
-    ccf: Any,
     make_lifenotes: Callable[..., str],
     start_job: Callable[..., str],
     fake_qbusiness: FakeQBusiness,
 ) -> None:
+    ccf = harness.ccf
     connector_id = make_lifenotes(count=7)
     job_id = start_job(connector_id)
     assert connector_status(ccf, connector_id) == "IN_USE"
@@ -39,11 +38,11 @@ def test_started_job_runs_and_succeeds_with_its_metrics(
 
 def test_job_stopped_while_running_ends_stopped(
     harness: Harness,
-    ccf: Any,
     make_lifenotes: Callable[..., str],
     start_job: Callable[..., str],
     tmp_path: Path,
 ) -> None:
+    ccf = harness.ccf
     ready = tmp_path / "holding"
     connector_id = make_lifenotes(count=3, hold_file=str(ready))
     job_id = start_job(connector_id)
@@ -62,8 +61,9 @@ def test_job_stopped_while_running_ends_stopped(
 
 
 def test_job_whose_runner_fails_ends_failed_with_the_reason(
-    harness: Harness, ccf: Any, make_lifenotes: Callable[..., str], start_job: Callable[..., str]
+    harness: Harness, make_lifenotes: Callable[..., str], start_job: Callable[..., str]
 ) -> None:
+    ccf = harness.ccf
     connector_id = make_lifenotes(fail=True)
     job_id = start_job(connector_id)
     harness.settle()
@@ -76,8 +76,9 @@ def test_job_whose_runner_fails_ends_failed_with_the_reason(
 
 
 def test_connector_is_free_for_the_next_job_after_one_ended(
-    harness: Harness, ccf: Any, make_lifenotes: Callable[..., str], start_job: Callable[..., str]
+    harness: Harness, make_lifenotes: Callable[..., str], start_job: Callable[..., str]
 ) -> None:
+    ccf = harness.ccf
     connector_id = make_lifenotes(count=2)
     first = start_job(connector_id)
     harness.settle()
@@ -94,8 +95,9 @@ def test_connector_is_free_for_the_next_job_after_one_ended(
 
 
 def test_reaper_closes_a_job_whose_end_was_never_reported(
-    harness: Harness, ccf: Any, make_lifenotes: Callable[..., str], start_job: Callable[..., str]
+    harness: Harness, make_lifenotes: Callable[..., str], start_job: Callable[..., str]
 ) -> None:
+    ccf = harness.ccf
     connector_id = make_lifenotes(count=2)
     job_id = start_job(connector_id)
     harness.settle()
