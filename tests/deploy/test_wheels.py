@@ -59,7 +59,14 @@ def wheels(context: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The build stage: every plugin of the context, with dependencies, as wheels."""
     out = tmp_path_factory.mktemp("wheels")
     result = _run(
-        [sys.executable, str(context / BUILD_SCRIPT), "--out", str(out), "--with-dependencies", "--all-plugins"]
+        [
+            sys.executable,
+            str(context / BUILD_SCRIPT),
+            "--out",
+            str(out),
+            "--with-dependencies",
+            "--all-plugins",
+        ]
     )
     assert result.returncode == 0, result.stderr
     return out
@@ -124,7 +131,7 @@ def test_the_submitted_command_syncs_through_the_api(installed: Path, ccf: Any, 
         CCF_LOAD_PLUGINS="hello",
         CCF_HELLO_PATH=str(EXAMPLE / "sample-docs"),
         AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - dummy credentials for SigV4 against localhost
+        AWS_SECRET_ACCESS_KEY="testing",
         AWS_REGION="us-east-1",
     )
     result = _run([*ENTRYPOINT, *command], env=env, cwd=installed.parent)
@@ -139,7 +146,17 @@ def test_the_context_holds_everything_the_framework_wheel_is_made_of(
 ) -> None:
     """A file missing from Dockerfile.dockerignore's allow-list would be missing from the image."""
     result = _run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp_path), str(ROOT)]
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--wheel-dir",
+            str(tmp_path),
+            str(ROOT),
+        ]
     )
     assert result.returncode == 0, result.stderr
     (from_tree,) = tmp_path.glob("ccf_framework-*.whl")
