@@ -13,15 +13,27 @@ import tomllib
 import click
 import pytest
 
+from ccf_backend.batch_executor import job_definition
+from ccf_backend.launch import build_launch
 from ccf_runner.run_cli import main as ccf_run
 from tests.deploy.dockerfile import DOCKERFILE, ROOT, exec_form, parse
 
-#: What the orchestrator submits as the Batch job's command: the arguments after the image's
-#: ENTRYPOINT (Batch's ``command`` replaces CMD, never ENTRYPOINT).
-SUBMITTED_COMMAND = ["--connector", "webcrawler", "--state", "api"]
-
 DOCKER = parse()
 RUNTIME = DOCKER.stages[-1]
+CONNECTOR = {
+    "connector_id": "cc-0123456789ab",
+    "connector_type": "webcrawler",
+    "container_properties": {
+        "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ccf-runner:1",
+        "job_role_arn": "arn:aws:iam::123456789012:role/ccf-job",
+        "execution_role_arn": "arn:aws:iam::123456789012:role/ccf-execution",
+    },
+}
+LAUNCH = build_launch(CONNECTOR, {"job_id": "ccj-0123456789ab"}, "https://api.example.com/prod")
+#: What AWS Batch gets as the container's command. Batch's ``command`` replaces the image's CMD
+#: and never its ENTRYPOINT (a Batch job definition has no entry point), so the container runs
+#: ENTRYPOINT + this list.
+SUBMITTED_COMMAND = job_definition(LAUNCH, "ccf", "DISABLED")["containerProperties"]["command"]
 
 
 def test_the_image_is_built_in_two_stages_from_a_pinned_slim_python() -> None:
@@ -47,10 +59,10 @@ def test_the_default_command_lists_the_installed_connectors() -> None:
 
 
 def test_the_submitted_command_is_ccf_run_arguments_after_the_entrypoint() -> None:
-    """ENTRYPOINT + the orchestrator's command is a valid ``ccf-run`` command line for the job."""
+    """ENTRYPOINT + the command Batch gets is the job's ``ccf-run`` command line."""
     argv = [*exec_form(RUNTIME.last("ENTRYPOINT") or ""), *SUBMITTED_COMMAND]
-    assert argv[0] == "ccf-run"
-    assert "ccf-run" not in argv[1:], "the command must not repeat the entrypoint"
+    assert "ccf-run" not in SUBMITTED_COMMAND, "the command must not repeat the entrypoint"
+    assert argv == ["ccf-run", "--connector", "webcrawler", "--state", "api"]
     context = ccf_run.make_context("ccf-run", argv[1:])
     assert context.params["connector_name"] == "webcrawler"
     assert context.params["state"] == "api"
@@ -59,7 +71,7 @@ def test_the_submitted_command_is_ccf_run_arguments_after_the_entrypoint() -> No
 def test_a_command_that_repeats_the_entrypoint_would_be_refused() -> None:
     """Why the orchestrator must not send "ccf-run" itself: the image would run ``ccf-run ccf-run ...``."""
     with pytest.raises(click.UsageError):
-        ccf_run.make_context("ccf-run", ["ccf-run", *SUBMITTED_COMMAND])
+        ccf_run.make_context("ccf-run", ["ccf-run", "--connector", "webcrawler", "--state", "api"])
 
 
 def test_the_image_runs_as_an_unprivileged_user() -> None:
