@@ -19,6 +19,7 @@ generated ``ccf`` boto3 client.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -78,8 +79,9 @@ class ConnectorProperties(BaseModel):
     connector: dict[str, Any] = Field(alias="Connector")
 
 
+@functools.lru_cache(maxsize=8)
 def _client(api_endpoint: str) -> Any:
-    """The boto3 ``ccf`` client, signing for the API's own region."""
+    """The boto3 ``ccf`` client, signing for the API's own region (kept while the Lambda is warm)."""
     from botocore.config import Config
 
     from ccf_core.api import create_client
