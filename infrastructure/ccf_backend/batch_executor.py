@@ -78,6 +78,18 @@ def batch_reason(detail: dict[str, Any]) -> str:
     return text
 
 
+def container_command(spec: LaunchSpec) -> list[str]:
+    """The command Batch gives the runner image: the arguments after its ``ccf-run`` entrypoint.
+
+    A Batch job's command replaces the image's CMD, never its ENTRYPOINT (``ccf-run``), so the
+    launch spec's leading ``ccf-run`` is left out; the local executor runs the spec's command whole.
+    """
+    command = list(spec.command)
+    if not command or command[0] != "ccf-run":
+        raise ValueError(f"a job's command must start with ccf-run, not {command[:1]}")
+    return command[1:]
+
+
 def job_definition(spec: LaunchSpec, prefix: str, assign_public_ip: str) -> dict[str, Any]:
     """The RegisterJobDefinition request for ``spec`` (its name is a hash of the rest)."""
     body: dict[str, Any] = {
@@ -85,7 +97,7 @@ def job_definition(spec: LaunchSpec, prefix: str, assign_public_ip: str) -> dict
         "platformCapabilities": ["FARGATE"],
         "containerProperties": {
             "image": spec.image,
-            "command": list(spec.command),
+            "command": container_command(spec),
             "jobRoleArn": spec.job_role_arn,
             "executionRoleArn": spec.execution_role_arn,
             "resourceRequirements": _resources(spec),
@@ -142,7 +154,7 @@ class BatchExecutor:
             "jobQueue": self.job_queue,
             "jobDefinition": self.job_definition_arn(spec),
             "containerOverrides": {
-                "command": list(spec.command),
+                "command": container_command(spec),
                 "environment": [{"name": name, "value": value} for name, value in spec.environment.items()],
                 "resourceRequirements": _resources(spec),
             },

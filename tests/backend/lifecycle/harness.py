@@ -175,11 +175,12 @@ class BatchHarness:
     def begin(self, job_id: str) -> None:
         """Run the submitted command with the submitted environment as a ``ccf-run`` subprocess."""
         batch_job = self.batch_job(job_id)
+        # The runner image's ENTRYPOINT is ccf-run; Batch's command is its arguments.
         command = list(batch_job["container"]["command"])
-        assert command[0] == "ccf-run"
+        assert command[0] != "ccf-run"
         environment = {**self.base_environment, **self.launch_environment(batch_job)}
         process = subprocess.Popen(
-            [ccf_run_path(), *command[1:], "--log-format", "text"],
+            [ccf_run_path(), *command, "--log-format", "text"],
             cwd=self.workdir,
             env=environment,
             stdout=subprocess.PIPE,

@@ -79,7 +79,7 @@ def test_submitted_job_carries_secret_references_never_secret_values(
     assert environment["CUSTOM_CONNECTOR_FRAMEWORK_CUSTOM_CONNECTOR_ID"] == connector_id
     assert environment["CUSTOM_CONNECTOR_JOB_ID"] == job_id
     assert environment["CCF_LOAD_PLUGINS"] == "lifenotes"
-    assert submitted["container"]["command"] == ["ccf-run", "--connector", "lifenotes", "--state", "api"]
+    assert submitted["container"]["command"] == ["--connector", "lifenotes", "--state", "api"]
 
 
 def test_jobs_with_the_same_container_share_one_job_definition(
