@@ -16,11 +16,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from ccf_core.checksum import document_checksum, group_checksum
+from ccf_core.checksum import (
+    SyncRecord,
+    document_checksum,
+    group_checksum,
+    metadata_fingerprint,
+    metadata_key,
+    stored_version,
+)
 from ccf_core.connector import Connector, SyncContext, SyncMode
+from ccf_core.content_types import ContentType
 from ccf_core.errors import ErrorBudgetExceeded, MassDeleteRefused, SyncAborted, SyncCancelled
 from ccf_core.models.acl import Group
-from ccf_core.models.document import Document, DocumentMetadata
+from ccf_core.models.document import Document, DocumentMetadata, DocumentVersion
 from ccf_core.plugins import CCFPluginManager, get_plugin_manager
 from ccf_core.ports import Destination, PreparedDocument, RunInfo, StateStore
 from ccf_core.report import PlannedChanges, RunStatus, SyncReport
@@ -36,6 +44,9 @@ PERMANENT_REASONS = frozenset(
 
 #: In the run's copy of the stored checksums, an id this run has already produced.
 _SEEN = ""
+
+#: Records whose version changed but whose content did not are written in batches of this size.
+_RERECORD_BATCH = 500
 
 
 def state_scope(connector: str, destination: Destination) -> str:
@@ -143,6 +154,17 @@ class _Run:
             self.report.plan = PlannedChanges()
         self.transforms = list(reversed(engine.plugin_manager.hook.ccf_transform_document.get_hookimpls()))
         self._next_progress = 0.0
+        self._stored: dict[str, str] = {}
+        # Documents whose version changed while their checksum did not: their record is updated
+        # without a destination call, so the next run skips them again.
+        self._rerecord: list[tuple[str, str]] = []
+        context.version_lookup = self._previous_version
+
+    def _previous_version(self, document_id: str) -> str | None:
+        value = self._stored.get(document_id)
+        if not value:
+            return None
+        return SyncRecord.decode(value).readable_version()
 
     # the algorithm ---------------------------------------------------------------------------
 
@@ -153,7 +175,7 @@ class _Run:
         pipeline: BatchPipeline | None = None
         opened = False
         try:
-            stored = engine.state.load_checksums(self.scope)
+            stored = self._stored = engine.state.load_checksums(self.scope)
             index_size = len(stored)
             if not self.options.dry_run:
                 run = RunInfo(self.name, context.run_id, context.full, cancel_event=context.cancel_event)
@@ -236,20 +258,26 @@ class _Run:
                 self._plan(plan, prepared)
         if context.cancelled:
             raise SyncCancelled()
+        self._flush_rerecords()
         if pipeline is not None:
             pipeline.flush()
             pipeline.drain()
         if plan is not None:
             plan.unchanged = report.unchanged
 
-    def _prepare(self, document: Document, stored: dict[str, str]) -> PreparedDocument | None:
+    def _prepare(self, item: Document | DocumentVersion, stored: dict[str, str]) -> PreparedDocument | None:
         """Transform, validate and checksum one document; None when there is nothing to send.
 
         ``stored`` is the run's copy of the recorded checksums: each id the run produces is marked
         seen in it, except a document a transform dropped, which full mode then deletes.
         """
         report = self.report
-        doc = self._transformed(document, stored) if self.transforms else document
+        if isinstance(item, DocumentVersion):
+            loaded = self._load(item, stored)
+            if loaded is None:
+                return None
+            item = loaded
+        doc = self._transformed(item, stored) if self.transforms else item
         if doc is None:
             return None
         doc_id = doc.id
@@ -264,14 +292,84 @@ class _Run:
             report.fail(doc_id, "invalid_document", f"document {doc_id!r}: " + "; ".join(problems))
             return None
         try:
-            checksum, size = document_checksum(doc, content_type)
+            return self._changed(doc, content_type, previous)
         except OSError as err:
             report.fail(doc_id, "content_unreadable", f"document {doc_id!r}: cannot read content: {err}")
             return None
-        if checksum == previous:
-            report.unchanged += 1
+
+    def _changed(
+        self, doc: Document, content_type: ContentType | None, previous: str | None
+    ) -> PreparedDocument | None:
+        """The document to send, or None when it is unchanged since ``previous`` (its stored record).
+
+        With a version (given, or a file's size and mtime) and unchanged metadata, the content is
+        not read; otherwise the content checksum decides, and a new version with the same content
+        only updates the record.
+        """
+        fingerprint = metadata_fingerprint(doc, content_type)
+        version = doc.version if doc.version is not None or doc.file is None else doc.file.version()
+        record = SyncRecord.decode(previous) if previous else None
+        meta_key = metadata_key(fingerprint) if version is not None else None
+        if (
+            record is not None
+            and version is not None
+            and record.version == stored_version(version)
+            and record.metadata == meta_key
+        ):
+            self.report.unchanged += 1
             return None
-        return PreparedDocument(doc, checksum, size, previous is None)
+        checksum, size = document_checksum(doc, content_type, fingerprint)
+        encoded = SyncRecord(checksum, meta_key, version).encode()
+        if record is not None and record.checksum == checksum:
+            self.report.unchanged += 1
+            if encoded != previous:
+                self._remember(doc.id, encoded)
+            return None
+        return PreparedDocument(doc, encoded, size, previous is None)
+
+    def _load(self, item: DocumentVersion, stored: dict[str, str]) -> Document | None:
+        """The document behind a version hint, or None when it is unchanged, gone or failed to load."""
+        previous = stored.get(item.id)
+        if previous == _SEEN:
+            self.report.fail(item.id, "duplicate_id", f"document {item.id!r} was produced twice in this run")
+            return None
+        if previous and SyncRecord.decode(previous).version == stored_version(item.version):
+            stored[item.id] = _SEEN
+            self.report.unchanged += 1
+            return None
+        try:
+            document = item.load()
+        except Exception as err:
+            # The item exists (it was listed) but could not be read: keep its indexed copy.
+            stored[item.id] = _SEEN
+            self.report.fail(item.id, "load_failed", f"document {item.id!r}: {type(err).__name__}: {err}")
+            return None
+        if document is None:
+            return None
+        if document.id != item.id:
+            stored[item.id] = _SEEN
+            self.report.fail(
+                item.id,
+                "invalid_document",
+                f"document {item.id!r}: its loader returned a document with id {document.id!r}",
+            )
+            return None
+        if document.version is None:
+            document = document.model_copy(update={"version": item.version})
+        return document
+
+    def _remember(self, doc_id: str, encoded: str) -> None:
+        """Queue a new record for an unchanged document (no destination call needed)."""
+        if self.options.dry_run:
+            return
+        self._rerecord.append((doc_id, encoded))
+        if len(self._rerecord) >= _RERECORD_BATCH:
+            self._flush_rerecords()
+
+    def _flush_rerecords(self) -> None:
+        if self._rerecord:
+            self.engine.state.record(self.scope, self._rerecord)
+            self._rerecord = []
 
     def _plan(self, plan: PlannedChanges, prepared: PreparedDocument) -> None:
         """Count a change a dry run would make."""
@@ -324,9 +422,15 @@ class _Run:
         deletions = explicit
         if self.context.full:
             chosen = set(explicit)
-            deletions = explicit + [
-                doc_id for doc_id, checksum in stored.items() if checksum != _SEEN and doc_id not in chosen
-            ]
+            context = self.context
+            unlisted = [doc_id for doc_id, value in stored.items() if value != _SEEN and doc_id not in chosen]
+            if context.kept_ids or context.kept_prefixes:
+                kept = [doc_id for doc_id in unlisted if context.is_kept(doc_id)]
+                self.report.kept = len(kept)
+                if kept:
+                    kept_set = set(kept)
+                    unlisted = [doc_id for doc_id in unlisted if doc_id not in kept_set]
+            deletions = explicit + unlisted
         if self.report.plan is not None:
             self.report.plan.delete = deletions
             self.report.deleted = len(deletions)

@@ -75,6 +75,7 @@ class SyncReport:
     deleted: int = 0
     failed: int = 0
     skipped: int = 0
+    kept: int = 0
     bytes: int = 0
     groups: int = 0
     duration_seconds: float = 0.0
@@ -115,6 +116,7 @@ class SyncReport:
             "deleted": self.deleted,
             "failed": self.failed,
             "skipped": self.skipped,
+            "kept": self.kept,
             "bytes": self.bytes,
             "groups": self.groups,
             "duration_seconds": round(self.duration_seconds, 3),
@@ -138,7 +140,7 @@ class SyncReport:
             f"{self.connector} ({self.mode} sync to {self.destination}): {self.status.value}",
             f"  scanned {self.scanned}, added {self.added}, updated {self.updated}, "
             f"unchanged {self.unchanged}, deleted {self.deleted}, failed {self.failed}, "
-            f"skipped {self.skipped}",
+            f"skipped {self.skipped}" + (f", kept {self.kept} it could not list" if self.kept else ""),
             f"  {self.bytes} bytes in {self.duration_seconds:.2f}s ({self.throughput:.0f} documents/s)",
         ]
         if self.dry_run:
