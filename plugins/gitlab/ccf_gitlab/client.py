@@ -188,9 +188,9 @@ class GitLabClient:
         assert isinstance(data, dict)
         return str(data["commit"]["id"])
 
-    def tree(self, project_id: int, ref: str) -> Iterator[TreeEntry]:
-        """Every file (blob) of the tree at ``ref``, recursively."""
-        query = {"ref": ref, "recursive": "true", "pagination": "keyset"}
+    def tree(self, project_id: int, ref: str, *, recursive: bool = True) -> Iterator[TreeEntry]:
+        """Every file (blob) of the tree at ``ref`` (only the root's files unless ``recursive``)."""
+        query = {"ref": ref, "recursive": "true" if recursive else "false", "pagination": "keyset"}
         for data in self._list(f"/projects/{project_id}/repository/tree", **query):
             entry = TreeEntry.model_validate(data)
             if entry.type == "blob":

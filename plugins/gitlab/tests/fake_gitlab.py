@@ -173,9 +173,9 @@ class FakeGitLabState:
         self.token = TOKEN
         #: Seconds every response waits (the benchmark's network latency).
         self.latency = 0.0
-        #: Answer this many of the next requests with 429 (``Retry-After: 0``).
-        self.throttle_next = 0
-        self.throttled = 0
+        #: Statuses the next requests answer with, one each (429 comes with ``Retry-After: 0``).
+        self.fail_next: list[int] = []
+        self.failed: Counter[int] = Counter()
         self.calls: Counter[str] = Counter()
         self.headers_seen: list[dict[str, str]] = []
         self.lock = threading.Lock()
@@ -261,6 +261,9 @@ def _item_json(project: Project, item: Item, kind: str, users: dict[str, User]) 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # Buffer each response into one write: headers and body in separate small writes meet the
+    # client's delayed ACK and cost ~40 ms per request.
+    wbufsize = -1
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         return
@@ -284,10 +287,11 @@ class _Handler(BaseHTTPRequestHandler):
             state.headers_seen.append(dict(self.headers.items()))
             route = self._route_name(segments)
             state.calls[route] += 1
-            if state.throttle_next > 0:
-                state.throttle_next -= 1
-                state.throttled += 1
-                self._send(429, {"message": "429 Too Many Requests"}, headers={"Retry-After": "0"})
+            if state.fail_next:
+                status = state.fail_next.pop(0)
+                state.failed[status] += 1
+                headers = {"Retry-After": "0"} if status == 429 else {}
+                self._send(status, {"message": f"{status} fake failure"}, headers=headers)
                 return
             if self.headers.get("PRIVATE-TOKEN") != state.token:
                 self._send(401, {"message": "401 Unauthorized"})
@@ -400,8 +404,8 @@ class _Handler(BaseHTTPRequestHandler):
             if len(rest) == 1:
                 chosen = sorted(items.values(), key=lambda item: (item.updated, item.iid))
                 if "updated_after" in params:
-                    since = params["updated_after"]
-                    chosen = [item for item in chosen if stamp(item.updated) >= since]
+                    since = _parse_time(params["updated_after"])
+                    chosen = [item for item in chosen if _parse_time(stamp(item.updated)) >= since]
                 if params.get("state") in {"opened", "closed", "merged"}:
                     chosen = [item for item in chosen if item.state == params["state"]]
                 self._page([_item_json(project, item, kind, users) for item in chosen], params)
@@ -436,6 +440,8 @@ class _Handler(BaseHTTPRequestHandler):
             if tree is None:
                 raise _Reply(404, {"message": "404 Tree Not Found"})
             entries = _tree_entries(tree)
+            if params.get("recursive") != "true":
+                entries = [entry for entry in entries if "/" not in entry["path"]]
             self._page(entries, params)
         if rest[:1] == ["blobs"] and rest[2:] == ["raw"]:
             content = project.blob(rest[1])
@@ -491,6 +497,10 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
 
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def _filter_archived(projects: list[Project], params: dict[str, str]) -> list[Project]:
     projects = sorted(projects, key=lambda p: p.id)
     if params.get("archived") == "false":
@@ -534,7 +544,7 @@ class FakeGitLab:
         self.state = state or FakeGitLabState()
         self._server = _Server(self.state)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> FakeGitLab:
         self._thread.start()
