@@ -196,7 +196,10 @@ class _RunState:
                 if key in self.previous_projects:
                     self.projects[key] = self.previous_projects[key]
         for problem in problems:
-            # A group or project of the settings that could not be read: keep what it had.
+            # A group or project of the settings that could not be read: keep what it had. Without
+            # a checkpoint (a --full run) its projects are unknown, so nothing unlisted is deleted.
+            if self.context.checkpoint is None:
+                self.context.keep_prefix("p")
             for key, entry in self.previous_projects.items():
                 path = str(entry.get("path", ""))
                 if key not in self.projects and (path == problem.path or path.startswith(problem.path + "/")):
