@@ -46,6 +46,15 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def gitlab(session: nox.Session) -> None:
+    """Run the GitLab plugin's tests in a virtualenv with only ccf-framework and this plugin."""
+    session.install(".", "plugins/gitlab[test]")
+    session.install(*MYPY, "types-requests")
+    session.run("mypy", "--strict", "plugins/gitlab/ccf_gitlab")
+    session.run("pytest", "plugins/gitlab/tests", "--rootdir", "plugins/gitlab", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """Sync the example folder into a local index with the hello connector, then search it."""
     _install_project(session)
@@ -79,3 +88,5 @@ def bench(session: nox.Session) -> None:
     _install_project(session)
     session.run("python", "bench/engine.py", *session.posargs)
     session.run("python", "bench/qbusiness.py")
+    session.install("plugins/gitlab[test]")
+    session.run("python", "bench/gitlab.py")

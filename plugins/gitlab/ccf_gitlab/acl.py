@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ccf_core import AccessControl, AccessType, MembershipType, Principal, PrincipalGroup, PrincipalUser
-
 from ccf_gitlab.models import REPORTER, Member, Project
 from ccf_gitlab.render import FORMAT, digest
 
@@ -48,7 +47,9 @@ class ProjectAccess:
         return self.default == self.restricted
 
 
-def project_access(project: Project, members: Iterable[Member], *, identity: str, internal_group: str) -> ProjectAccess:
+def project_access(
+    project: Project, members: Iterable[Member], *, identity: str, internal_group: str
+) -> ProjectAccess:
     """The ACLs of one project from its members (fetched once per project per run)."""
     readers = sorted(
         {m.identity(identity) for m in members if m.access_level >= REPORTER and m.state == "active"}
@@ -59,13 +60,19 @@ def project_access(project: Project, members: Iterable[Member], *, identity: str
         for reader in readers
     ]
     principals.append(
-        Principal(group=PrincipalGroup(name=group, access=AccessType.ALLOW, membershipType=MembershipType.DATASOURCE))
+        Principal(
+            group=PrincipalGroup(
+                name=group, access=AccessType.ALLOW, membershipType=MembershipType.DATASOURCE
+            )
+        )
     )
     restricted = [AccessControl(principals=principals)]
     if project.visibility == "public":
         default: list[AccessControl] = []
     elif project.visibility == "internal":
-        internal = PrincipalGroup(name=internal_group, access=AccessType.ALLOW, membershipType=MembershipType.DATASOURCE)
+        internal = PrincipalGroup(
+            name=internal_group, access=AccessType.ALLOW, membershipType=MembershipType.DATASOURCE
+        )
         default = [AccessControl(principals=[Principal(group=internal)])]
     else:
         default = restricted

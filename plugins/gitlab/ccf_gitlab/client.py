@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import gitlab
 import requests
+from gitlab.client import GitlabList
 from gitlab.exceptions import GitlabAuthenticationError, GitlabError, GitlabHttpError
 
 from ccf_gitlab.models import Item, Member, Note, Project, Release, TreeEntry, WikiPage
@@ -169,7 +170,12 @@ class GitLabClient:
 
     def member_projects(self, *, include_archived: bool) -> Iterator[Project]:
         """Every project the token's user is a member of (keyset-paginated)."""
-        query: dict[str, Any] = {"membership": "true", "pagination": "keyset", "order_by": "id", "sort": "asc"}
+        query: dict[str, Any] = {
+            "membership": "true",
+            "pagination": "keyset",
+            "order_by": "id",
+            "sort": "asc",
+        }
         if not include_archived:
             query["archived"] = "false"
         for data in self._list("/projects", **query):
@@ -265,11 +271,13 @@ class GitLabClient:
         pages = self.gl.http_list(
             f"/projects/{project_id}/{kind}", query_data={"state": "all"}, iterator=True, per_page=1
         )
-        return pages.total
+        return pages.total if isinstance(pages, GitlabList) else None
 
     def notes(self, project_id: int, kind: str, iid: int) -> Iterator[Note]:
         """The comments of an issue or merge request, oldest first."""
-        for data in self._list(f"/projects/{project_id}/{kind}/{iid}/notes", sort="asc", order_by="created_at"):
+        for data in self._list(
+            f"/projects/{project_id}/{kind}/{iid}/notes", sort="asc", order_by="created_at"
+        ):
             yield Note.model_validate(data)
 
     def wiki_pages(self, project_id: int) -> Iterator[WikiPage]:

@@ -28,11 +28,54 @@ class Kind(StrEnum):
 
 #: Markdown, documentation, configuration and the common programming languages, plus the binary
 #: formats Q Business reads (PDF, Word, PowerPoint, Excel, RTF).
-DEFAULT_EXTENSIONS = (
-    ".md .markdown .txt .rst .adoc .html .htm .xml .json .yaml .yml .toml .ini .cfg .csv "
-    ".py .js .jsx .ts .tsx .java .kt .scala .go .rb .rs .c .h .cpp .hpp .cs .php .swift .sh .sql "
-    ".tf .proto .graphql .vue .css .scss .pdf .docx .pptx .xlsx .rtf"
-).split()
+DEFAULT_EXTENSIONS = [
+    ".md",
+    ".markdown",
+    ".txt",
+    ".rst",
+    ".adoc",
+    ".html",
+    ".htm",
+    ".xml",
+    ".json",
+    ".yaml",
+    ".yml",
+    ".toml",
+    ".ini",
+    ".cfg",
+    ".csv",
+    ".py",
+    ".js",
+    ".jsx",
+    ".ts",
+    ".tsx",
+    ".java",
+    ".kt",
+    ".scala",
+    ".go",
+    ".rb",
+    ".rs",
+    ".c",
+    ".h",
+    ".cpp",
+    ".hpp",
+    ".cs",
+    ".php",
+    ".swift",
+    ".sh",
+    ".sql",
+    ".tf",
+    ".proto",
+    ".graphql",
+    ".vue",
+    ".css",
+    ".scss",
+    ".pdf",
+    ".docx",
+    ".pptx",
+    ".xlsx",
+    ".rtf",
+]
 
 #: Vendored, generated and tool folders: rarely worth finding in search.
 DEFAULT_EXCLUDED_PATHS = [

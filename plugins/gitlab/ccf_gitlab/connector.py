@@ -26,12 +26,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from ccf_core import Connector, Document, DocumentVersion, Group, SyncContext, SyncMode
-
-from ccf_gitlab import render
-from ccf_gitlab.acl import ProjectAccess, project_access
 from gitlab.exceptions import GitlabHttpError
 
+from ccf_core import Connector, Document, DocumentVersion, Group, SyncContext, SyncMode
+from ccf_gitlab import render
+from ccf_gitlab.acl import ProjectAccess, project_access
 from ccf_gitlab.client import TRANSIENT_ERRORS, GitLabClient, describe, status_of
 from ccf_gitlab.config import GitLabConfig, Kind, TokenUnavailable, resolve_token
 from ccf_gitlab.models import Item, Project
@@ -85,7 +84,11 @@ class GitLabConnector(Connector):
         except TokenUnavailable as err:
             raise GitLabUnavailable(str(err)) from None
         client = self.client = GitLabClient(
-            config.url, token, timeout=config.timeout, max_retries=config.max_retries, ssl_verify=config.ssl_verify
+            config.url,
+            token,
+            timeout=config.timeout,
+            max_retries=config.max_retries,
+            ssl_verify=config.ssl_verify,
         )
         try:
             client.authenticate()
@@ -191,7 +194,9 @@ class _RunState:
                 yield from self._project(project)
             except TRANSIENT_ERRORS as err:
                 if status_of(err) == 401:
-                    raise GitLabUnavailable(f"authentication failed during the run: {describe(err)}") from None
+                    raise GitLabUnavailable(
+                        f"authentication failed during the run: {describe(err)}"
+                    ) from None
                 yield self._scope_failed(project.id, project.path_with_namespace, None, err)
                 if key in self.previous_projects:
                     self.projects[key] = self.previous_projects[key]
@@ -205,23 +210,33 @@ class _RunState:
                 if key not in self.projects and (path == problem.path or path.startswith(problem.path + "/")):
                     self.context.keep_prefix(render.project_prefix(int(key)))
                     self.projects[key] = entry
-            yield _failure(f"gitlab {problem.path}", f"{problem.path}: {problem.reason}; its documents are kept")
+            yield _failure(
+                f"gitlab {problem.path}", f"{problem.path}: {problem.reason}; its documents are kept"
+            )
         self.context.logger.info("gitlab: %d projects in scope", seen)
 
-    def _scope_failed(self, project_id: int, path: str, kind: str | None, err: BaseException) -> DocumentVersion:
+    def _scope_failed(
+        self, project_id: int, path: str, kind: str | None, err: BaseException
+    ) -> DocumentVersion:
         """Protect a project (or one kind of it) that could not be listed, and name it in the report."""
         prefix = render.project_prefix(project_id) if kind is None else render.kind_prefix(project_id, kind)
         self.context.keep_prefix(prefix)
         what = path if kind is None else f"{path} ({kind})"
-        self.context.logger.warning("gitlab: %s could not be listed: %s; its documents are kept", what, describe(err))
-        return _failure(f"gitlab {what}", f"{what}: {describe(err)}; its documents are kept until it can be listed")
+        self.context.logger.warning(
+            "gitlab: %s could not be listed: %s; its documents are kept", what, describe(err)
+        )
+        return _failure(
+            f"gitlab {what}", f"{what}: {describe(err)}; its documents are kept until it can be listed"
+        )
 
     def _project(self, project: Project) -> Iterator[Document | _Stub | DocumentVersion]:
         config = self.config
         key = str(project.id)
         previous = self.previous_projects.get(key, {})
         members = list(self.client.members(project.id))
-        access = project_access(project, members, identity=config.identity, internal_group=config.internal_group)
+        access = project_access(
+            project, members, identity=config.identity, internal_group=config.internal_group
+        )
         self._remember_group(access)
         # Any change to who may read, or to the project's path, touches every document's metadata.
         full = self.full or previous.get("fp") != access.fingerprint
@@ -231,10 +246,20 @@ class _RunState:
         if Kind.FILES in self.include or Kind.OVERVIEW in self.include:
             kinds.append(("files", lambda: self._repository(project, access, full, previous, entry)))
         if Kind.ISSUES in self.include and project.issues_enabled:
-            kinds.append(("issues", lambda: self._items(project, "issues", access, full, previous, entry)))
+            kinds.append(
+                (
+                    "issues",
+                    lambda: self._items(project, "issues", access, full=full, previous=previous, entry=entry),
+                )
+            )
         if Kind.MERGE_REQUESTS in self.include and project.merge_requests_enabled:
             kinds.append(
-                ("merge_requests", lambda: self._items(project, "merge_requests", access, full, previous, entry))
+                (
+                    "merge_requests",
+                    lambda: self._items(
+                        project, "merge_requests", access, full=full, previous=previous, entry=entry
+                    ),
+                )
             )
         if Kind.WIKI in self.include and project.wiki_enabled:
             kinds.append(("wiki", lambda: self._wiki(project, access)))
@@ -258,17 +283,22 @@ class _RunState:
         self._groups_of()[access.group] = access.readers
 
     def _groups_of(self) -> dict[str, tuple[str, ...]]:
-        return self.connector._groups  # noqa: SLF001 - the connector reports them from groups()
+        return self.connector._groups
 
     def _deleted(self, doc_id: str) -> None:
         """Report a deletion, but only of a document an earlier run indexed."""
         if self.context.previous_version(doc_id) is not None:
-            self.connector._deleted.append(doc_id)  # noqa: SLF001
+            self.connector._deleted.append(doc_id)
 
     # -- repository files and the overview ------------------------------------------------------
 
     def _repository(
-        self, project: Project, access: ProjectAccess, full: bool, previous: dict[str, Any], entry: dict[str, Any]
+        self,
+        project: Project,
+        access: ProjectAccess,
+        full: bool,
+        previous: dict[str, Any],
+        entry: dict[str, Any],
     ) -> Iterator[Document | _Stub]:
         """Files on the default branch, then the overview (which needs the README's blob)."""
         branch = project.default_branch
@@ -334,11 +364,12 @@ class _RunState:
                     self._deleted(prefix + path)
                     continue
                 sha, size = found
-                if render.is_readme(path) and _better_readme(path, readme):
+                replaces = readme is not None and readme[0] == path
+                if replaces or (render.is_readme(path) and _better_readme(path, readme)):
                     readme = (path, sha)
-                elif readme and readme[0] == path:
-                    readme = (path, sha)
-                if not index_files or not render.wanted_file(path, config.file_extensions, config.exclude_paths):
+                if not index_files or not render.wanted_file(
+                    path, config.file_extensions, config.exclude_paths
+                ):
                     continue
                 if size > config.max_file_bytes:
                     self._deleted(prefix + path)
@@ -381,6 +412,7 @@ class _RunState:
         project: Project,
         kind: str,
         access: ProjectAccess,
+        *,
         full: bool,
         previous: dict[str, Any],
         entry: dict[str, Any],
@@ -413,9 +445,19 @@ class _RunState:
             if total is None or total != int(before["total"]) + new:
                 # Fewer than expected: something was deleted. List them all so the engine finds it.
                 self.context.logger.info(
-                    "gitlab: %s %s: count changed unexpectedly, listing all", project.path_with_namespace, kind
+                    "gitlab: %s %s: count changed unexpectedly, listing all",
+                    project.path_with_namespace,
+                    kind,
                 )
-                yield from self._items(project, kind, access, True, previous, entry, frozenset(yielded))
+                yield from self._items(
+                    project,
+                    kind,
+                    access,
+                    full=True,
+                    previous=previous,
+                    entry=entry,
+                    already=frozenset(yielded),
+                )
                 return
             self.context.keep_prefix(render.kind_prefix(project.id, kind))
         entry[kind] = {"since": latest, "total": total}

@@ -2,7 +2,6 @@
 
 from ccf_core import hookimpl
 from ccf_core.registry import ConnectorRegistry
-
 from ccf_gitlab.connector import GitLabConnector
 
 

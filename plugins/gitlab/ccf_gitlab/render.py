@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 from ccf_core import AccessControl, ContentType, Document, DocumentMetadata
 from ccf_core.content_types import content_type_from_path
-
 from ccf_gitlab.models import Item, Note, Project, Release, WikiPage
 
 #: Bump when the rendering changes, so every document is rendered again once.
@@ -117,7 +116,9 @@ def file_document(
 
 def overview_version(project: Project, readme: tuple[str, str] | None, fingerprint: str) -> str:
     """Changes when the overview's text, its README or the project's ACL change."""
-    return digest(FORMAT, project.name, project.description, project.topics, project.created_at, readme, fingerprint)
+    return digest(
+        FORMAT, project.name, project.description, project.topics, project.created_at, readme, fingerprint
+    )
 
 
 def overview_document(project: Project, readme: str | None, acl: list[AccessControl]) -> Document:
@@ -250,7 +251,9 @@ def release_document(project: Project, release: Release, acl: list[AccessControl
     if release.description:
         lines += ["", release.description.strip()]
     attributes = _base_attributes(project, "release")
-    attributes.update(gitlab_tag=release.tag_name, gitlab_author=release.author.username if release.author else None)
+    attributes.update(
+        gitlab_tag=release.tag_name, gitlab_author=release.author.username if release.author else None
+    )
     return Document(
         id=f"{kind_prefix(project.id, 'release')}{release.tag_name}",
         content="\n".join(lines) + "\n",

@@ -23,10 +23,14 @@ class ScopeProblem:
 
 def excluded(path: str, patterns: list[str]) -> bool:
     """``exclude_projects`` holds project paths, or group prefixes ending in ``/``."""
-    return any(path == pattern or (pattern.endswith("/") and path.startswith(pattern)) for pattern in patterns)
+    return any(
+        path == pattern or (pattern.endswith("/") and path.startswith(pattern)) for pattern in patterns
+    )
 
 
-def projects_in_scope(client: GitLabClient, config: GitLabConfig, problems: list[ScopeProblem]) -> Iterator[Project]:
+def projects_in_scope(
+    client: GitLabClient, config: GitLabConfig, problems: list[ScopeProblem]
+) -> Iterator[Project]:
     """The projects to index, ordered by path, each once; unreadable sources go to ``problems``.
 
     Project records are small, so the scope is gathered before the first project is synced; that
@@ -46,6 +50,7 @@ def projects_in_scope(client: GitLabClient, config: GitLabConfig, problems: list
 
     for group in config.groups:
         gather(group, client.group_projects(group, include_archived=config.include_archived))
+
     def one(path: str) -> Iterator[Project]:
         yield client.project(path)  # called inside gather(), so its failure is caught there
 

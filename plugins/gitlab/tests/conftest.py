@@ -66,31 +66,63 @@ def build_world() -> FakeGitLabState:
         created=10,
         updated=20,
         notes=[
-            {"id": 1, "body": "I will fix the rollback steps.", "author": {"username": "bob"},
-             "created_at": stamp(15), "system": False},
-            {"id": 2, "body": "added label ~docs", "author": {"username": "alice"},
-             "created_at": stamp(16), "system": True},
+            {
+                "id": 1,
+                "body": "I will fix the rollback steps.",
+                "author": {"username": "bob"},
+                "created_at": stamp(15),
+                "system": False,
+            },
+            {
+                "id": 2,
+                "body": "added label ~docs",
+                "author": {"username": "alice"},
+                "created_at": stamp(16),
+                "system": True,
+            },
         ],
     )
     handbook.issues[2] = Item(
         2, "Leaked credentials incident", "Rotate the keys.", confidential=True, created=11, updated=21
     )
     handbook.merge_requests[1] = Item(
-        1, "Rewrite rollback section", "Fixes #1", state="merged", created=12, updated=22,
-        notes=[{"id": 3, "body": "Looks good to me.", "author": {"username": "alice"},
-                "created_at": stamp(23), "system": False}],
+        1,
+        "Rewrite rollback section",
+        "Fixes #1",
+        state="merged",
+        created=12,
+        updated=22,
+        notes=[
+            {
+                "id": 3,
+                "body": "Looks good to me.",
+                "author": {"username": "alice"},
+                "created_at": stamp(23),
+                "system": False,
+            }
+        ],
     )
     handbook.wikis["home"] = ("Home", "The wiki home page about holidays.")
     handbook.releases.append(
-        {"tag_name": "v1.0", "name": "First edition", "description": "Initial handbook release.",
-         "created_at": stamp(30), "released_at": stamp(30), "author": {"username": "alice"}}
+        {
+            "tag_name": "v1.0",
+            "name": "First edition",
+            "description": "Initial handbook release.",
+            "created_at": stamp(30),
+            "released_at": stamp(30),
+            "author": {"username": "alice"},
+        }
     )
 
     secret = state.add_project(
-        "acme/platform", "secret", visibility="private",
+        "acme/platform",
+        "secret",
+        visibility="private",
         members={bob.id: REPORTER, carol.id: GUEST, dave.id: DEVELOPER},
     )
-    secret.commit({"README.md": b"# Secret\n\nThe quantum roadmap.\n", "notes.md": b"Quantum budget notes.\n"})
+    secret.commit(
+        {"README.md": b"# Secret\n\nThe quantum roadmap.\n", "notes.md": b"Quantum budget notes.\n"}
+    )
     secret.issues[1] = Item(1, "Quantum launch date", "Keep it quiet.", created=40, updated=41)
 
     tools = state.add_project("acme/platform", "tools", visibility="internal")

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode
 
-TOKEN = "glpat-fake-token-0123456789"  # noqa: S105 - the fake's own test token
+TOKEN = "glpat-fake-token-0123456789"
 GUEST, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 20, 30, 40, 50
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -324,7 +324,9 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         payload = raw if raw is not None else json.dumps(body).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/octet-stream" if raw is not None else "application/json")
+        self.send_header(
+            "Content-Type", "application/octet-stream" if raw is not None else "application/json"
+        )
         self.send_header("Content-Length", "0" if head else str(len(payload)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
@@ -518,8 +520,10 @@ def _tree_entries(tree: dict[str, bytes]) -> list[dict[str, Any]]:
     for path in tree:
         parts = path.split("/")[:-1]
         folders.update("/".join(parts[: i + 1]) for i in range(len(parts)))
-    entries = [{"id": "0" * 40, "name": p.rsplit("/", 1)[-1], "type": "tree", "path": p, "mode": "040000"}
-               for p in sorted(folders)]
+    entries = [
+        {"id": "0" * 40, "name": p.rsplit("/", 1)[-1], "type": "tree", "path": p, "mode": "040000"}
+        for p in sorted(folders)
+    ]
     entries += [
         {"id": blob_sha(c), "name": p.rsplit("/", 1)[-1], "type": "blob", "path": p, "mode": "100644"}
         for p, c in sorted(tree.items())

@@ -102,6 +102,8 @@ def test_a_new_member_gets_access_to_every_document_on_the_next_run(
     }
 
 
-def test_members_are_fetched_once_per_project_per_run(harness: ConnectorHarness, world: FakeGitLabState) -> None:
+def test_members_are_fetched_once_per_project_per_run(
+    harness: ConnectorHarness, world: FakeGitLabState
+) -> None:
     harness.run()
     assert world.calls["projects/*/members/all"] == 3

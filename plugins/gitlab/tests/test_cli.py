@@ -21,7 +21,13 @@ BIN = Path(sys.executable).parent
 
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(BIN / args[0]), *args[1:]], capture_output=True, text=True, env=env, cwd=cwd, timeout=120, check=False
+        [str(BIN / args[0]), *args[1:]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
     )
 
 
@@ -33,7 +39,7 @@ def _environment(fake: FakeGitLab, **extra: str) -> dict[str, str]:
         CCF_GITLAB_URL=fake.url,
         CCF_GITLAB_GROUPS="[acme]",
         AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's dummy credentials
+        AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION="us-east-1",
     )
     env.update(extra)
@@ -70,22 +76,42 @@ def test_a_backend_job_takes_env_settings_and_a_secrets_manager_token(
 ) -> None:
     """Settings from CCF_GITLAB_<FIELD>, the token from a Secrets Manager ARN; found by a member only."""
     secrets = boto3.client(
-        "secretsmanager", region_name="us-east-1", endpoint_url=moto_server,
-        aws_access_key_id="testing", aws_secret_access_key="testing",  # noqa: S106
+        "secretsmanager",
+        region_name="us-east-1",
+        endpoint_url=moto_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
     arn = secrets.create_secret(Name="gitlab-token", SecretString=json.dumps({"token": TOKEN}))["ARN"]
     env = _environment(fake, CCF_GITLAB_TOKEN=arn, AWS_ENDPOINT_URL=moto_server)
     result = _run(
-        ["ccf-run", "--connector", "gitlab", "--log-format", "json", "--log-level", "DEBUG",
-         "--index", "i.db", "--state", "s.db", "--report-json", "report.json"],
+        [
+            "ccf-run",
+            "--connector",
+            "gitlab",
+            "--log-format",
+            "json",
+            "--log-level",
+            "DEBUG",
+            "--index",
+            "i.db",
+            "--state",
+            "s.db",
+            "--report-json",
+            "report.json",
+        ],
         env,
         tmp_path,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["added"] == 15
-    member = _run(["ccf", "search", "quantum", "--index", "i.db", "--as-user", "bob@example.com"], env, tmp_path)
-    stranger = _run(["ccf", "search", "quantum", "--index", "i.db", "--as-user", "eve@example.com"], env, tmp_path)
+    member = _run(
+        ["ccf", "search", "quantum", "--index", "i.db", "--as-user", "bob@example.com"], env, tmp_path
+    )
+    stranger = _run(
+        ["ccf", "search", "quantum", "--index", "i.db", "--as-user", "eve@example.com"], env, tmp_path
+    )
     assert "p1001/file/notes.md" in member.stdout, member.stdout + member.stderr
     assert "p1001" not in stranger.stdout
     everything = result.stdout + result.stderr + (tmp_path / "report.json").read_text()
@@ -99,8 +125,21 @@ def test_show_config_lists_every_field_with_its_variable_and_hides_the_token(
     env = _environment(fake, CCF_GITLAB_TOKEN=TOKEN)
     result = _run(["ccf-run", "--show-config", "gitlab"], env, tmp_path)
     assert result.returncode == 0, result.stderr
-    for field in ("url", "token", "groups", "projects", "exclude_projects", "include_archived", "max_projects",
-                  "include", "file_extensions", "exclude_paths", "max_file_bytes", "identity", "internal_group",
-                  "full_sync_every"):
+    for field in (
+        "url",
+        "token",
+        "groups",
+        "projects",
+        "exclude_projects",
+        "include_archived",
+        "max_projects",
+        "include",
+        "file_extensions",
+        "exclude_paths",
+        "max_file_bytes",
+        "identity",
+        "internal_group",
+        "full_sync_every",
+    ):
         assert f"CCF_GITLAB_{field.upper()}" in result.stdout, field
     assert TOKEN not in result.stdout + result.stderr

@@ -111,8 +111,15 @@ def test_a_changed_issue_reuploads_only_that_issue(harness: ConnectorHarness, wo
 def test_a_new_comment_reaches_the_issue_document(harness: ConnectorHarness, world: FakeGitLabState) -> None:
     harness.run()
     issue = world.projects[HANDBOOK].issues[1]
-    issue.notes.append({"id": 9, "body": "Rollback verified on staging.", "author": {"username": "carol"},
-                        "created_at": stamp(101), "system": False})
+    issue.notes.append(
+        {
+            "id": 9,
+            "body": "Rollback verified on staging.",
+            "author": {"username": "carol"},
+            "created_at": stamp(101),
+            "system": False,
+        }
+    )
     issue.updated = 101
     run = harness.run()
     assert run.report.updated == 1
@@ -179,7 +186,9 @@ def test_a_deleted_issue_is_found_by_its_count_and_deleted(
     assert "p1000/issue/1" in run.document_ids()
 
 
-def test_a_deleted_wiki_page_and_release_are_deleted(harness: ConnectorHarness, world: FakeGitLabState) -> None:
+def test_a_deleted_wiki_page_and_release_are_deleted(
+    harness: ConnectorHarness, world: FakeGitLabState
+) -> None:
     harness.run()
     world.projects[HANDBOOK].wikis.clear()
     world.projects[HANDBOOK].releases.clear()
@@ -195,7 +204,9 @@ def test_a_project_that_left_the_scope_is_deleted(harness: ConnectorHarness, con
     assert "p1000/overview" in run.document_ids()
 
 
-def test_a_new_project_in_scope_is_listed_completely(harness: ConnectorHarness, world: FakeGitLabState) -> None:
+def test_a_new_project_in_scope_is_listed_completely(
+    harness: ConnectorHarness, world: FakeGitLabState
+) -> None:
     harness.run()
     fresh = world.add_project("acme", "fresh", visibility="public")
     fresh.commit({"README.md": b"# Fresh\n", "guide.md": b"A new guide.\n"})
@@ -237,7 +248,9 @@ def test_include_limits_the_kinds(harness: ConnectorHarness, config: dict[str, A
     assert "Welcome to the acme handbook." in run.document("p1000/overview").text
 
 
-def test_every_nth_run_is_a_full_pass(harness: ConnectorHarness, world: FakeGitLabState, config: dict[str, Any]) -> None:
+def test_every_nth_run_is_a_full_pass(
+    harness: ConnectorHarness, world: FakeGitLabState, config: dict[str, Any]
+) -> None:
     settings = {**config, "full_sync_every": 2}
     harness.run(config=settings)  # the first run is a full pass
     listings = world.calls["projects/*/repository/tree"]
@@ -250,8 +263,17 @@ def test_every_nth_run_is_a_full_pass(harness: ConnectorHarness, world: FakeGitL
 def _snapshot(harness: ConnectorHarness) -> dict[str, tuple[Any, ...]]:
     run = harness.run(dry_run=True)
     return {
-        doc.id: (doc.title, doc.source_uri, doc.content_type, doc.created_at, doc.last_updated_at,
-                 doc.attributes, doc.acl, doc.text, doc.size)
+        doc.id: (
+            doc.title,
+            doc.source_uri,
+            doc.content_type,
+            doc.created_at,
+            doc.last_updated_at,
+            doc.attributes,
+            doc.acl,
+            doc.text,
+            doc.size,
+        )
         for doc in run.documents()
     }
 
