@@ -68,6 +68,24 @@ class Project(BaseModel):
     wiki_enabled: bool = True
     issues_enabled: bool = True
     merge_requests_enabled: bool = True
+    wiki_access_level: str | None = None
+    issues_access_level: str | None = None
+    merge_requests_access_level: str | None = None
+
+    @property
+    def has_wiki(self) -> bool:
+        """Whether the wiki feature is on (older GitLab says ``wiki_enabled``, newer an access level)."""
+        return self.wiki_enabled and self.wiki_access_level != "disabled"
+
+    @property
+    def has_issues(self) -> bool:
+        """Whether the issues feature is on."""
+        return self.issues_enabled and self.issues_access_level != "disabled"
+
+    @property
+    def has_merge_requests(self) -> bool:
+        """Whether the merge requests feature is on."""
+        return self.merge_requests_enabled and self.merge_requests_access_level != "disabled"
 
 
 class TreeEntry(BaseModel):
