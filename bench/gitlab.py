@@ -53,14 +53,29 @@ def build(projects: int) -> FakeGitLabState:
             for n in range(2)
         ]
         for i in range(1, ISSUES + 1):
-            project.issues[i] = Item(i, f"Issue {i} of {p}", "Steps to reproduce. " * 30, labels=["bug"],
-                                     created=i, updated=i, notes=list(notes))
+            project.issues[i] = Item(
+                i,
+                f"Issue {i} of {p}",
+                "Steps to reproduce. " * 30,
+                labels=["bug"],
+                created=i,
+                updated=i,
+                notes=list(notes),
+            )
         for i in range(1, MERGE_REQUESTS + 1):
-            project.merge_requests[i] = Item(i, f"MR {i} of {p}", "Changes. " * 30, state="merged",
-                                             created=i, updated=i, notes=list(notes))
+            project.merge_requests[i] = Item(
+                i, f"MR {i} of {p}", "Changes. " * 30, state="merged", created=i, updated=i, notes=list(notes)
+            )
         project.wikis["home"] = ("Home", f"Wiki of service {p}.")
-        project.releases.append({"tag_name": "v1", "name": "v1", "description": "First.",
-                                 "created_at": stamp(1), "released_at": stamp(1)})
+        project.releases.append(
+            {
+                "tag_name": "v1",
+                "name": "v1",
+                "description": "First.",
+                "created_at": stamp(1),
+                "released_at": stamp(1),
+            }
+        )
     return state
 
 
@@ -91,15 +106,19 @@ def child(url: str, directory: str) -> None:
     started = time.perf_counter()
     with ConnectorHarness(GitLabConnector, config, directory=directory) as harness:
         report = harness.run().report
-    print(json.dumps({
-        "seconds": round(time.perf_counter() - started, 2),
-        "status": report.status.value,
-        "scanned": report.scanned,
-        "uploaded": report.added + report.updated,
-        "deleted": report.deleted,
-        "failed": report.failed,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "seconds": round(time.perf_counter() - started, 2),
+                "status": report.status.value,
+                "scanned": report.scanned,
+                "uploaded": report.added + report.updated,
+                "deleted": report.deleted,
+                "failed": report.failed,
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }
+        )
+    )
 
 
 def sync(fake: FakeGitLab, directory: str) -> dict[str, Any]:
@@ -120,20 +139,39 @@ def main() -> None:
         state.latency = latency
         with FakeGitLab(state) as fake:
             first = sync(fake, f"{folder}/big")
-            print(json.dumps({"case": "first", "projects": projects, "latency_ms": latency * 1000, **first}),
-                  flush=True)
+            print(
+                json.dumps({"case": "first", "projects": projects, "latency_ms": latency * 1000, **first}),
+                flush=True,
+            )
             changed = change_one_percent(state)
             second = sync(fake, f"{folder}/big")
             share = second["api_calls"] / first["api_calls"]
-            print(json.dumps({"case": "incremental", "items_changed": changed, **second,
-                              "share_of_first_calls": round(share, 4)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "case": "incremental",
+                        "items_changed": changed,
+                        **second,
+                        "share_of_first_calls": round(share, 4),
+                    }
+                ),
+                flush=True,
+            )
         small = build(2)
         small.latency = latency
         with FakeGitLab(small) as fake:
             two = sync(fake, f"{folder}/small")
-        print(json.dumps({"case": "memory", f"peak_rss_mb_{projects}_projects": first["peak_rss_mb"],
-                          "peak_rss_mb_2_projects": two["peak_rss_mb"],
-                          "difference_mb": round(first["peak_rss_mb"] - two["peak_rss_mb"], 1)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "case": "memory",
+                    f"peak_rss_mb_{projects}_projects": first["peak_rss_mb"],
+                    "peak_rss_mb_2_projects": two["peak_rss_mb"],
+                    "difference_mb": round(first["peak_rss_mb"] - two["peak_rss_mb"], 1),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -167,6 +167,31 @@ def test_a_readme_change_updates_the_overview(harness: ConnectorHarness, world: 
     assert "Now with a glossary." in run.document("p1000/overview").text
 
 
+def test_a_deleted_readme_falls_back_to_another_readme_as_a_full_pass_would(
+    harness: ConnectorHarness, world: FakeGitLabState
+) -> None:
+    project = world.projects[HANDBOOK]
+    project.commit({"README.txt": b"Plain README kept for old tools.\n"})
+    harness.run()
+    project.commit({"README.md": None})
+    run = harness.run()
+    assert "Plain README kept for old tools." in run.document("p1000/overview").text
+    assert "p1000/file/README.md" not in run.document_ids()
+
+
+def test_switched_off_features_are_not_listed(harness: ConnectorHarness, world: FakeGitLabState) -> None:
+    for project in world.projects.values():
+        original = project.as_json
+        project.as_json = lambda original=original: {  # type: ignore[method-assign]
+            **original(),
+            "wiki_access_level": "disabled",
+        }
+    run = harness.run()
+    assert "p1000/wiki/home" not in run.document_ids()
+    assert world.calls["projects/*/wikis"] == 0
+    assert run.report.failed == 0
+
+
 def test_a_moved_issue_is_deleted(harness: ConnectorHarness, world: FakeGitLabState) -> None:
     harness.run()
     issue = world.projects[HANDBOOK].issues[1]
