@@ -46,7 +46,7 @@ class GitLabUnavailable(Exception):
     """The run cannot start: no token, or GitLab refused it. The message is one line."""
 
 
-class _ScopeFailed(Exception):
+class ListingFailed(Exception):
     """Raised by a loader to put a project or kind that could not be listed into the report."""
 
 
@@ -491,6 +491,6 @@ def _failure(label: str, message: str) -> DocumentVersion:
     """A report line for a scope that could not be listed (the engine records the loader's error)."""
 
     def fail() -> Document | None:
-        raise _ScopeFailed(message)
+        raise ListingFailed(message)
 
     return DocumentVersion(label, "unlisted", fail)

@@ -86,6 +86,13 @@ def test_markdown_keeps_its_type_and_code_is_plain_text(harness: ConnectorHarnes
     assert run.document("p1000/file/src/deploy.py").content_type == "PLAIN_TEXT"
 
 
+def test_binary_files_of_a_type_q_business_reads_keep_their_type(
+    harness: ConnectorHarness, world: FakeGitLabState
+) -> None:
+    world.projects[HANDBOOK].commit({"docs/policy.pdf": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"})
+    assert harness.run().document("p1000/file/docs/policy.pdf").content_type == "PDF"
+
+
 def test_unchanged_second_run_uploads_nothing_and_downloads_nothing(
     harness: ConnectorHarness, world: FakeGitLabState
 ) -> None:
