@@ -31,7 +31,7 @@ from gitlab.exceptions import GitlabHttpError
 from ccf_core import Connector, Document, DocumentVersion, Group, SyncContext, SyncMode
 from ccf_gitlab import render
 from ccf_gitlab.acl import ProjectAccess, project_access
-from ccf_gitlab.client import TRANSIENT_ERRORS, GitLabClient, describe, status_of
+from ccf_gitlab.client import TRANSIENT_ERRORS, AuthenticationFailed, GitLabClient, describe, status_of
 from ccf_gitlab.config import GitLabConfig, Kind, TokenUnavailable, resolve_token
 from ccf_gitlab.models import Item, Project
 from ccf_gitlab.scope import ScopeProblem, projects_in_scope
@@ -70,15 +70,14 @@ class GitLabConnector(Connector):
 
     def __init__(self, config: GitLabConfig | None = None) -> None:
         super().__init__(config)
-        self._deleted: list[str] = []
-        self._groups: dict[str, tuple[str, ...]] = {}
         self.client: GitLabClient | None = None
+        self._run: _RunState | None = None
 
     # -- the run ----------------------------------------------------------------------------
 
     def documents(self, context: SyncContext) -> Iterator[Document | DocumentVersion]:
         config = self.config
-        self._deleted, self._groups = [], {}
+        self._run = None
         try:
             token = resolve_token(config)
         except TokenUnavailable as err:
@@ -92,10 +91,13 @@ class GitLabConnector(Connector):
         )
         try:
             client.authenticate()
-        except Exception as err:
+        except AuthenticationFailed as err:
             client.close()
             raise GitLabUnavailable(str(err)) from None
-        run = _RunState(self, client, context)
+        except TRANSIENT_ERRORS as err:
+            client.close()
+            raise GitLabUnavailable(f"cannot reach GitLab at {config.url}: {describe(err)}") from None
+        run = self._run = _RunState(config, client, context)
         try:
             yield from run.documents()
         finally:
@@ -105,22 +107,27 @@ class GitLabConnector(Connector):
 
     def deleted_document_ids(self, context: SyncContext) -> Iterator[str]:
         """Items known to be gone: deleted or renamed files, moved issues, files now skipped."""
-        yield from dict.fromkeys(self._deleted)
+        if self._run is not None:
+            yield from dict.fromkeys(self._run.deleted)
 
     def groups(self, context: SyncContext) -> Iterator[Group]:
         """Each synced project's Reporter-or-above members, the group principal of its ACLs."""
-        for name, users in sorted(self._groups.items()):
-            yield Group(name=name, users=users)
+        if self._run is not None:
+            for name, users in sorted(self._run.groups.items()):
+                yield Group(name=name, users=users)
 
 
 class _RunState:
     """One run's decisions and results; a new one per run."""
 
-    def __init__(self, connector: GitLabConnector, client: GitLabClient, context: SyncContext) -> None:
-        self.connector = connector
-        self.config = connector.config
+    def __init__(self, config: GitLabConfig, client: GitLabClient, context: SyncContext) -> None:
+        self.config = config
         self.client = client
         self.context = context
+        #: Ids reported deleted at the end of the run (only ones an earlier run indexed).
+        self.deleted: list[str] = []
+        #: Each project's group principal -> its Reporter-or-above members.
+        self.groups: dict[str, tuple[str, ...]] = {}
         previous = context.checkpoint or {}
         self.previous_projects: dict[str, dict[str, Any]] = previous.get("projects", {})
         runs = int(previous.get("runs_since_full", 0)) + 1
@@ -237,7 +244,7 @@ class _RunState:
         access = project_access(
             project, members, identity=config.identity, internal_group=config.internal_group
         )
-        self._remember_group(access)
+        self.groups[access.group] = access.readers
         # Any change to who may read, or to the project's path, touches every document's metadata.
         full = self.full or previous.get("fp") != access.fingerprint
         entry: dict[str, Any] = {"path": project.path_with_namespace, "fp": access.fingerprint}
@@ -279,16 +286,10 @@ class _RunState:
                 else:
                     entry.pop(kind, None)
 
-    def _remember_group(self, access: ProjectAccess) -> None:
-        self._groups_of()[access.group] = access.readers
-
-    def _groups_of(self) -> dict[str, tuple[str, ...]]:
-        return self.connector._groups
-
     def _deleted(self, doc_id: str) -> None:
         """Report a deletion, but only of a document an earlier run indexed."""
         if self.context.previous_version(doc_id) is not None:
-            self.connector._deleted.append(doc_id)
+            self.deleted.append(doc_id)
 
     # -- repository files and the overview ------------------------------------------------------
 
