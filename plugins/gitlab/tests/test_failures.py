@@ -94,3 +94,12 @@ def test_a_wrong_token_fails_the_run_with_one_line(harness: ConnectorHarness, co
     assert "authentication failed" in error
     assert "\n" not in error
     assert "glpat-wrong" not in error
+
+
+def test_an_unreachable_gitlab_fails_the_run_with_one_line(
+    harness: ConnectorHarness, config: dict[str, Any]
+) -> None:
+    run = harness.run(config={**config, "url": "http://127.0.0.1:9", "max_retries": 1})
+    assert run.report.status == "failed"
+    assert run.report.error is not None
+    assert "cannot reach GitLab at http://127.0.0.1:9: connection failed" in run.report.error
