@@ -281,6 +281,8 @@ class _RunState:
                 yield self._scope_failed(project.id, project.path_with_namespace, kind, err)
                 if kind == "files":
                     self.context.keep(f"{render.project_prefix(project.id)}overview")
+                # What was kept may carry an older ACL: list the whole project again next run.
+                entry["fp"] = None
                 if kind in previous:
                     entry[kind] = previous[kind]
                 else:

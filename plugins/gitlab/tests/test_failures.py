@@ -6,7 +6,7 @@ from typing import Any
 
 from fake_gitlab import FakeGitLabState
 
-from ccf_core.testing import ConnectorHarness
+from ccf_core.testing import ConnectorHarness, ConnectorRun
 
 HANDBOOK, SECRET = 1000, 1001
 SECRET_IDS = {"p1001/overview", "p1001/file/README.md", "p1001/file/notes.md", "p1001/issue/1"}
@@ -67,6 +67,21 @@ def test_one_failing_kind_keeps_only_its_documents(harness: ConnectorHarness, wo
     assert "p1000/wiki/home" in ids
     assert "p1000/file/docs/onboarding.md" not in ids
     assert any("acme/handbook (wiki)" in failure.message for failure in run.report.failures)
+
+
+def test_kept_documents_get_a_new_acl_once_their_listing_recovers(
+    harness: ConnectorHarness, world: FakeGitLabState
+) -> None:
+    def users(run: ConnectorRun) -> set[str]:
+        principals = run.document("p1001/issue/1").acl[0]["principals"]
+        return {p["user"]["id"] for p in principals if "user" in p}
+
+    harness.run()
+    world.projects[SECRET].fail_parts["issues"] = 500
+    world.projects[SECRET].members[5] = 20  # eve becomes a Reporter while the issues cannot be listed
+    assert "eve@example.com" not in users(harness.run())
+    del world.projects[SECRET].fail_parts["issues"]
+    assert "eve@example.com" in users(harness.run())
 
 
 def test_429_answers_are_waited_out(harness: ConnectorHarness, world: FakeGitLabState) -> None:
