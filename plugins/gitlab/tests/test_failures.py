@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fake_gitlab import FakeGitLabState
+from fake_gitlab import FakeGitLabState, Item
 
 from ccf_core.testing import ConnectorHarness, ConnectorRun
 
@@ -76,6 +76,7 @@ def test_kept_documents_get_a_new_acl_once_their_listing_recovers(
         principals = run.document("p1001/issue/1").acl[0]["principals"]
         return {p["user"]["id"] for p in principals if "user" in p}
 
+    world.projects[SECRET].issues[2] = Item(2, "Later issue", created=50, updated=50)
     harness.run()
     world.projects[SECRET].fail_parts["issues"] = 500
     world.projects[SECRET].members[5] = 20  # eve becomes a Reporter while the issues cannot be listed
