@@ -52,11 +52,16 @@ class ListingFailed(Exception):
 
 @dataclass(frozen=True)
 class _Stub:
-    """A document known by id and version, with the call that builds it."""
+    """A document known by id and version, with the call that builds it.
+
+    ``entry`` is the checkpoint entry of its project: a failed load marks it so that the next run
+    lists the project whole again (its high-water marks already passed this item).
+    """
 
     id: str
     version: str
     load: Callable[[], Document | None]
+    entry: dict[str, Any]
 
 
 class GitLabConnector(Connector):
@@ -189,6 +194,10 @@ class _RunState:
             if err.response_code == 404:
                 self._deleted(stub.id)
                 return None
+            stub.entry["fp"] = None
+            raise
+        except Exception:
+            stub.entry["fp"] = None
             raise
 
     def _stubs(self) -> Iterator[Document | _Stub | DocumentVersion]:
@@ -383,7 +392,7 @@ class _RunState:
                 self._deleted(doc_id)  # too large or binary now: the index must not keep an old copy
             return document
 
-        return _Stub(doc_id, f"{sha}|{access.fingerprint}", load)
+        return _Stub(doc_id, f"{sha}|{access.fingerprint}", load, self.projects[str(project.id)])
 
     def _overview(self, project: Project, access: ProjectAccess, readme: tuple[str, str] | None) -> _Stub:
         def load() -> Document:
@@ -394,7 +403,8 @@ class _RunState:
             return render.overview_document(project, text, access.default)
 
         doc_id = f"{render.project_prefix(project.id)}overview"
-        return _Stub(doc_id, render.overview_version(project, readme, access.fingerprint), load)
+        version = render.overview_version(project, readme, access.fingerprint)
+        return _Stub(doc_id, version, load, self.projects[str(project.id)])
 
     # -- issues and merge requests -------------------------------------------------------------
 
@@ -465,7 +475,9 @@ class _RunState:
             return render.item_document(project, kind, item, notes, acl, internal_notes=internal_notes)
 
         version = render.item_version(item, access.fingerprint)
-        return _Stub(render.item_id(project.id, kind, item.iid), version, load)
+        return _Stub(
+            render.item_id(project.id, kind, item.iid), version, load, self.projects[str(project.id)]
+        )
 
     # -- wiki and releases: small, listed completely every run ----------------------------------
 

@@ -92,7 +92,7 @@ class Project:
     releases: list[dict[str, Any]] = field(default_factory=list)
     #: A status every request about this project answers with (403, 404, 500), or None.
     fail_with: int | None = None
-    #: Statuses for one part of the project, by its first path segment (``wikis``, ``issues``...).
+    #: Statuses for one part of the project, by path under it (``wikis``, ``issues/1/notes``...).
     fail_parts: dict[str, int] = field(default_factory=dict)
     _blobs: dict[str, bytes] = field(default_factory=dict, repr=False)
 
@@ -398,9 +398,10 @@ class _Handler(BaseHTTPRequestHandler):
         users = {user.username: user for user in state.users.values()}
         if not rest:
             raise _Reply(200, project.as_json())
-        if rest[0] in project.fail_parts:
-            status = project.fail_parts[rest[0]]
-            raise _Reply(status, {"message": f"{status} fake failure"})
+        for size in range(len(rest), 0, -1):
+            status = project.fail_parts.get("/".join(rest[:size]))
+            if status is not None:
+                raise _Reply(status, {"message": f"{status} fake failure"})
         if rest == ["members", "all"]:
             self._page(state.members_all(project), params)
         if rest[0] == "repository":

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fake_gitlab import FakeGitLabState, Item
 
+from ccf_core import SyncOptions
 from ccf_core.testing import ConnectorHarness, ConnectorRun
+from ccf_gitlab import GitLabConnector
 
 HANDBOOK, SECRET = 1000, 1001
 SECRET_IDS = {"p1001/overview", "p1001/file/README.md", "p1001/file/notes.md", "p1001/issue/1"}
@@ -83,6 +86,25 @@ def test_kept_documents_get_a_new_acl_once_their_listing_recovers(
     assert "eve@example.com" not in users(harness.run())
     del world.projects[SECRET].fail_parts["issues"]
     assert "eve@example.com" in users(harness.run())
+
+
+def test_an_item_that_failed_to_load_is_loaded_on_the_next_run(
+    world: FakeGitLabState, config: dict[str, Any], tmp_path: Path
+) -> None:
+    # A generous error budget, so the run with the failure completes and saves its checkpoint.
+    options = SyncOptions(error_budget=1.0)
+    with ConnectorHarness(GitLabConnector, config, directory=tmp_path, options=options) as harness:
+        harness.run()
+        issues = world.projects[HANDBOOK].issues
+        issues[1].title, issues[1].updated = "Runbook v2", 100
+        issues[2].updated = 101  # issue 1 is not the latest: the high-water mark passes it
+        world.projects[HANDBOOK].fail_parts["issues/1/notes"] = 500
+        failed = harness.run()
+        assert failed.report.status == "completed_with_failures"
+        assert "p1000/issue/1" in [failure.document_id for failure in failed.report.failures]
+        assert failed.document("p1000/issue/1").title.startswith("Deploy runbook")  # the old copy stays
+        del world.projects[HANDBOOK].fail_parts["issues/1/notes"]
+        assert harness.run().document("p1000/issue/1").title.startswith("Runbook v2")
 
 
 def test_429_answers_are_waited_out(harness: ConnectorHarness, world: FakeGitLabState) -> None:
