@@ -81,12 +81,12 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Measure the engine (throughput, peak memory) and the Q Business destination against the fake.
+    """Measure the engine (throughput, peak memory), the Q Business destination and the GitLab plugin.
 
     Each benchmark prints one JSON line per case.
     """
     _install_project(session)
     session.run("python", "bench/engine.py", *session.posargs)
     session.run("python", "bench/qbusiness.py")
-    session.install("plugins/gitlab[test]")
+    session.install("-e", "plugins/gitlab")
     session.run("python", "bench/gitlab.py")
