@@ -192,6 +192,15 @@ def _check_assignments(ctx: click.Context, param: click.Parameter, values: Seque
     help="[env: CCF_MAX_IN_FLIGHT] Batches sent to Q Business at once (default 16; adapts down "
     "when throttled).",
 )
+@click.option(
+    "--conflict-wait",
+    envvar="CCF_CONFLICT_WAIT",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="[env: CCF_CONFLICT_WAIT] How long to wait for a Q Business sync job that someone else is "
+    "running before giving up (default 300). A job this connector's killed run left is stopped at once.",
+)
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -218,6 +227,7 @@ def main(
     s3_bucket: str | None,
     role_arn: str | None,
     max_in_flight: int | None,
+    conflict_wait: float | None,
 ) -> None:
     """Run one connector once: sync its documents into the local index or Amazon Q Business.
 
@@ -256,6 +266,7 @@ def main(
                     "s3_bucket": s3_bucket,
                     "role_arn": role_arn,
                     "max_in_flight": max_in_flight,
+                    "conflict_wait_seconds": conflict_wait,
                 }.items()
                 if value is not None
             },
@@ -308,6 +319,8 @@ def run(request: RunRequest) -> int:
         _shutdown(destination)
         state.close()
     _publish(request, report_text(report), report)
+    if report.error and report.error.startswith("locked:"):
+        return exit_codes.LOCKED
     return STATUS_EXIT_CODES[report.status]
 
 

@@ -35,6 +35,7 @@ def _iso(value: datetime | None) -> str | None:
 def document_dict(document: StoredDocument, *, with_text: bool = True) -> dict[str, Any]:
     """A stored document as JSON-ready data; attributes keep their type next to their value."""
     data: dict[str, Any] = {
+        "connector": document.connector,
         "id": document.id,
         "title": document.title,
         "content_type": document.content_type,
@@ -77,7 +78,7 @@ def documents() -> None:
 @index_option
 @json_option
 def list_documents(limit: int, offset: int, connector_id: str | None, index_path: str, as_json: bool) -> None:
-    """List stored documents, ordered by id (the local index, or a backend connector's records)."""
+    """List stored documents, by connector and id (the local index, or a backend connector's records)."""
     if connector_id is not None:
         print_remote_documents(make_client(), connector_id, limit, as_json)
         return
@@ -90,8 +91,10 @@ def list_documents(limit: int, offset: int, connector_id: str | None, index_path
     if not page:
         click.echo(f"no documents (the index holds {total})")
         return
-    rows = [(doc.id, doc.title, doc.content_type, doc.size, _iso(doc.indexed_at)) for doc in page]
-    print_table(("ID", "TITLE", "TYPE", "BYTES", "INDEXED AT"), rows)
+    rows = [
+        (doc.connector, doc.id, doc.title, doc.content_type, doc.size, _iso(doc.indexed_at)) for doc in page
+    ]
+    print_table(("CONNECTOR", "ID", "TITLE", "TYPE", "BYTES", "INDEXED AT"), rows)
     click.echo(f"{offset + 1}-{offset + len(page)} of {total} documents")
 
 
@@ -117,6 +120,7 @@ def _document_lines(document: StoredDocument) -> list[str]:
     lines = [
         f"{label}: {'-' if data[key] is None else data[key]}"
         for label, key in (
+            ("connector", "connector"),
             ("id", "id"),
             ("title", "title"),
             ("content type", "content_type"),
