@@ -48,6 +48,15 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def gitlab(session: nox.Session) -> None:
+    """Run the GitLab plugin's tests in a virtualenv with only ccf-framework and this plugin."""
+    session.install(".", "plugins/gitlab[test]")
+    session.install(*MYPY, "types-requests")
+    session.run("mypy", "--strict", "plugins/gitlab/ccf_gitlab")
+    session.run("pytest", "plugins/gitlab/tests", "--rootdir", "plugins/gitlab", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """Sync the example folder into a local index with the hello connector, then search it."""
     _install_project(session)
@@ -74,13 +83,15 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Measure the engine (throughput, peak memory) and the Q Business destination against the fake.
+    """Measure the engine (throughput, peak memory), the Q Business destination and the GitLab plugin.
 
     Each benchmark prints one JSON line per case.
     """
     _install_project(session)
     session.run("python", "bench/engine.py", *session.posargs)
     session.run("python", "bench/qbusiness.py")
+    session.install("-e", "plugins/gitlab")
+    session.run("python", "bench/gitlab.py")
 
 
 @nox.session(python=PYTHON)
