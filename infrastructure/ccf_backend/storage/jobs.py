@@ -1,5 +1,9 @@
 """Jobs in the jobs table, and the transitions that keep "one job at a time per connector".
 
+The public functions are the DynamoDB implementation of
+:class:`~ccf_backend.storage.interface.Storage`; after ``use_storage`` they run on another one
+(the SQLite store keeps the same transitions in SQL transactions).
+
 Every transition is one conditional write (or one transaction), never read-then-write:
 
 - start: the job's insert and the connector's AVAILABLE -> IN_USE in one TransactWriteItems,
@@ -32,6 +36,7 @@ from ccf_backend.storage.base import (
     write_batches,
 )
 from ccf_backend.storage.connectors import not_found as connector_not_found
+from ccf_backend.storage.interface import dispatch
 from ccf_backend.storage.tables import CONNECTOR_RECORD, CREATED_INDEX, TTL_ATTRIBUTE
 from ccf_core.api.models import STOPPABLE_JOB_STATUSES, TERMINAL_JOB_STATUSES, ConnectorStatus, JobStatus
 
@@ -60,6 +65,7 @@ def _busy(connector_id: str, connector: dict[str, Any] | None) -> Conflict:
     )
 
 
+@dispatch
 def start_job(tenant: str, job: dict[str, Any]) -> None:
     """Insert ``job`` (status STARTED) and mark its connector IN_USE, atomically.
 
@@ -120,6 +126,7 @@ def start_job(tenant: str, job: dict[str, Any]) -> None:
             raise
 
 
+@dispatch
 def get_job(connector_id: str, job_id: str) -> dict[str, Any]:
     """The job (strongly consistent read), or a 404."""
     with translate_throttling():
@@ -131,6 +138,7 @@ def get_job(connector_id: str, job_id: str) -> dict[str, Any]:
     return codec.plain(response["Item"])
 
 
+@dispatch
 def list_jobs(
     connector_id: str, status: JobStatus | None, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -155,6 +163,7 @@ def list_jobs(
     return [codec.plain(raw) for raw in items], last
 
 
+@dispatch
 def request_stop(connector_id: str, job_id: str) -> dict[str, Any]:
     """Record a stop request (-> STOPPING); idempotent while STOPPING; 404 or 409 otherwise."""
     values = {
@@ -191,6 +200,7 @@ def request_stop(connector_id: str, job_id: str) -> dict[str, Any]:
     return codec.plain(response["Attributes"])
 
 
+@dispatch
 def put_metrics(connector_id: str, job_id: str, metrics: dict[str, Any]) -> dict[str, Any]:
     """Store the metrics the runner reported for a job (replacing earlier ones); 404 if no job."""
     try:
@@ -211,6 +221,7 @@ def put_metrics(connector_id: str, job_id: str, metrics: dict[str, Any]) -> dict
     return codec.plain(response["Attributes"])
 
 
+@dispatch
 def mark_running(connector_id: str, job_id: str, batch_job_id: str) -> bool:
     """STARTED -> RUNNING with the Batch job id; False if the job is no longer STARTED.
 
@@ -239,6 +250,7 @@ def mark_running(connector_id: str, job_id: str, batch_job_id: str) -> bool:
     return True
 
 
+@dispatch
 def finish_job(connector_id: str, job_id: str, status: JobStatus, failure_reason: str | None = None) -> bool:
     """End a job (SUCCEEDED, FAILED or STOPPED) and free its connector; False if already ended.
 
@@ -302,6 +314,7 @@ def finish_job(connector_id: str, job_id: str, status: JobStatus, failure_reason
     return True
 
 
+@dispatch
 def purge_jobs(connector_id: str, deadline: float) -> bool:
     """Delete a deleted connector's jobs until ``deadline`` (monotonic); True when none are left."""
     request: dict[str, Any] = {
@@ -318,3 +331,27 @@ def purge_jobs(connector_id: str, deadline: float) -> bool:
         if not response.get("LastEvaluatedKey"):
             return True
     return False
+
+
+@dispatch
+def active_jobs() -> list[dict[str, Any]]:
+    """Every job that is STARTED, RUNNING or STOPPING, of every connector.
+
+    A Scan: what a reaper or a local executor needs after a restart, not something for a request.
+    """
+    active = (JobStatus.STARTED, JobStatus.RUNNING, JobStatus.STOPPING)
+    request: dict[str, Any] = {
+        "TableName": _table(),
+        "FilterExpression": "#status IN (:a, :b, :c)",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": {f":{key}": {"S": s.value} for key, s in zip("abc", active, strict=True)},
+        "ConsistentRead": True,
+    }
+    found: list[dict[str, Any]] = []
+    while True:
+        with translate_throttling():
+            response = dynamodb().scan(**request)
+        found.extend(codec.plain(raw) for raw in response.get("Items", []))
+        if not response.get("LastEvaluatedKey"):
+            return found
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
