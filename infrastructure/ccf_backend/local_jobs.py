@@ -66,7 +66,7 @@ class LocalJobRunner:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                for job in jobs_dao.active_jobs():
+                for job in jobs_dao.list_active_jobs():
                     moved = advance(job, self.job_seconds)
                     if moved is not None:
                         logger.info(

@@ -83,16 +83,16 @@ def test_a_late_finish_of_an_old_job_does_not_free_the_connector(
     assert connector["current_job_id"] == current
 
 
-def test_active_jobs_lists_every_unfinished_job(ccf: Any, make_connector: Any) -> None:
+def test_list_active_jobs_lists_every_unfinished_job(ccf: Any, make_connector: Any) -> None:
     first, second = (make_connector()["connector_id"] for _ in range(2))
     running, stopping = _start(ccf, first), _start(ccf, second)
     jobs.mark_running(first, running, "local-1")
     jobs.request_stop(second, stopping)
-    found = {(job["connector_id"], job["job_id"]): job["status"] for job in jobs.active_jobs()}
+    found = {(job["connector_id"], job["job_id"]): job["status"] for job in jobs.list_active_jobs()}
     assert found[(first, running)] == "RUNNING"
     assert found[(second, stopping)] == "STOPPING"
     jobs.finish_job(first, running, JobStatus.SUCCEEDED)
-    assert (first, running) not in {(job["connector_id"], job["job_id"]) for job in jobs.active_jobs()}
+    assert (first, running) not in {(job["connector_id"], job["job_id"]) for job in jobs.list_active_jobs()}
 
 
 def test_both_implementations_offer_the_whole_interface(tmp_path: Path) -> None:

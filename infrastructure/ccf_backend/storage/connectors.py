@@ -117,6 +117,15 @@ def get_connector(tenant: str, connector_id: str) -> dict[str, Any]:
 
 
 @dispatch
+def find_connector(connector_id: str) -> dict[str, Any] | None:
+    """The connector whatever its tenant, or None: for the job functions, which act for no caller."""
+    with translate_throttling():
+        response = dynamodb().get_item(TableName=_table(), Key=_key(connector_id), ConsistentRead=True)
+    raw = response.get("Item")
+    return None if raw is None else decode_connector(raw)
+
+
+@dispatch
 def list_connectors(
     tenant: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:

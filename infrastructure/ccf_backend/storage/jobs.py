@@ -66,8 +66,15 @@ def _busy(connector_id: str, connector: dict[str, Any] | None) -> Conflict:
 
 
 @dispatch
-def start_job(tenant: str, job: dict[str, Any]) -> None:
+def start_job(tenant: str, job: dict[str, Any]) -> str:
     """Insert ``job`` (status STARTED) and mark its connector IN_USE, atomically.
+
+    With a ``client_token`` in ``job``, the connector remembers it (and the job it started) in the
+    same transaction; a later start with the token of the connector's latest start starts nothing.
+
+    Returns:
+        The id of the job the start stands for: ``job["job_id"]``, or the earlier job's id when
+        ``job["client_token"]`` is the token of the connector's latest start.
 
     Raises:
         NotFound: the connector does not exist.
@@ -75,21 +82,28 @@ def start_job(tenant: str, job: dict[str, Any]) -> None:
     """
     settings = get_settings()
     connector_id = job["connector_id"]
+    token = job.get("client_token")
+    update = "SET #status = :in_use, current_job_id = :job"
+    condition = "attribute_exists(connector_id) AND tenant = :tenant AND #status = :available"
+    values: dict[str, Any] = {
+        ":in_use": {"S": ConnectorStatus.IN_USE.value},
+        ":available": {"S": ConnectorStatus.AVAILABLE.value},
+        ":job": {"S": job["job_id"]},
+        ":tenant": {"S": tenant},
+    }
+    if token:
+        update += ", last_client_token = :token, last_client_token_job_id = :job"
+        condition += " AND (attribute_not_exists(last_client_token) OR last_client_token <> :token)"
+        values[":token"] = {"S": token}
     items = [
         {
             "Update": {
                 "TableName": settings.connectors_table,
                 "Key": {"connector_id": {"S": connector_id}, "record": {"S": CONNECTOR_RECORD}},
-                "UpdateExpression": "SET #status = :in_use, current_job_id = :job",
-                "ConditionExpression": "attribute_exists(connector_id) AND tenant = :tenant "
-                "AND #status = :available",
+                "UpdateExpression": update,
+                "ConditionExpression": condition,
                 "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": {
-                    ":in_use": {"S": ConnectorStatus.IN_USE.value},
-                    ":available": {"S": ConnectorStatus.AVAILABLE.value},
-                    ":job": {"S": job["job_id"]},
-                    ":tenant": {"S": tenant},
-                },
+                "ExpressionAttributeValues": values,
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         },
@@ -106,7 +120,7 @@ def start_job(tenant: str, job: dict[str, Any]) -> None:
         try:
             with translate_throttling():
                 client.transact_write_items(TransactItems=items)
-            return
+            return str(job["job_id"])
         except ClientError as err:
             if error_code(err) != "TransactionCanceledException":
                 raise
@@ -115,6 +129,8 @@ def start_job(tenant: str, job: dict[str, Any]) -> None:
                 old = (err.response.get("CancellationReasons") or [{}])[0].get("Item")
                 if not old or old.get("tenant", {}).get("S") != tenant:
                     raise connector_not_found(connector_id) from err
+                if token and old.get("last_client_token", {}).get("S") == token:
+                    return str(old["last_client_token_job_id"]["S"])
                 raise _busy(connector_id, old) from err
             if "TransactionConflict" in codes and attempt < _START_ATTEMPTS - 1:
                 # Another transaction is on the connector right now: once it lands, our
@@ -124,6 +140,7 @@ def start_job(tenant: str, job: dict[str, Any]) -> None:
             if "TransactionConflict" in codes:
                 raise _busy(connector_id, None) from err
             raise
+    raise _busy(connector_id, None)
 
 
 @dispatch
@@ -161,6 +178,33 @@ def list_jobs(
         request, limit, lambda raw: {name: raw[name] for name in ("connector_id", "job_id", "created_at")}
     )
     return [codec.plain(raw) for raw in items], last
+
+
+@dispatch
+def list_active_jobs() -> list[dict[str, Any]]:
+    """Every job that is STARTED, RUNNING or STOPPING, of every connector (for the reaper).
+
+    A filtered scan: the reaper runs every few minutes and the table holds finished jobs only
+    for their retention period, so this stays small.
+    """
+    active = (JobStatus.STARTED, JobStatus.RUNNING, JobStatus.STOPPING)
+    values = {f":a{index}": {"S": status.value} for index, status in enumerate(active)}
+    request: dict[str, Any] = {
+        "TableName": _table(),
+        "FilterExpression": f"#status IN ({', '.join(values)})",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": values,
+        "ConsistentRead": True,
+    }
+    found: list[dict[str, Any]] = []
+    client = dynamodb()
+    while True:
+        with translate_throttling():
+            response = client.scan(**request)
+        found.extend(codec.plain(raw) for raw in response.get("Items", []))
+        if not response.get("LastEvaluatedKey"):
+            return found
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 @dispatch
@@ -332,26 +376,3 @@ def purge_jobs(connector_id: str, deadline: float) -> bool:
             return True
     return False
 
-
-@dispatch
-def active_jobs() -> list[dict[str, Any]]:
-    """Every job that is STARTED, RUNNING or STOPPING, of every connector.
-
-    A Scan: what a reaper or a local executor needs after a restart, not something for a request.
-    """
-    active = (JobStatus.STARTED, JobStatus.RUNNING, JobStatus.STOPPING)
-    request: dict[str, Any] = {
-        "TableName": _table(),
-        "FilterExpression": "#status IN (:a, :b, :c)",
-        "ExpressionAttributeNames": {"#status": "status"},
-        "ExpressionAttributeValues": {f":{key}": {"S": s.value} for key, s in zip("abc", active, strict=True)},
-        "ConsistentRead": True,
-    }
-    found: list[dict[str, Any]] = []
-    while True:
-        with translate_throttling():
-            response = dynamodb().scan(**request)
-        found.extend(codec.plain(raw) for raw in response.get("Items", []))
-        if not response.get("LastEvaluatedKey"):
-            return found
-        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

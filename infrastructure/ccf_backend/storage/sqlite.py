@@ -159,6 +159,11 @@ class SqliteStorage:
         with self._lock:
             return self._connector(self._db, tenant, connector_id)
 
+    def find_connector(self, connector_id: str) -> dict[str, Any] | None:
+        """The connector whatever its tenant, or None (for the job functions, which act for no caller)."""
+        rows = self._read("SELECT item FROM connectors WHERE connector_id = ?", (connector_id,))
+        return dict(json.loads(rows[0][0])) if rows else None
+
     def list_connectors(self, tenant: str, limit: int, start_key: dict[str, Any] | None) -> Page:
         """A page of the tenant's connectors (ordered by id) and the key to continue after."""
         after = str((start_key or {}).get("connector_id", ""))
@@ -252,10 +257,17 @@ class SqliteStorage:
             (job["status"], job.get("ttl"), _dump(job), job["connector_id"], job["job_id"]),
         )
 
-    def start_job(self, tenant: str, job: dict[str, Any]) -> None:
-        """Insert ``job`` (STARTED) and mark its connector IN_USE, atomically; 404 or 409 otherwise."""
+    def start_job(self, tenant: str, job: dict[str, Any]) -> str:
+        """Insert ``job`` (STARTED) and mark its connector IN_USE, atomically; the job id the start stands for.
+
+        With a ``client_token`` in ``job`` that is the token of the connector's latest start, nothing
+        is started and the earlier job's id is returned (a retried start). 404 or 409 otherwise.
+        """
+        token = job.get("client_token")
         with self._write() as db:
             connector = self._connector(db, tenant, job["connector_id"])
+            if token and connector.get("last_client_token") == token:
+                return str(connector["last_client_token_job_id"])
             if connector.get("status") != ConnectorStatus.AVAILABLE.value:
                 raise _busy(job["connector_id"], connector.get("current_job_id"))
             db.execute(
@@ -263,7 +275,10 @@ class SqliteStorage:
                 (job["connector_id"], job["job_id"], job["created_at"], job["status"], _dump(job)),
             )
             connector.update(status=ConnectorStatus.IN_USE.value, current_job_id=job["job_id"])
+            if token:
+                connector.update(last_client_token=token, last_client_token_job_id=job["job_id"])
             self._save_connector(db, connector)
+            return str(job["job_id"])
 
     def get_job(self, connector_id: str, job_id: str) -> dict[str, Any]:
         """The job, or a 404."""
@@ -366,7 +381,7 @@ class SqliteStorage:
             db.execute("DELETE FROM jobs WHERE connector_id = ?", (connector_id,))
         return True
 
-    def active_jobs(self) -> list[dict[str, Any]]:
+    def list_active_jobs(self) -> list[dict[str, Any]]:
         """Every job that is STARTED, RUNNING or STOPPING."""
         rows = self._read("SELECT item FROM jobs WHERE status IN (?, ?, ?)", _ACTIVE)
         return [json.loads(row[0]) for row in rows]
