@@ -155,7 +155,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return 0
         if not text.strip().isdigit():
             self._error(
-                errors.BadRequest("Content-Length", f"must be a number of bytes, not {text[:40]!r}"), close=True
+                errors.BadRequest("Content-Length", f"must be a number of bytes, not {text[:40]!r}"),
+                close=True,
             )
             return None
         length = int(text)
@@ -375,7 +376,7 @@ class LocalBackend:
     def stop(self) -> None:
         """Stop the jobs, stop serving, close the storage (moto's data is gone; SQLite's stays)."""
         if self.executor is not None:
-            self.executor.stop()
+            self.executor.stop_all()
             self.executor = None
         if self._jobs is not None:
             self._jobs.stop()
@@ -415,7 +416,9 @@ class LocalBackend:
         self.stop()
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, *, log_stream: Any = None, **options: Any) -> LocalBackend:
+def serve(
+    host: str = "127.0.0.1", port: int = 8000, *, log_stream: Any = None, **options: Any
+) -> LocalBackend:
     """Start a local backend (``options`` as :class:`LocalBackend` takes them) with JSON logs on stderr."""
     import sys
 

@@ -42,7 +42,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="module")
-def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalBackend]:
     """The API on 127.0.0.1 with fresh tables (moto) or a fresh SQLite file, for one test module.
 
     Its JSON logs go to the real stderr (whatever other tests did to logging), so the output
@@ -71,8 +73,9 @@ def rows_left(backend: LocalBackend) -> Callable[[str], dict[str, int]]:
         if backend.storage is not None:
             db = backend.storage._db
             return {
-                table: db.execute(f"SELECT count(*) FROM {table} WHERE connector_id = ?", (connector_id,))
-                .fetchone()[0]
+                table: db.execute(
+                    f"SELECT count(*) FROM {table} WHERE connector_id = ?", (connector_id,)
+                ).fetchone()[0]
                 for table in ("connectors", "checkpoints", "jobs", "documents")
             }
         from ccf_backend.settings import get_settings

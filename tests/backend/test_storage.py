@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from ccf_backend.errors import Conflict
-from ccf_backend.local_server import LocalBackend
 from ccf_backend.local_jobs import advance
+from ccf_backend.local_server import LocalBackend
 from ccf_backend.settings import get_settings
 from ccf_backend.storage import connectors, jobs
 from ccf_backend.storage.base import dynamodb
@@ -142,4 +142,3 @@ def test_local_job_runner_steps(ccf: Any, connector_id: str) -> None:
     ccf.stop_custom_connector_job(connector_id=connector_id, job_id=stopped)
     assert advance(jobs.get_job(connector_id, stopped), job_seconds=0) is JobStatus.STOPPED
     assert ccf.get_custom_connector(connector_id=connector_id)["connector"]["status"] == "AVAILABLE"
-

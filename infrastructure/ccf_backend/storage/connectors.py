@@ -34,8 +34,8 @@ from ccf_backend.storage.base import (
     query_page,
     translate_throttling,
 )
-from ccf_backend.storage.tables import CONNECTOR_RECORD, TENANT_INDEX
 from ccf_backend.storage.interface import dispatch
+from ccf_backend.storage.tables import CONNECTOR_RECORD, TENANT_INDEX
 from ccf_core.api.models import ConnectorStatus
 
 CHECKPOINT_CHUNK_BYTES = 350_000

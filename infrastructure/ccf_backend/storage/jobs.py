@@ -375,4 +375,3 @@ def purge_jobs(connector_id: str, deadline: float) -> bool:
         if not response.get("LastEvaluatedKey"):
             return True
     return False
-

@@ -70,7 +70,9 @@ _ACTIVE = tuple(status.value for status in (JobStatus.STARTED, JobStatus.RUNNING
 
 
 def _dump(item: dict[str, Any]) -> str:
-    return json.dumps({name: value for name, value in item.items() if value is not None}, separators=(",", ":"))
+    return json.dumps(
+        {name: value for name, value in item.items() if value is not None}, separators=(",", ":")
+    )
 
 
 def _busy(connector_id: str, current_job_id: str | None) -> Conflict:
@@ -101,7 +103,8 @@ class SqliteStorage:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise RuntimeError(
-                f"{self.path} was written by a newer ccf (schema {version}); upgrade ccf or use another --data"
+                f"{self.path} was written by a newer ccf (schema {version}); "
+                "upgrade ccf or use another --data folder"
             )
         self._db.executescript(_SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -141,7 +144,9 @@ class SqliteStorage:
         return found
 
     def _save_connector(self, db: sqlite3.Connection, item: dict[str, Any]) -> None:
-        db.execute("UPDATE connectors SET item = ? WHERE connector_id = ?", (_dump(item), item["connector_id"]))
+        db.execute(
+            "UPDATE connectors SET item = ? WHERE connector_id = ?", (_dump(item), item["connector_id"])
+        )
 
     def create_connector(self, connector: dict[str, Any]) -> None:
         """Insert a new connector; a 409 if the id exists."""
@@ -221,7 +226,8 @@ class SqliteStorage:
             self._connector(db, tenant, connector_id)
             db.execute(
                 "INSERT INTO checkpoints (connector_id, data, created_at, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (connector_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+                "ON CONFLICT (connector_id) DO UPDATE SET data = excluded.data, "
+                "updated_at = excluded.updated_at",
                 (connector_id, data, now, now),
             )
 
@@ -258,7 +264,7 @@ class SqliteStorage:
         )
 
     def start_job(self, tenant: str, job: dict[str, Any]) -> str:
-        """Insert ``job`` (STARTED) and mark its connector IN_USE, atomically; the job id the start stands for.
+        """Insert ``job`` (STARTED) and mark its connector IN_USE, atomically; the id the start stands for.
 
         With a ``client_token`` in ``job`` that is the token of the connector's latest start, nothing
         is started and the earlier job's id is returned (a retried start). 404 or 409 otherwise.
@@ -423,7 +429,9 @@ class SqliteStorage:
             {"document_id": row[1], "checksum": row[2], "created_at": row[3], "updated_at": row[4]}
             for row in rows[:limit]
         ]
-        last = {"connector_id": connector_id, "document_key": rows[limit - 1][0]} if len(rows) > limit else None
+        last = (
+            {"connector_id": connector_id, "document_key": rows[limit - 1][0]} if len(rows) > limit else None
+        )
         return items, last
 
     def purge_documents(self, connector_id: str, deadline: float) -> bool:
