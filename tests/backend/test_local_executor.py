@@ -176,8 +176,9 @@ def job_of(api: Any, connector_id: str, job_id: str) -> dict[str, Any]:
 
 def ended(api: Any, connector_id: str, job_id: str) -> dict[str, Any]:
     return wait_for(
-        lambda: (job := job_of(api, connector_id, job_id))["status"] in ("SUCCEEDED", "FAILED", "STOPPED")
-        and job
+        lambda: (
+            (job := job_of(api, connector_id, job_id))["status"] in ("SUCCEEDED", "FAILED", "STOPPED") and job
+        )
     )
 
 
@@ -270,9 +271,7 @@ def test_a_connector_type_that_is_not_installed_fails_saying_so(api: Any, make: 
     assert api.get_custom_connector(connector_id=connector_id)["connector"]["status"] == "AVAILABLE"
 
 
-def test_secret_references_fail_the_job_instead_of_being_resolved(
-    api: Any, make: Callable[..., str]
-) -> None:
+def test_secret_references_fail_the_job_instead_of_being_resolved(api: Any, make: Callable[..., str]) -> None:
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:token-AbCdEf"
     connector_id = make("hello", {"path": "."}, secret_references={"HELLO_TOKEN": arn})
     job_id = api.start_custom_connector_job(connector_id=connector_id)["job"]["job_id"]
