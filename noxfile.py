@@ -72,10 +72,11 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Measure the engine (throughput, peak memory) and the Q Business destination against the fake.
+    """Measure the engine, the Q Business destination against the fake, and `ccf backend serve`.
 
     Each benchmark prints one JSON line per case.
     """
     _install_project(session)
     session.run("python", "bench/engine.py", *session.posargs)
     session.run("python", "bench/qbusiness.py")
+    session.run("python", "bench/backend_server.py")
