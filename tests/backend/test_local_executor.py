@@ -332,6 +332,28 @@ def test_a_restarted_server_keeps_its_data_and_fails_the_jobs_it_lost(tmp_path: 
         second.stop()
 
 
+def test_a_server_stopped_with_sigterm_closes_its_running_jobs(tmp_path: Path, site: Path) -> None:
+    data = tmp_path / "data"
+    first = start_server(data, site)
+    api = client_for(first.url)
+    connector_id = api.create_custom_connector(
+        name="interrupted",
+        connector_type="slowpoke",
+        configuration={"count": 5, "pause": 600},
+        container_properties=dict(CONTAINER),
+    )["connector"]["connector_id"]
+    job_id = api.start_custom_connector_job(connector_id=connector_id)["job"]["job_id"]
+    run_started(first, connector_id, job_id)
+    first.stop(signal.SIGTERM)
+    assert first.process.returncode == 0
+    assert "Traceback" not in first.stderr.read_text()
+    with sqlite3.connect(data / "backend.db") as db:
+        item = json.loads(db.execute("SELECT item FROM jobs WHERE job_id = ?", (job_id,)).fetchone()[0])
+    assert item["status"] == "FAILED"
+    assert item["failure_reason"] == "ccf backend serve was stopped while the job ran"
+    assert not _alive(int(item["batch_job_id"].split(":")[1]))
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
