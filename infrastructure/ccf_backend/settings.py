@@ -34,9 +34,13 @@ class Settings:
             (``CCF_ALLOWED_EXECUTION_ROLE_ARNS``), read the same way.
         reaper_grace_seconds: how long a job may stay without news before the reaper closes it
             (``CCF_REAPER_GRACE_SECONDS``).
-        subnets: the Fargate tasks' subnets (``CCF_SUBNETS``, comma-separated).
+        subnets: the Fargate tasks' subnets (``CCF_SUBNETS``, comma-separated). AWS Batch takes a
+            Fargate job's subnets and security groups from the queue's compute environment, so the
+            Batch executor does not send these; they are read so an executor that starts tasks
+            itself (ECS RunTask) has them.
         security_groups: the Fargate tasks' security groups (``CCF_SECURITY_GROUPS``, comma-separated).
-        assign_public_ip: ``ENABLED`` or ``DISABLED`` (``CCF_ASSIGN_PUBLIC_IP``).
+        assign_public_ip: ``ENABLED`` or ``DISABLED`` (``CCF_ASSIGN_PUBLIC_IP``), set in the job
+            definitions the Batch executor registers.
     """
 
     connectors_table: str = "ccf-connectors"
