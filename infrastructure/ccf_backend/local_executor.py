@@ -63,6 +63,7 @@ _FRAMEWORK_VARIABLES = re.compile(
 )
 _LOG_ROUTE = re.compile(r"^/local/jobs/(cc-[0-9a-f]{12})/(ccj-[0-9a-f]{12})/log$")
 _PLUGIN_GROUP = "ccf"
+_TRAILER = "[ccf backend serve]"
 #: How long a job may be without news before the reaper closes it as lost (runs in this process).
 LOST_GRACE_SECONDS = 30.0
 
@@ -102,7 +103,7 @@ def _last_line(path: Path, limit: int = 300) -> str:
             lines = [line.strip() for line in file.read().decode("utf-8", "replace").splitlines()]
     except OSError:
         return ""
-    found = next((line for line in reversed(lines) if line), "")
+    found = next((line for line in reversed(lines) if line and not line.startswith(_TRAILER)), "")
     return found[:limit]
 
 
@@ -184,11 +185,15 @@ class LocalExecutor:
         code = process.popen.poll()
         if code is None:
             return ExternalStatus(ExternalState.RUNNING)
-        if not process.log_file.closed:
-            process.log_file.close()
+        with self._lock:
+            if not process.log_file.closed:
+                # The last line of every log says how the process ended (the exit code is not
+                # in the job's record: its status and reason are).
+                process.log_file.write(f"{_TRAILER} ccf-run ended with exit code {code}\n".encode())
+                process.log_file.close()
         if code == 0:
             return ExternalStatus(ExternalState.SUCCEEDED)
-        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        how = f"was killed by signal {-code}" if code < 0 else f"ended with exit code {code}"
         last = _last_line(process.log_path)
         return ExternalStatus(
             ExternalState.FAILED,
@@ -232,9 +237,8 @@ class LocalExecutor:
                 jobs_dao.finish_job(
                     connector_id, job_id, JobStatus.FAILED, "ccf backend serve was stopped while the job ran"
                 )
-        for process in self._processes.values():
-            if not process.log_file.closed:
-                process.log_file.close()
+        for external_id in list(self._processes):
+            self.status(external_id)  # writes each log's last line and closes it
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

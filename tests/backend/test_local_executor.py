@@ -13,12 +13,7 @@ import os
 import shutil
 import signal
 import sqlite3
-import subprocess
-import sys
-import textwrap
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +22,7 @@ from click.testing import CliRunner
 
 from ccf_runner.ccf_cli import main as ccf_main
 from tests.backend.conftest import CONTAINER, ROOT
+from tests.backend.serve_process import Server, client_for, plugin_site, start_server, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -66,78 +62,9 @@ SLOWPOKE = """
 """
 
 
-@dataclass
-class Server:
-    """A running ``ccf backend serve`` subprocess."""
-
-    process: subprocess.Popen[str]
-    url: str
-    data: Path
-    stderr: Path
-
-    def stop(self, signum: int = signal.SIGTERM) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-            self.process.wait(timeout=30)
-
-
-def _plugin_site(root: Path) -> Path:
-    """A folder importlib sees as an installed ``slowpoke`` distribution with a ``ccf`` entry point."""
-    site = root / "site"
-    dist_info = site / "slowpoke-0.1.dist-info"
-    dist_info.mkdir(parents=True, exist_ok=True)
-    (site / "slowpoke.py").write_text(textwrap.dedent(SLOWPOKE), encoding="utf-8")
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: slowpoke\nVersion: 0.1\n")
-    (dist_info / "entry_points.txt").write_text("[ccf]\nslowpoke = slowpoke\n")
-    return site
-
-
-def start_server(data: Path, site: Path, *extra: str) -> Server:
-    """Start ``ccf backend serve --port 0 --data DATA`` and read the URL it prints first."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), str(ROOT), env.get("PYTHONPATH")]))
-    for name in ("CCF_ENDPOINT_URL", "CCF_API_TOKEN", "CCF_LOAD_PLUGINS"):
-        env.pop(name, None)
-    stderr = data.parent / f"{data.name}-server-{time.monotonic_ns()}.log"
-    code = "from ccf_runner.ccf_cli import main; main()"
-    command = [sys.executable, "-c", code, "backend", "serve", "--port", "0", "--data", str(data)]
-    with stderr.open("w") as errors:
-        process = subprocess.Popen(
-            [*command, "--stop-grace-seconds", "1", *extra],
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-            env=env,
-        )
-    assert process.stdout is not None
-    url = process.stdout.readline().strip()
-    assert url.startswith("http://127.0.0.1:"), stderr.read_text()
-    return Server(process, url, data, stderr)
-
-
-def client_for(url: str) -> Any:
-    import boto3
-
-    from ccf_core.api import create_client
-
-    session = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
-    return create_client(url, session=session)
-
-
-def wait_for(condition: Callable[[], Any], seconds: float = 90) -> Any:
-    """Poll until ``condition()`` is truthy; its value (a generous bound, not a timing assertion)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _plugin_site(tmp_path_factory.mktemp("plugins"))
+    return plugin_site(tmp_path_factory.mktemp("plugins"), "slowpoke", SLOWPOKE)
 
 
 @pytest.fixture(scope="module")
@@ -287,7 +214,7 @@ def test_a_failing_run_fails_the_job_with_the_exit_code_and_its_last_line(
     job_id = api.start_custom_connector_job(connector_id=connector_id)["job"]["job_id"]
     job = ended(api, connector_id, job_id)
     assert job["status"] == "FAILED"
-    assert "ccf-run exited with code" in job["failure_reason"]
+    assert "ccf-run ended with exit code 1" in job["failure_reason"]
     assert "missing" in job["failure_reason"]
 
 
