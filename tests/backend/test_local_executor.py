@@ -291,3 +291,30 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def test_with_a_token_the_job_and_the_cli_send_it(tmp_path: Path, site: Path) -> None:
+    token = "laptop-token-5f1e2d"
+    server = start_server(tmp_path / "data", site, "--token", token)
+    try:
+        from ccf_core.api.client import add_bearer_token
+
+        api = add_bearer_token(client_for(server.url), token)
+        docs = shutil.copytree(SAMPLE_DOCS, tmp_path / "docs")
+        connector_id = api.create_custom_connector(
+            name="tokened",
+            connector_type="hello",
+            configuration={"path": str(docs)},
+            container_properties=dict(CONTAINER),
+        )["connector"]["connector_id"]
+        job_id = api.start_custom_connector_job(connector_id=connector_id)["job"]["job_id"]
+        job = ended(api, connector_id, job_id)
+        assert job["status"] == "SUCCEEDED", job  # ccf-run got CCF_API_TOKEN and sent it back
+        assert job["metrics"]["added"] == 5
+        args = ["jobs", "logs", "--connector", connector_id, "--job", job_id, "--endpoint-url", server.url]
+        assert "succeeded" in cli(*args, "--token", token).output
+        refused = CliRunner().invoke(ccf_main, args, env={"CCF_API_TOKEN": ""})
+        assert refused.exit_code == 1
+        assert token not in (server.data / "jobs" / connector_id / f"{job_id}.log").read_text()
+    finally:
+        server.stop()
