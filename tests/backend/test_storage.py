@@ -142,3 +142,29 @@ def test_local_job_runner_steps(ccf: Any, connector_id: str) -> None:
     ccf.stop_custom_connector_job(connector_id=connector_id, job_id=stopped)
     assert advance(jobs.get_job(connector_id, stopped), job_seconds=0) is JobStatus.STOPPED
     assert ccf.get_custom_connector(connector_id=connector_id)["connector"]["status"] == "AVAILABLE"
+
+
+#: Module functions that touch no table (key and error helpers, the connector codec).
+_PURE_HELPERS = {
+    "chunk_record",
+    "decode_connector",
+    "document_key",
+    "encode_connector",
+    "job_not_found",
+    "not_found",
+}
+
+
+def test_every_storage_function_dispatches_to_the_active_implementation() -> None:
+    """A storage function added without ``@dispatch`` would reach DynamoDB from the SQLite server."""
+    import inspect
+
+    from ccf_backend.storage import documents
+
+    for module in (connectors, jobs, documents):
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if function.__module__ != module.__name__ or name.startswith("_") or name in _PURE_HELPERS:
+                continue
+            assert hasattr(function, "__wrapped__"), f"{module.__name__}.{name} lacks @dispatch"
+            assert name in STORAGE_METHODS, f"{name} is not in the Storage protocol"
+            assert callable(getattr(SqliteStorage, name, None)), f"SqliteStorage lacks {name}"
