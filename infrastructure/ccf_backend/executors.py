@@ -25,6 +25,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from ccf_backend import logs
 from ccf_backend.launch import LaunchError, LaunchSpec, build_launch
 from ccf_backend.settings import get_settings
 from ccf_backend.storage import jobs as jobs_dao
@@ -200,7 +201,8 @@ def reap(executor: JobExecutor, grace_seconds: float, now: float | None = None) 
     closed: dict[str, JobStatus] = {}
     for job in jobs_dao.list_active_jobs():
         try:
-            moved = reap_job(executor, job, grace_seconds, now)
+            with logs.bound(connector_id=job.get("connector_id"), job_id=job.get("job_id")):
+                moved = reap_job(executor, job, grace_seconds, now)
         except Exception:
             # One bad job must not keep the others open; the next run tries it again.
             logger.exception("job %s of %s could not be reaped", job.get("job_id"), job.get("connector_id"))
