@@ -9,8 +9,10 @@ discarded), creates 20 connectors, then:
   keep-alive connection, with the server's resident memory (RSS) before and after.
 
 Each case prints one JSON line: p50 and p95 latency in ms, requests/s, errors, and for the
-concurrent case the server's RSS in MiB before and after. Goal (issue 8): p50 under 20 ms and at
-least 300 requests/s with 50 clients, and an RSS that stays flat.
+concurrent case the server's CPU time per request and its RSS in MiB before and after. Goal
+(issue 8): p50 under 20 ms and at least 300 requests/s with 50 clients, and an RSS that stays
+flat. With 50 clients that each send their next call as soon as the last one is answered, p50 is
+about 50 / (requests/s): the server's CPU per request is what bounds it.
 
 Usage: python bench/backend_server.py [N]
 """
@@ -48,6 +50,15 @@ def rss_mib(pid: int) -> float:
                 return int(line.split()[1]) / 1024
     output = subprocess.run(["ps", "-o", "rss=", "-p", str(pid)], capture_output=True, text=True, check=True)
     return int(output.stdout.strip()) / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` (Linux /proc; 0.0 elsewhere)."""
+    stat = Path(f"/proc/{pid}/stat")
+    if not stat.exists():
+        return 0.0
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -148,11 +159,15 @@ def main() -> None:
             print(json.dumps(summary("sequential", sequential, 0, sum(sequential))), flush=True)
 
             measure(host, 500, CLIENTS)  # warm up: threads, caches, the allocator's arenas
-            before = rss_mib(server.pid)
+            before, cpu_before = rss_mib(server.pid), cpu_seconds(server.pid)
             latencies, errors, seconds = measure(host, calls, CLIENTS)
-            after = rss_mib(server.pid)
+            after, cpu_after = rss_mib(server.pid), cpu_seconds(server.pid)
             result = summary(f"concurrent-{CLIENTS}-clients", latencies, errors, seconds)
-            result.update(rss_before_mib=round(before, 1), rss_after_mib=round(after, 1))
+            result.update(
+                server_cpu_ms_per_request=round((cpu_after - cpu_before) / calls * 1000, 3),
+                rss_before_mib=round(before, 1),
+                rss_after_mib=round(after, 1),
+            )
             print(json.dumps(result), flush=True)
         finally:
             server.terminate()
