@@ -36,8 +36,8 @@ CONTAINER = {"execution_role_arn": EXECUTION_ROLE, "image_uri": IMAGE, "job_role
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run a module's backend tests on every storage its ``STORAGES`` names (DynamoDB by default)."""
-    if "backend" in metafunc.fixturenames:
-        storages = getattr(metafunc.module, "STORAGES", ("dynamodb",))
+    storages = getattr(metafunc.module, "STORAGES", None)
+    if storages and "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", storages, indirect=True, scope="module")
 
 
@@ -54,7 +54,8 @@ def backend(
     for handler in list(backend_logger.handlers):
         backend_logger.removeHandler(handler)
     logs.configure(stream=sys.__stderr__)
-    data_dir = tmp_path_factory.mktemp("backend") if request.param == "sqlite" else None
+    storage = getattr(request, "param", "dynamodb")
+    data_dir = tmp_path_factory.mktemp("backend") if storage == "sqlite" else None
     with LocalBackend(data_dir=data_dir) as running:
         yield running
 
