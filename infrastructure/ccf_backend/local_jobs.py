@@ -20,8 +20,6 @@ from ccf_core.api.models import JobStatus
 
 logger = logging.getLogger(__name__)
 
-_ACTIVE = (JobStatus.STARTED, JobStatus.RUNNING, JobStatus.STOPPING)
-
 
 def _age_seconds(timestamp: str | None) -> float:
     if not timestamp:
