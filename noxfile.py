@@ -83,13 +83,15 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Measure the engine (throughput, peak memory), the Q Business destination and the GitLab plugin.
+    """Measure the engine, the Q Business destination, `ccf backend serve`, searches and the GitLab plugin.
 
     Each benchmark prints one JSON line per case.
     """
     _install_project(session)
     session.run("python", "bench/engine.py", *session.posargs)
     session.run("python", "bench/qbusiness.py")
+    session.run("python", "bench/backend_server.py")
+    session.run("python", "bench/search.py")
     session.install("-e", "plugins/gitlab")
     session.run("python", "bench/gitlab.py")
 

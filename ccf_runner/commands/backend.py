@@ -1,4 +1,6 @@
-"""``ccf connectors|jobs|checkpoint|backend`` and ``ccf documents list --connector``: the CCF API.
+"""``ccf connectors|jobs|checkpoint`` and ``ccf documents list --connector``: the CCF API.
+
+``ccf backend serve`` is in :mod:`ccf_runner.commands.serve` (re-exported here as ``backend``).
 
 Every command talks to the API through the generated boto3 ``ccf`` client with the usual AWS
 credential chain (``--profile``, environment, instance role); ``--endpoint-url`` (or
@@ -13,6 +15,7 @@ import errno
 import functools
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +24,7 @@ from urllib.parse import urlsplit
 import click
 
 from ccf_runner.commands.common import json_option
+from ccf_runner.commands.serve import backend
 from ccf_runner.render import print_json, print_table
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,6 +67,15 @@ def _api_options(*, required: bool) -> Callable[[F], F]:
             callback=remember,
             help="AWS profile.",
         ),
+        click.option(
+            "--token",
+            envvar="CCF_API_TOKEN",
+            expose_value=False,
+            callback=remember,
+            metavar="TOKEN",
+            help="The access token of a local backend started with `ccf backend serve --token`. "
+            "Env: CCF_API_TOKEN.",
+        ),
     ]
 
     def decorate(command: F) -> F:
@@ -85,6 +98,7 @@ def make_client() -> Any:
     import boto3
 
     from ccf_core.api import create_client
+    from ccf_core.api.client import add_bearer_token
 
     params = click.get_current_context().ensure_object(dict)
     endpoint = params.get("endpoint_url")
@@ -97,7 +111,10 @@ def make_client() -> Any:
             aws_secret_access_key="local",  # noqa: S106 - a local backend checks no signature
             region_name=params.get("region"),
         )
-    return create_client(endpoint, session=session)
+    client = create_client(endpoint, session=session)
+    if params.get("token"):
+        add_bearer_token(client, params["token"])
+    return client
 
 
 def api_errors(command: F) -> F:
@@ -463,13 +480,87 @@ def stop_job(connector_id: str, job_id: str, as_json: bool) -> None:
 @json_option
 @api_errors
 def get_job(connector_id: str, job_id: str, as_json: bool) -> None:
-    """Show job JOB_ID with its metrics.
+    """Show job JOB_ID with its metrics (and its log file, on a local backend).
 
     \b
     Example:
       ccf jobs get --connector-id cc-0123456789ab ccj-0123456789ab
     """
-    _show(make_client().get_custom_connector_job(connector_id=connector_id, job_id=job_id)["job"], as_json)
+    job = make_client().get_custom_connector_job(connector_id=connector_id, job_id=job_id)["job"]
+    found = local_log(connector_id, job_id, 0, head=True)
+    if found is not None:
+        job["log_file"] = found[0]
+    _show(job, as_json)
+
+
+@jobs.command("logs")
+@connector_id_option
+@click.option("--job", "job_id", required=True, metavar="ID", help="The job (ccj-...).")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the job ends.")
+@api_options
+@api_errors
+def job_logs(connector_id: str, job_id: str, follow: bool) -> None:
+    """Print a job's output (jobs run by `ccf backend serve`; on AWS Batch they are in CloudWatch Logs).
+
+    \b
+    Example:
+      ccf jobs logs --connector-id cc-0123456789ab --job ccj-0123456789ab --follow
+    """
+    client = make_client()
+    job = client.get_custom_connector_job(connector_id=connector_id, job_id=job_id)["job"]
+    offset = 0
+    while True:
+        found = local_log(connector_id, job_id, offset)
+        if found is None:
+            raise click.ClickException(
+                "this API keeps no job logs: jobs on AWS Batch log to CloudWatch Logs (log group of the "
+                "backend's job definition); `ccf jobs logs` reads the logs of `ccf backend serve`"
+            )
+        _, data, offset = found
+        if data:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        if not follow or job["status"] in _ENDED:
+            return
+        if not data:
+            time.sleep(0.5)
+            job = client.get_custom_connector_job(connector_id=connector_id, job_id=job_id)["job"]
+
+
+_ENDED = ("SUCCEEDED", "FAILED", "STOPPED")
+
+
+def local_log(
+    connector_id: str, job_id: str, offset: int, *, head: bool = False
+) -> tuple[str, bytes, int] | None:
+    """``(path, bytes from offset, next offset)`` of a job's log on a local backend; None elsewhere.
+
+    A job the local executor has not started yet has an empty log. Any other answer (an API on AWS,
+    an older server) means there is no local log.
+    """
+    import urllib.error
+    import urllib.request
+
+    params = click.get_current_context().ensure_object(dict)
+    endpoint = str(params.get("endpoint_url") or "").rstrip("/")
+    if urlsplit(endpoint).scheme not in ("http", "https"):
+        return None
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+        f"{endpoint}/local/jobs/{connector_id}/{job_id}/log?offset={offset}", method="HEAD" if head else "GET"
+    )
+    if params.get("token"):
+        request.add_header("Authorization", f"Bearer {params['token']}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            path = response.headers.get("X-Ccf-Log-Path")
+            data = b"" if head else response.read()
+            next_offset = int(response.headers.get("X-Ccf-Log-Next-Offset") or offset + len(data))
+    except urllib.error.HTTPError as err:
+        path = err.headers.get("X-Ccf-Log-Path") if err.code == 404 else None
+        return (path, b"", offset) if path else None
+    except (OSError, ValueError):
+        return None
+    return (path, data, next_offset) if path else None
 
 
 @jobs.command("list")
@@ -609,90 +700,4 @@ def delete_checkpoint(connector_id: str) -> None:
     click.echo(f"checkpoint of {connector_id} deleted")
 
 
-# -- ccf backend -------------------------------------------------------------------------------
-
-
-def _import_local_server() -> Any:
-    """``ccf_backend.local_server``, from the installed package or this checkout's infrastructure/."""
-    import importlib
-
-    try:
-        module = importlib.import_module("ccf_backend.local_server")
-    except ImportError:
-        checkout = Path(__file__).resolve().parents[2] / "infrastructure"
-        if not (checkout / "ccf_backend").is_dir():
-            raise click.ClickException("the CCF backend package (ccf_backend) is not installed") from None
-        sys.path.insert(0, str(checkout))
-        module = importlib.import_module("ccf_backend.local_server")
-    try:
-        importlib.import_module("moto")
-    except ImportError:
-        raise click.ClickException(
-            "`ccf backend serve` needs moto: pip install 'ccf-framework[local]'"
-        ) from None
-    return module
-
-
-@contextlib.contextmanager
-def _listen_errors(host: str, port: int) -> Iterator[None]:
-    """A port in use or refused becomes one line with the fix, not an ``OSError`` traceback."""
-    try:
-        yield
-    except OSError as err:
-        if err.errno == errno.EADDRINUSE:
-            raise click.ClickException(
-                f"port {port} on {host} is already in use (another `ccf backend serve`?): "
-                "choose another with --port PORT, or --port 0 for a free one"
-            ) from None
-        raise click.ClickException(
-            f"cannot listen on {host}:{port}: {err.strerror or err}; choose another --host or --port"
-        ) from None
-
-
-@click.group()
-def backend() -> None:
-    """Run the CCF backend locally."""
-
-
-@backend.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    type=click.IntRange(min=0, max=65535),
-    default=8000,
-    show_default=True,
-    help="0 picks a free port.",
-)
-@click.option(
-    "--job-seconds",
-    type=click.FloatRange(min=0),
-    default=10.0,
-    show_default=True,
-    help="Fake jobs run this long (STARTED -> RUNNING -> SUCCEEDED; stopped ones end STOPPED).",
-)
-@click.option("--no-jobs", is_flag=True, help="Leave jobs as the API left them (no fake orchestrator).")
-def serve(host: str, port: int, job_seconds: float, no_jobs: bool) -> None:
-    """Serve the CCF API on HOST:PORT with an in-memory DynamoDB (moto); prints its URL first.
-
-    The same Lambda handler as in AWS, fed API Gateway events with a fake identity (account
-    123456789012); requests are not signature-checked. Data is lost when the server stops.
-
-    \b
-    Example:
-      ccf backend serve --port 8000 &
-      export CCF_ENDPOINT_URL=http://127.0.0.1:8000
-    """
-    local_server = _import_local_server()
-    with _listen_errors(host, port):
-        running = local_server.serve(host, port, job_seconds=None if no_jobs else job_seconds)
-    click.echo(running.endpoint_url)
-    sys.stdout.flush()
-    click.echo(
-        f"CCF API at {running.endpoint_url} (in-memory DynamoDB; try: ccf connectors list "
-        f"--endpoint-url {running.endpoint_url}). Ctrl-C to stop.",
-        err=True,
-    )
-    try:
-        running.wait()
-    except KeyboardInterrupt:
-        click.echo("stopped", err=True)
+__all__ = ["backend", "checkpoint", "connectors", "jobs"]

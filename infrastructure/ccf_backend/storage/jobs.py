@@ -1,5 +1,9 @@
 """Jobs in the jobs table, and the transitions that keep "one job at a time per connector".
 
+The public functions are the DynamoDB implementation of
+:class:`~ccf_backend.storage.interface.Storage`; after ``use_storage`` they run on another one
+(the SQLite store keeps the same transitions in SQL transactions).
+
 Every transition is one conditional write (or one transaction), never read-then-write:
 
 - start: the job's insert and the connector's AVAILABLE -> IN_USE in one TransactWriteItems,
@@ -32,6 +36,7 @@ from ccf_backend.storage.base import (
     write_batches,
 )
 from ccf_backend.storage.connectors import not_found as connector_not_found
+from ccf_backend.storage.interface import dispatch
 from ccf_backend.storage.tables import CONNECTOR_RECORD, CREATED_INDEX, TTL_ATTRIBUTE
 from ccf_core.api.models import STOPPABLE_JOB_STATUSES, TERMINAL_JOB_STATUSES, ConnectorStatus, JobStatus
 
@@ -60,6 +65,7 @@ def _busy(connector_id: str, connector: dict[str, Any] | None) -> Conflict:
     )
 
 
+@dispatch
 def start_job(tenant: str, job: dict[str, Any]) -> str:
     """Insert ``job`` (status STARTED) and mark its connector IN_USE, atomically.
 
@@ -137,6 +143,7 @@ def start_job(tenant: str, job: dict[str, Any]) -> str:
     raise _busy(connector_id, None)
 
 
+@dispatch
 def get_job(connector_id: str, job_id: str) -> dict[str, Any]:
     """The job (strongly consistent read), or a 404."""
     with translate_throttling():
@@ -148,6 +155,7 @@ def get_job(connector_id: str, job_id: str) -> dict[str, Any]:
     return codec.plain(response["Item"])
 
 
+@dispatch
 def list_jobs(
     connector_id: str, status: JobStatus | None, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -172,6 +180,7 @@ def list_jobs(
     return [codec.plain(raw) for raw in items], last
 
 
+@dispatch
 def list_active_jobs() -> list[dict[str, Any]]:
     """Every job that is STARTED, RUNNING or STOPPING, of every connector (for the reaper).
 
@@ -198,6 +207,7 @@ def list_active_jobs() -> list[dict[str, Any]]:
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
+@dispatch
 def request_stop(connector_id: str, job_id: str) -> dict[str, Any]:
     """Record a stop request (-> STOPPING); idempotent while STOPPING; 404 or 409 otherwise."""
     values = {
@@ -234,6 +244,7 @@ def request_stop(connector_id: str, job_id: str) -> dict[str, Any]:
     return codec.plain(response["Attributes"])
 
 
+@dispatch
 def put_metrics(connector_id: str, job_id: str, metrics: dict[str, Any]) -> dict[str, Any]:
     """Store the metrics the runner reported for a job (replacing earlier ones); 404 if no job."""
     try:
@@ -254,6 +265,7 @@ def put_metrics(connector_id: str, job_id: str, metrics: dict[str, Any]) -> dict
     return codec.plain(response["Attributes"])
 
 
+@dispatch
 def mark_running(connector_id: str, job_id: str, batch_job_id: str) -> bool:
     """STARTED -> RUNNING with the Batch job id; False if the job is no longer STARTED.
 
@@ -282,6 +294,7 @@ def mark_running(connector_id: str, job_id: str, batch_job_id: str) -> bool:
     return True
 
 
+@dispatch
 def finish_job(connector_id: str, job_id: str, status: JobStatus, failure_reason: str | None = None) -> bool:
     """End a job (SUCCEEDED, FAILED or STOPPED) and free its connector; False if already ended.
 
@@ -345,6 +358,7 @@ def finish_job(connector_id: str, job_id: str, status: JobStatus, failure_reason
     return True
 
 
+@dispatch
 def purge_jobs(connector_id: str, deadline: float) -> bool:
     """Delete a deleted connector's jobs until ``deadline`` (monotonic); True when none are left."""
     request: dict[str, Any] = {

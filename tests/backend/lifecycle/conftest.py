@@ -25,6 +25,9 @@ from ccf_backend.local_server import LocalBackend
 from ccf_backend.settings import Settings, get_settings, set_settings
 from tests.backend.conftest import EXECUTION_ROLE, IMAGE, ROLE
 from tests.backend.lifecycle.harness import BatchHarness, Harness, JobsStream, subprocess_environment
+from tests.backend.lifecycle.local_harness import LocalHarness
+from tests.backend.serve_process import Server, client_for, start_server
+from tests.backend.serve_process import plugin_site as installed_plugin
 from tests.conftest import MakePluginDir
 from tests.fakes.qbusiness_server import FakeQBusiness
 
@@ -175,8 +178,34 @@ def batch_harness(ccf: Any, secret_arn: str, plugin_site: Path, tmp_path: Path) 
     found.close()
 
 
+@pytest.fixture(scope="module")
+def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``ccf backend serve`` (a subprocess) with the ``lifenotes`` plugin installed next to it.
+
+    The connector's token is in the server's environment: the local executor resolves no secret
+    references, a job inherits the server's ``CCF_<CONNECTOR>_<FIELD>`` variables instead.
+    """
+    root = tmp_path_factory.mktemp("local-executor")
+    site = installed_plugin(root, "lifenotes", LIFENOTES)
+    environment = {
+        "CCF_LIFENOTES_TOKEN": SECRET_VALUE,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+    }
+    server = start_server(root / "data", site, environment=environment)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def local_harness(local_server: Server) -> LocalHarness:
+    """The local executor of ``ccf backend serve``: it runs the jobs itself."""
+    return LocalHarness(ccf=client_for(local_server.url), secret_references={}, server=local_server)
+
+
 #: The executors every lifecycle test runs with: each has a ``<name>_harness`` fixture.
-EXECUTORS = ["batch"]
+EXECUTORS = ["batch", "local"]
 
 
 @pytest.fixture(params=EXECUTORS)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.backend.lifecycle.harness import (
+    BatchHarness,
     Harness,
     assert_ended,
     assert_succeeded_with_metrics,
@@ -95,8 +96,11 @@ def test_connector_is_free_for_the_next_job_after_one_ended(
 
 
 def test_reaper_closes_a_job_whose_end_was_never_reported(
-    harness: Harness, make_lifenotes: Callable[..., str], start_job: Callable[..., str]
+    batch_harness: BatchHarness, make_lifenotes: Callable[..., str], start_job: Callable[..., str]
 ) -> None:
+    """AWS Batch only: the local executor always sees its process end; it reaps lost jobs on a restart
+    (tests/backend/test_local_executor.py)."""
+    harness = batch_harness
     ccf = harness.ccf
     connector_id = make_lifenotes(count=2)
     job_id = start_job(connector_id)
