@@ -10,8 +10,6 @@ credentials: dummy ones are used when none are configured. Tables on a terminal,
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import functools
 import json
 import sys

@@ -8,6 +8,7 @@ checksums), and started jobs run as subprocesses by the local executor
 
 from __future__ import annotations
 
+import errno
 import importlib
 import signal
 import sys
@@ -97,6 +98,10 @@ def serve(
     TYPE --state api` as a subprocess, with the environment AWS Batch would give it; its output
     goes to DATA/jobs/<connector>/<job>.log (`ccf jobs logs`). Jobs that were running when a
     previous server died are closed as FAILED on start.
+
+    \b
+    Example:
+      ccf backend serve --port 8000 --data .ccf/backend
     """
     local_server = _import_local_server()
     jobs = "none" if no_jobs else "fake" if fake_job_seconds is not None else "local"
@@ -114,7 +119,14 @@ def serve(
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     except OSError as err:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+        if err.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"port {port} on {host} is already in use (another `ccf backend serve`?): "
+                "choose another with --port PORT, or --port 0 for a free one"
+            ) from None
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {err.strerror or err}; choose another --host or --port"
+        ) from None
     # SIGTERM (a service manager, `kill`) stops as Ctrl-C does: jobs stopped and closed, data flushed.
     signal.signal(signal.SIGTERM, _interrupt)
     click.echo(running.endpoint_url)
