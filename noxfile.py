@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "webcrawler", "gitlab"]
 nox.options.reuse_existing_virtualenvs = True
 # A machine without the interpreter must fail, not skip every session and look green.
 nox.options.error_on_missing_interpreters = True
