@@ -161,6 +161,7 @@ class _Run:
         )
         if self.options.dry_run:
             self.report.plan = PlannedChanges()
+        self.report.problems = context.problems  # what the connector could not list, as it says so
         self.transforms = list(reversed(engine.plugin_manager.hook.ccf_transform_document.get_hookimpls()))
         self._next_progress = 0.0
         self._stored: dict[str, str] = {}
@@ -207,7 +208,8 @@ class _Run:
             if pipeline is not None:
                 pipeline.drain()
             self._save_checkpoint()
-            self.status = RunStatus.COMPLETED_WITH_FAILURES if report.failed else RunStatus.SUCCEEDED
+            incomplete = report.failed or report.problems
+            self.status = RunStatus.COMPLETED_WITH_FAILURES if incomplete else RunStatus.SUCCEEDED
         except SyncCancelled:
             self.status = RunStatus.STOPPED
             report.error = "stopped before the end; accepted documents stay recorded, checkpoint not saved"

@@ -67,6 +67,10 @@ def masked_report(report: SyncReport) -> SyncReport:
             )
             for failure in report.failures
         ],
+        problems=[
+            Failure(problem.document_id, problem.reason, _readable(mask_secrets(problem.message)))
+            for problem in report.problems
+        ],
         plan=plan,
     )
 

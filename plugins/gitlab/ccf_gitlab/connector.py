@@ -46,10 +46,6 @@ class GitLabUnavailable(CCFError):
     """The run cannot start: no token, or GitLab refused it. The message is one line."""
 
 
-class ListingFailed(Exception):
-    """Raised by a loader to put a project or kind that could not be listed into the report."""
-
-
 @dataclass(frozen=True)
 class _Stub:
     """A document known by id and version, with the call that builds it.
@@ -213,7 +209,7 @@ class _RunState:
                     raise GitLabUnavailable(
                         f"authentication failed during the run: {describe(err)}"
                     ) from None
-                yield self._scope_failed(project.id, project.path_with_namespace, None, err)
+                self._scope_failed(project.id, project.path_with_namespace, None, err)
                 if key in self.previous_projects:
                     self.projects[key] = self.previous_projects[key]
         for problem in problems:
@@ -226,14 +222,12 @@ class _RunState:
                 if key not in self.projects and (path == problem.path or path.startswith(problem.path + "/")):
                     self.context.keep_prefix(render.project_prefix(int(key)))
                     self.projects[key] = entry
-            yield _failure(
-                f"gitlab {problem.path}", f"{problem.path}: {problem.reason}; its documents are kept"
+            self.context.report_problem(
+                problem.path, "listing_failed", f"{problem.path}: {problem.reason}; its documents are kept"
             )
         self.context.logger.info("gitlab: %d projects in scope", seen)
 
-    def _scope_failed(
-        self, project_id: int, path: str, kind: str | None, err: BaseException
-    ) -> DocumentVersion:
+    def _scope_failed(self, project_id: int, path: str, kind: str | None, err: BaseException) -> None:
         """Protect a project (or one kind of it) that could not be listed, and name it in the report."""
         prefix = render.project_prefix(project_id) if kind is None else render.kind_prefix(project_id, kind)
         self.context.keep_prefix(prefix)
@@ -241,8 +235,8 @@ class _RunState:
         self.context.logger.warning(
             "gitlab: %s could not be listed: %s; its documents are kept", what, describe(err)
         )
-        return _failure(
-            f"gitlab {what}", f"{what}: {describe(err)}; its documents are kept until it can be listed"
+        self.context.report_problem(
+            what, "listing_failed", f"{what}: {describe(err)}; its documents are kept until it can be listed"
         )
 
     def _project(self, project: Project) -> Iterator[Document | _Stub | DocumentVersion]:
@@ -287,7 +281,7 @@ class _RunState:
             except TRANSIENT_ERRORS as err:
                 if status_of(err) == 401:
                     raise
-                yield self._scope_failed(project.id, project.path_with_namespace, kind, err)
+                self._scope_failed(project.id, project.path_with_namespace, kind, err)
                 if kind == "files":
                     self.context.keep(f"{render.project_prefix(project.id)}overview")
                 # What was kept may carry an older ACL: list the whole project again next run.
@@ -500,12 +494,3 @@ def _better_readme(path: str, current: tuple[str, str] | None) -> bool:
 
 def _resolved(stub: _Stub, future: Future[Document | None]) -> DocumentVersion:
     return DocumentVersion(stub.id, stub.version, future.result)
-
-
-def _failure(label: str, message: str) -> DocumentVersion:
-    """A report line for a scope that could not be listed (the engine records the loader's error)."""
-
-    def fail() -> Document | None:
-        raise ListingFailed(message)
-
-    return DocumentVersion(label, "unlisted", fail)
