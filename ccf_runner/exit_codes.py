@@ -26,7 +26,8 @@ Exit codes:
   {SUCCESS:<4} succeeded: every document was synced
   {FAILED:<4} failed: nothing deleted, checkpoint not saved (see the report's error)
   {USAGE:<4} wrong command line
-  {COMPLETED_WITH_REJECTED_DOCUMENTS:<4} completed, but documents were rejected or parts of the source unlisted
+  {COMPLETED_WITH_REJECTED_DOCUMENTS:<4} completed, but documents were rejected or parts of the source
+       could not be listed (both named in the report)
   {BAD_CONFIGURATION:<4} invalid configuration: nothing was done
   {CONNECTOR_NOT_FOUND:<4} no such connector installed (see --list)
   {LOCKED:<4} another run of this connector on the same state is under way: nothing done
