@@ -188,3 +188,6 @@ class WebCrawlerConnector(Connector):
             context.logger.warning("not indexed: %s: %s", url, reason)
         if len(failures) > _SHOWN_FAILURES:
             context.logger.warning("... and %d more URLs not indexed", len(failures) - _SHOWN_FAILURES)
+        # Every one goes into the report (the run ends completed with failures, exit code 3).
+        for url, reason in failures:
+            context.report_problem(url, "not_fetched", f"{url}: {reason}; an indexed copy, if any, is kept")

@@ -125,6 +125,14 @@ def test_server_errors_are_retried(crawled: Any) -> None:
     assert site.fetched("/status/500.html") == 4  # first try and max_retries (3)
 
 
+def test_a_page_that_kept_failing_is_named_in_the_report(crawled: Any) -> None:
+    site, run = crawled
+    problems = {problem.document_id: problem for problem in run.report.problems}
+    assert site.url("/status/500.html") in problems
+    assert site.url("/status/404.html") not in problems  # gone, not failed
+    assert run.report.status == "completed_with_failures"
+
+
 def test_429_is_retried_after_retry_after(crawled: Any) -> None:
     site, run = crawled
     assert site.url("/status/429.html") in run.document_ids()
