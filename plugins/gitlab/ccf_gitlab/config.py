@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import logging
 import os
 import re
-from collections.abc import Iterator
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from ccf_core.secrets import SecretReferenceError, read_secret_reference
 
 
 class Kind(StrEnum):
@@ -239,37 +238,11 @@ class TokenUnavailable(Exception):
 
 
 def _read_reference(arn: str) -> str:
-    """Read a token from Secrets Manager or SSM Parameter Store (boto3 is imported only here)."""
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    service = _ARN.match(arn).group(1)  # type: ignore[union-attr]
-    region = arn.split(":")[3] or None
+    """Read a token from Secrets Manager or SSM Parameter Store."""
     try:
-        with _quiet_sdk():
-            client = boto3.client(service, region_name=region)
-            if service == "secretsmanager":
-                text = client.get_secret_value(SecretId=arn)["SecretString"]
-            else:
-                text = client.get_parameter(Name=arn, WithDecryption=True)["Parameter"]["Value"]
-    except (BotoCoreError, ClientError) as err:
-        code = getattr(err, "response", {}).get("Error", {}).get("Code", type(err).__name__)
-        raise TokenUnavailable(f"token: cannot read {arn}: {code}") from None
-    return _token_in(text)
-
-
-@contextlib.contextmanager
-def _quiet_sdk() -> Iterator[None]:
-    """Silence the AWS SDK's debug logging while a secret is read: it logs response bodies."""
-    loggers = [logging.getLogger(name) for name in ("botocore", "boto3", "urllib3")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+        return _token_in(read_secret_reference(arn))
+    except SecretReferenceError as err:
+        raise TokenUnavailable(f"token: {err}") from None
 
 
 def _token_in(text: str) -> str:

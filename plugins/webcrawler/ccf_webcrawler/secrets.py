@@ -7,46 +7,17 @@ an error message (errors name the header and the kind of reference only).
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 from pydantic import SecretStr
 
 from ccf_core import CCFError
+from ccf_core.secrets import SecretReferenceError, is_secret_reference, read_secret_reference
 
 
 class HeaderSecretError(CCFError):
     """A header's secret reference cannot be resolved (the message names the header, not the value)."""
-
-
-def _json_key(text: str, key: str | None, header: str) -> str:
-    if key is None:
-        return text
-    try:
-        value = json.loads(text)[key]
-    except (ValueError, KeyError, TypeError):
-        raise HeaderSecretError(f"headers.{header}: the secret has no JSON key {key!r}") from None
-    return str(value)
-
-
-def _secretsmanager(arn: str, region: str) -> str:
-    import boto3
-
-    response: Any = boto3.client("secretsmanager", region_name=region).get_secret_value(SecretId=arn)
-    return str(response["SecretString"])
-
-
-def _ssm(arn: str, region: str) -> str:
-    import boto3
-
-    name = arn.split(":parameter", 1)[1]
-    response: Any = boto3.client("ssm", region_name=region).get_parameter(Name=name, WithDecryption=True)
-    return str(response["Parameter"]["Value"])
-
-
-_AWS_READERS: dict[str, Callable[[str, str], str]] = {"secretsmanager": _secretsmanager, "ssm": _ssm}
 
 
 def resolve_value(header: str, value: str, environ: Mapping[str, str] | None = None) -> str:
@@ -62,21 +33,14 @@ def resolve_value(header: str, value: str, environ: Mapping[str, str] | None = N
             raise HeaderSecretError(f"headers.{header}: environment variable {name} is not set")
         return environ[name]
     if value.startswith("arn:aws:"):
-        reference, _, key = value.partition("#")
-        parts = reference.split(":")
-        service = parts[2] if len(parts) > 5 else ""
-        reader = _AWS_READERS.get(service)
-        if reader is None:
+        if not is_secret_reference(value):
             raise HeaderSecretError(
                 f"headers.{header}: only Secrets Manager and SSM parameter ARNs are supported references"
             )
         try:
-            text = reader(reference, parts[3])
-        except Exception as err:
-            raise HeaderSecretError(
-                f"headers.{header}: the {service} reference cannot be read ({type(err).__name__})"
-            ) from None
-        return _json_key(text, key or None, header)
+            return read_secret_reference(value)
+        except SecretReferenceError as err:
+            raise HeaderSecretError(f"headers.{header}: {err}") from None
     return value
 
 
