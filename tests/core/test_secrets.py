@@ -41,7 +41,7 @@ def test_an_ssm_parameter_is_read(aws: None) -> None:
 
 def test_a_missing_secret_names_the_reference_and_the_error_only(aws: None) -> None:
     arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:nope-AbCdEf"
-    with pytest.raises(SecretReferenceError, match="cannot read .*nope.*ResourceNotFoundException"):
+    with pytest.raises(SecretReferenceError, match=r"cannot read .*nope.*ResourceNotFoundException"):
         read_secret_reference(arn)
 
 
