@@ -18,6 +18,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ccf_core.api.secret_values import credential_problem, secret_advice
+
 # -- id formats and patterns -------------------------------------------------------------------
 
 #: ``cc-`` + 12 lowercase hex digits (15 characters). The upstream schema says ``{11}`` but length
@@ -64,7 +66,9 @@ MAX_ENVIRONMENT_VARIABLES = 50
 MAX_ENVIRONMENT_VALUE_LENGTH = 4096
 MAX_SECRET_REFERENCES = 50
 MAX_NEXT_TOKEN_LENGTH = 2048
-#: Environment names a job may not set: the framework sets them for the container.
+#: Prefixes of the variables the framework sets for a job's container. A job may name them (the
+#: upstream API accepts every name matching ENVIRONMENT_NAME_PATTERN, and its GitLab example sends
+#: ``AWS_DATA_PATH``), but the framework's own values win.
 RESERVED_ENVIRONMENT_PREFIXES = ("CUSTOM_CONNECTOR_", "AWS_")
 MIN_TIMEOUT_SECONDS = 60
 MAX_TIMEOUT_SECONDS = 604_800
@@ -132,10 +136,6 @@ Timeout = Annotated[int, Field(ge=MIN_TIMEOUT_SECONDS, le=MAX_TIMEOUT_SECONDS)]
 Count = Annotated[int, Field(ge=0)]
 #: A reported counter: a real integer (not a bool or a numeric string), small enough for DynamoDB.
 MetricCount = Annotated[int, Field(ge=0, le=10**15, strict=True)]
-
-#: Environment variable names that look like secrets: their values belong in Secrets Manager or
-#: SSM, referenced by the connector's ``secret_references``, never in a job's plain environment.
-SECRET_LOOKING_NAME = re.compile(r"(?i)(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|API_KEY)")
 
 #: How deeply a connector's configuration may nest.
 MAX_CONFIGURATION_DEPTH = 32
@@ -343,17 +343,10 @@ class StartCustomConnectorJobRequest(_Request):
     def _unique_names(cls, value: list[EnvironmentVariable]) -> list[EnvironmentVariable]:
         seen: set[str] = set()
         for variable in value:
-            if variable.name.upper().startswith(RESERVED_ENVIRONMENT_PREFIXES):
-                raise ValueError(
-                    f"variable {variable.name!r} is reserved: names starting with "
-                    f"{' or '.join(RESERVED_ENVIRONMENT_PREFIXES)} are set by the framework"
-                )
-            if SECRET_LOOKING_NAME.search(variable.name):
-                raise ValueError(
-                    f"variable {variable.name!r} looks like a secret: a job's environment is stored and "
-                    "returned in plain text; give the connector a secret reference (a Secrets Manager or "
-                    "SSM ARN in secret_references) instead"
-                )
+            problem = credential_problem(variable.name, variable.value)
+            if problem:
+                advice = secret_advice(variable.name)
+                raise ValueError(f"variable {variable.name!r} looks like a secret ({problem}): {advice}")
             if variable.name in seen:
                 raise ValueError(f"variable {variable.name!r} is given twice")
             seen.add(variable.name)
@@ -520,6 +513,7 @@ class ErrorType(StrEnum):
     BAD_REQUEST = "BadRequestException"
     UNAUTHORIZED = "UnauthorizedException"
     NOT_FOUND = "ResourceNotFoundException"
+    METHOD_NOT_ALLOWED = "MethodNotAllowedException"
     CONFLICT = "ConflictException"
     RESOURCE_LIMIT_EXCEEDED = "ResourceLimitExceededException"
     THROTTLING = "ThrottlingException"
@@ -532,6 +526,7 @@ ERROR_STATUS: dict[ErrorType, int] = {
     ErrorType.BAD_REQUEST: 400,
     ErrorType.UNAUTHORIZED: 401,
     ErrorType.NOT_FOUND: 404,
+    ErrorType.METHOD_NOT_ALLOWED: 405,
     ErrorType.CONFLICT: 409,
     ErrorType.RESOURCE_LIMIT_EXCEEDED: 400,
     ErrorType.THROTTLING: 429,

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ccf_backend import logs, service
-from ccf_backend.errors import ApiError, BadRequest, InternalError, NotFound, Unauthorized
+from ccf_backend.errors import ApiError, BadRequest, InternalError, MethodNotAllowed, NotFound, Unauthorized
 from ccf_backend.settings import get_settings
 from ccf_core.api.models import (
     CONNECTOR_ID_PATTERN,
@@ -257,13 +257,24 @@ ROUTES: tuple[Route, ...] = (
 
 
 def match(method: str, path: str) -> tuple[Route, list[str]]:
-    """The route for ``method`` and ``path`` and the path's id segments; a 404 if none."""
+    """The route for ``method`` and ``path`` and the path's id segments.
+
+    Raises:
+        MethodNotAllowed: the path exists with other methods only (a 405 with ``Allow``).
+        NotFound: no operation has this path.
+    """
     start = path.find("/api/v1/")
     relative = path[start:] if start >= 0 else path
+    allowed: list[str] = []
     for route in ROUTES:
         found = route.pattern.match(relative)
         if found and route.method == method:
             return route, list(found.groups())
+        if found:
+            allowed.append(route.method)
+    if allowed:
+        methods = ", ".join(allowed)
+        raise MethodNotAllowed(f"{method} is not an operation of {relative}; use {methods}", allowed)
     raise NotFound(f"no operation for {method} {relative}")
 
 
@@ -276,6 +287,8 @@ def response(
         headers["x-amzn-RequestId"] = request_id
     if error is not None:
         headers["x-amzn-ErrorType"] = error.error_type.value
+    if isinstance(error, MethodNotAllowed):
+        headers["Allow"] = ", ".join(error.allowed)
     return {
         "statusCode": status,
         "headers": headers,
