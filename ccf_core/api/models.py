@@ -130,9 +130,9 @@ QBusinessId = Annotated[str, Field(pattern=QBUSINESS_ID_PATTERN)]
 DocumentId = Annotated[str, Field(min_length=1, max_length=MAX_DOCUMENT_ID_LENGTH)]
 Checksum = Annotated[str, Field(min_length=MIN_CHECKSUM_LENGTH, max_length=MAX_CHECKSUM_LENGTH)]
 SecretReference = Annotated[str, Field(max_length=2048, pattern=SECRET_REFERENCE_PATTERN)]
-Cpu = Annotated[float, Field(ge=1, le=16)]
-Memory = Annotated[int, Field(ge=1024, le=122880)]
-Timeout = Annotated[int, Field(ge=MIN_TIMEOUT_SECONDS, le=MAX_TIMEOUT_SECONDS)]
+Cpu = Annotated[float, Field(ge=1, le=16, strict=True)]
+Memory = Annotated[int, Field(ge=1024, le=122880, strict=True)]
+Timeout = Annotated[int, Field(ge=MIN_TIMEOUT_SECONDS, le=MAX_TIMEOUT_SECONDS, strict=True)]
 Count = Annotated[int, Field(ge=0)]
 #: A reported counter: a real integer (not a bool or a numeric string), small enough for DynamoDB.
 MetricCount = Annotated[int, Field(ge=0, le=10**15, strict=True)]
@@ -364,7 +364,7 @@ class JobMetrics(_Request):
     failed: MetricCount = 0
     skipped: MetricCount | None = None
     bytes: MetricCount | None = None
-    duration_seconds: Annotated[float, Field(ge=0, le=10**9, allow_inf_nan=False)] | None = None
+    duration_seconds: Annotated[float, Field(ge=0, le=10**9, allow_inf_nan=False, strict=True)] | None = None
 
 
 class PutCustomConnectorJobMetricsRequest(_Request):

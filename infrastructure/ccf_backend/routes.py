@@ -102,10 +102,28 @@ def _body(request: Request, model: type[BaseModel]) -> Any:
             raise BadRequest("body", str(err)) from err
     if not isinstance(data, dict):
         raise BadRequest("body", "must be a JSON object")
+    _refuse_nulls(data, "")
     try:
         return model.model_validate(data)
     except ValidationError as err:
         raise BadRequest.from_validation(err) from err
+
+
+#: Free-form objects whose values may be null (a JSON Merge Patch removes a key with null).
+_NULLABLE_CONTENT = ("configuration", "secret_references")
+
+
+def _refuse_nulls(data: dict[str, Any], prefix: str, depth: int = 0) -> None:
+    """A null where the spec has no null is a 400 (an absent field is how a value is kept).
+
+    Request objects nest three levels at most; anything deeper is refused by the model.
+    """
+    for name, value in data.items():
+        field = f"{prefix}.{name}" if prefix else str(name)
+        if value is None:
+            raise BadRequest(field, "must not be null; leave the field out instead")
+        if isinstance(value, dict) and depth < 3 and not (depth == 0 and name in _NULLABLE_CONTENT):
+            _refuse_nulls(value, field, depth + 1)
 
 
 def _no_constant(name: str) -> Any:
