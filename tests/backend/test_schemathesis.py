@@ -112,12 +112,19 @@ class Targets:
         return str(created["connector"]["connector_id"])
 
     def aim(self, case: Any) -> None:
-        """Point ids that match the spec's pattern at real resources (a deletion gets its own)."""
+        """Point ids that match the spec's pattern at real resources.
+
+        A deletion and a job start each get a new connector (the shared one runs a job, so a
+        start there could only answer 409).
+        """
         parameters = case.path_parameters or {}
         connector_id = parameters.get("connector_id")
         if isinstance(connector_id, str) and re.fullmatch(CONNECTOR_ID_PATTERN, connector_id):
-            deletes_it = case.method.upper() == "DELETE" and case.path.endswith("{connector_id}")
-            parameters["connector_id"] = self._connector() if deletes_it else self.shared
+            method = case.method.upper()
+            own = (method == "DELETE" and case.path.endswith("{connector_id}")) or (
+                method == "POST" and case.path.endswith("/jobs")
+            )
+            parameters["connector_id"] = self._connector() if own else self.shared
         job_id = parameters.get("job_id")
         if isinstance(job_id, str) and re.fullmatch(JOB_ID_PATTERN, job_id):
             parameters["job_id"] = self.job_id
