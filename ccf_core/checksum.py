@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -64,12 +65,17 @@ def metadata_fingerprint(document: Document, content_type: ContentType | None = 
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
 
 
-def document_checksum(document: Document, content_type: ContentType | None = None) -> tuple[str, int]:
+def document_checksum(
+    document: Document, content_type: ContentType | None = None, fingerprint: bytes | None = None
+) -> tuple[str, int]:
     """Return ``(sha256 hex digest, content size in bytes)``; the content is read once, in chunks.
 
-    ``content_type`` is the document's resolved content type when the caller already has it.
+    ``content_type`` is the document's resolved content type and ``fingerprint`` its
+    :func:`metadata_fingerprint`, when the caller already has them.
     """
-    digest = hashlib.sha256(metadata_fingerprint(document, content_type))
+    if fingerprint is None:
+        fingerprint = metadata_fingerprint(document, content_type)
+    digest = hashlib.sha256(fingerprint)
     digest.update(b"\x00")
     size = 0
     for chunk in document.iter_content():
@@ -82,3 +88,66 @@ def group_checksum(group: Group) -> str:
     """A checksum of a group's name and members (order-insensitive)."""
     payload = [CHECKSUM_VERSION, group.name, sorted(set(group.users)), sorted(set(group.groups))]
     return hashlib.sha256(json.dumps(payload, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+#: What the state holds for an id while its deletion is under way: written before the destination
+#: is asked to delete, removed once it did. A run killed in between finds it and deletes again, or
+#: sends the document again if the source still has it, so the state never claims a document the
+#: destination may have lost. (64 characters: the CCF API wants checksums of 32 or more.)
+PENDING_DELETE = "pending-delete-" + "0" * 49
+
+#: What the state holds for a document while a new version of it is being sent: the destination
+#: may hold either version until the batch is recorded, so a run killed in between makes the next
+#: run send it again, whatever the source then says.
+PENDING_UPDATE = "pending-update-" + "0" * 49
+
+#: Versions longer than this are stored as a hash (the CCF API keeps at most 512 characters).
+MAX_STORED_VERSION = 300
+_HASHED_VERSION = "~sha256:"
+
+
+def metadata_key(fingerprint: bytes) -> str:
+    """A short hash of a :func:`metadata_fingerprint`, stored beside a version."""
+    return hashlib.sha256(fingerprint).hexdigest()[:16]
+
+
+def stored_version(version: str) -> str:
+    """The form a connector's version is stored and compared in (long ones hashed)."""
+    if len(version) <= MAX_STORED_VERSION and not version.startswith(_HASHED_VERSION):
+        return version
+    return _HASHED_VERSION + hashlib.sha256(version.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRecord:
+    """What the state keeps for a synced document.
+
+    ``checksum`` covers metadata and content; ``metadata`` (a :func:`metadata_key`) and ``version``
+    are there only for a document that had a version, so the next run can count it unchanged
+    without reading its content.
+    """
+
+    checksum: str
+    metadata: str | None = None
+    version: str | None = None
+
+    def encode(self) -> str:
+        """``checksum`` alone, or ``checksum:metadata:version``."""
+        if self.version is None or self.metadata is None:
+            return self.checksum
+        return f"{self.checksum}:{self.metadata}:{stored_version(self.version)}"
+
+    @classmethod
+    def decode(cls, value: str) -> SyncRecord:
+        """Read a stored value (a bare checksum from earlier releases is a record without version)."""
+        checksum, separator, rest = value.partition(":")
+        if not separator:
+            return cls(value)
+        metadata, _, version = rest.partition(":")
+        return cls(checksum, metadata, version)
+
+    def readable_version(self) -> str | None:
+        """The connector's version as given (None when absent or stored as a hash)."""
+        if self.version is None or self.version.startswith(_HASHED_VERSION):
+            return None
+        return self.version

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Self
@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ccf_core.errors import ConnectorConfigError
 from ccf_core.models.acl import Group
-from ccf_core.models.document import Document
+from ccf_core.models.document import Document, DocumentVersion
 
 
 class SyncMode(StrEnum):
@@ -58,6 +58,8 @@ class SyncContext:
         checkpoint: the checkpoint saved by the last completed run (``None`` on a full pass).
         logger: a logger named after the connector.
         run_id: an id unique to this run.
+        kept_ids: ids a full run must not delete though it did not list them (see :meth:`keep`).
+        kept_prefixes: id prefixes protected the same way (see :meth:`keep_prefix`).
     """
 
     connector: str
@@ -68,6 +70,9 @@ class SyncContext:
     run_id: str = ""
     cancel_event: threading.Event = field(default_factory=threading.Event)
     next_checkpoint: dict[str, Any] | None = None
+    kept_ids: set[str] = field(default_factory=set)
+    kept_prefixes: set[str] = field(default_factory=set)
+    version_lookup: Callable[[str], str | None] = field(default=lambda _doc_id: None, repr=False)
 
     @property
     def full(self) -> bool:
@@ -82,6 +87,36 @@ class SyncContext:
     def cancel(self) -> None:
         """Ask the run to stop at the next document."""
         self.cancel_event.set()
+
+    def previous_version(self, document_id: str) -> str | None:
+        """The version an earlier run recorded for ``document_id`` (for conditional requests).
+
+        None when the document was never synced, had no version, or its version was too long to
+        store as it is.
+        """
+        return self.version_lookup(document_id)
+
+    def keep(self, document_id: str) -> None:
+        """Protect a previously synced document that this run could not list.
+
+        A full run deletes every recorded id it did not produce, except kept ones: call this for
+        an item whose listing failed for a reason that says nothing about whether it still exists
+        (a timeout, a 5xx, a 403), so its indexed copy stays.
+        """
+        self.kept_ids.add(document_id)
+
+    def keep_prefix(self, prefix: str) -> None:
+        """Protect every previously synced id that starts with ``prefix`` (a whole scope that failed).
+
+        For example a project that answered 403 keeps all of its documents until it can be listed.
+        """
+        self.kept_prefixes.add(prefix)
+
+    def is_kept(self, document_id: str) -> bool:
+        """True when ``document_id`` is protected from deletion by :meth:`keep` or :meth:`keep_prefix`."""
+        if document_id in self.kept_ids:
+            return True
+        return any(document_id.startswith(prefix) for prefix in self.kept_prefixes)
 
     def set_checkpoint(self, checkpoint: Mapping[str, Any]) -> None:
         """Set the checkpoint to save when (and only if) this run completes.
@@ -128,8 +163,12 @@ class Connector:
             raise ConnectorConfigError(cls.name, validation_problems(err)) from None
         return cls(config)
 
-    def documents(self, context: SyncContext) -> Iterable[Document]:
-        """Yield the documents to add or update (in full mode: every document)."""
+    def documents(self, context: SyncContext) -> Iterable[Document | DocumentVersion]:
+        """Yield the documents to add or update (in full mode: every document).
+
+        A :class:`DocumentVersion` stands for a document the engine loads only when its version
+        differs from the one last synced.
+        """
         raise NotImplementedError(f"{type(self).__qualname__} must implement documents(context)")
 
     def deleted_document_ids(self, context: SyncContext) -> Iterable[str]:

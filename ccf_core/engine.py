@@ -9,18 +9,29 @@ run got through every document.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast, runtime_checkable
 
-from ccf_core.checksum import document_checksum, group_checksum
+from ccf_core.checksum import (
+    PENDING_DELETE,
+    PENDING_UPDATE,
+    SyncRecord,
+    document_checksum,
+    group_checksum,
+    metadata_fingerprint,
+    metadata_key,
+    stored_version,
+)
 from ccf_core.connector import Connector, SyncContext, SyncMode
-from ccf_core.errors import ErrorBudgetExceeded, MassDeleteRefused, SyncAborted, SyncCancelled
+from ccf_core.content_types import ContentType
+from ccf_core.errors import CCFError, ErrorBudgetExceeded, MassDeleteRefused, SyncAborted, SyncCancelled
 from ccf_core.models.acl import Group
-from ccf_core.models.document import Document, DocumentMetadata
+from ccf_core.models.document import Document, DocumentMetadata, DocumentVersion
 from ccf_core.plugins import CCFPluginManager, get_plugin_manager
 from ccf_core.ports import Destination, PreparedDocument, RunInfo, StateStore
 from ccf_core.report import PlannedChanges, RunStatus, SyncReport
@@ -36,6 +47,15 @@ PERMANENT_REASONS = frozenset(
 
 #: In the run's copy of the stored checksums, an id this run has already produced.
 _SEEN = ""
+
+#: The state kind of a destination's notes (see ``RunInfo.notes``).
+NOTE = "meta"
+
+#: The note holding the generation of the destination the state was last synced with.
+GENERATION_NOTE = "destination.generation"
+
+#: Records whose version changed but whose content did not are written in batches of this size.
+_RERECORD_BATCH = 500
 
 
 def state_scope(connector: str, destination: Destination) -> str:
@@ -143,6 +163,25 @@ class _Run:
             self.report.plan = PlannedChanges()
         self.transforms = list(reversed(engine.plugin_manager.hook.ccf_transform_document.get_hookimpls()))
         self._next_progress = 0.0
+        self._stored: dict[str, str] = {}
+        self._notes: dict[str, str] = {}
+        # Documents whose version changed while their checksum did not: their record is updated
+        # without a destination call, so the next run skips them again.
+        self._rerecord: list[tuple[str, str]] = []
+        context.version_lookup = self._previous_version
+
+    def _keep_note(self, key: str, value: str | None) -> None:
+        """Keep (or forget, for None) a destination's note in the state, durably."""
+        if value is None:
+            self.engine.state.forget(self.scope, [key], kind=NOTE)
+        else:
+            self.engine.state.record(self.scope, [(key, _pad(value))], kind=NOTE)
+
+    def _previous_version(self, document_id: str) -> str | None:
+        value = self._stored.get(document_id)
+        if not value:
+            return None
+        return SyncRecord.decode(value).readable_version()
 
     # the algorithm ---------------------------------------------------------------------------
 
@@ -151,15 +190,14 @@ class _Run:
         started = time.perf_counter()
         self._notify("ccf_sync_started", context=context)
         pipeline: BatchPipeline | None = None
-        opened = False
+        self._opened = False
+        held = contextlib.ExitStack()
         try:
-            stored = engine.state.load_checksums(self.scope)
-            index_size = len(stored)
             if not self.options.dry_run:
-                run = RunInfo(self.name, context.run_id, context.full, cancel_event=context.cancel_event)
-                opened = True
-                engine.destination.open(run)
-                pipeline = BatchPipeline(engine.destination, engine.state, self.scope, report)
+                pipeline = self._open(held)
+            # Read after open(): a destination may wait there for another run to finish.
+            stored = self._stored = self._reconciled(engine.state.load_checksums(self.scope))
+            index_size = len(stored)
             self._documents(stored, pipeline)
             self._check_error_budget()
             deletions = self._deletions(stored, index_size)
@@ -182,17 +220,69 @@ class _Run:
         except SyncAborted as err:
             report.error = f"{err.reason}: {err}"
         except Exception as err:
-            logger.error("sync of %s failed: %s: %s", self.name, type(err).__name__, err)
+            # ccf's own errors are sentences already; others need their type to make sense.
+            text = str(err) if isinstance(err, CCFError) else f"{type(err).__name__}: {err}"
+            logger.error("sync of %s failed: %s", self.name, text)
             logger.debug("traceback of the failed sync of %s", self.name, exc_info=True)
-            report.error = f"{type(err).__name__}: {err}"
+            report.error = text
         finally:
             try:
                 self._close_pipeline(pipeline)
             finally:
-                self._close_destination(opened)
+                self._close_destination(self._opened)
+                held.close()
                 report.duration_seconds = time.perf_counter() - started
                 self._notify("ccf_sync_finished", context=context, report=report)
         return report
+
+    def _open(self, held: contextlib.ExitStack) -> BatchPipeline:
+        """Take the state's run lock (when it has one), open the destination, start the pipeline."""
+        engine, context = self.engine, self.context
+        lock = getattr(engine.state, "lock", None)
+        if lock is not None:
+            held.enter_context(lock(self.scope))
+        self._notes = load_notes(engine.state, self.scope)
+        run = RunInfo(
+            self.name,
+            context.run_id,
+            context.full,
+            cancel_event=context.cancel_event,
+            notes=self._notes,
+            remember=self._keep_note,
+        )
+        self._opened = True
+        engine.destination.open(run)
+        return BatchPipeline(engine.destination, engine.state, self.scope, self.report)
+
+    def _reconciled(self, stored: dict[str, str]) -> dict[str, str]:
+        """The stored records, replaced by what the destination holds when the two disagree.
+
+        A destination that can list what it holds (the local index) has a generation, which the
+        state notes after each run. When the note is not that generation (the index file was
+        deleted or replaced, the state was lost, reset or belongs to another index), the state is
+        rewritten from the destination's own listing, every document marked pending: the run then
+        sends every document again and, in full mode, deletes what the source no longer has.
+        """
+        destination = self.engine.destination
+        if self.options.dry_run or not isinstance(destination, ListableDestination):
+            return stored
+        if self._notes.get(GENERATION_NOTE) == destination.generation:
+            return stored
+        reason = (
+            reconcile_reason(destination, self._notes, self.name) or "the state has no record of this index"
+        )
+        # Every document the destination holds is marked pending: the run sends each one the
+        # source still has again, and deletes the others.
+        held = {doc_id: PENDING_UPDATE for doc_id, _ in destination.list_synced(self.name)}
+        if stored or held:
+            logger.warning("%s: full reconcile of %s with %s", reason, self.name, destination.name)
+            self.report.reconciled = reason
+            state = self.engine.state
+            state.forget(self.scope, [doc_id for doc_id in stored if doc_id not in held])
+            state.record(self.scope, list(held.items()))
+            stored = held
+        self._keep_note(GENERATION_NOTE, destination.generation)
+        return stored
 
     def _close_pipeline(self, pipeline: BatchPipeline | None) -> None:
         """Record what is still in flight; a failure here fails the run but never escapes it."""
@@ -236,20 +326,26 @@ class _Run:
                 self._plan(plan, prepared)
         if context.cancelled:
             raise SyncCancelled()
+        self._flush_rerecords()
         if pipeline is not None:
             pipeline.flush()
             pipeline.drain()
         if plan is not None:
             plan.unchanged = report.unchanged
 
-    def _prepare(self, document: Document, stored: dict[str, str]) -> PreparedDocument | None:
+    def _prepare(self, item: Document | DocumentVersion, stored: dict[str, str]) -> PreparedDocument | None:
         """Transform, validate and checksum one document; None when there is nothing to send.
 
         ``stored`` is the run's copy of the recorded checksums: each id the run produces is marked
         seen in it, except a document a transform dropped, which full mode then deletes.
         """
         report = self.report
-        doc = self._transformed(document, stored) if self.transforms else document
+        if isinstance(item, DocumentVersion):
+            loaded = self._load(item, stored)
+            if loaded is None:
+                return None
+            item = loaded
+        doc = self._transformed(item, stored) if self.transforms else item
         if doc is None:
             return None
         doc_id = doc.id
@@ -258,20 +354,96 @@ class _Run:
             report.fail(doc_id, "duplicate_id", f"document {doc_id!r} was produced twice in this run")
             return None
         stored[doc_id] = _SEEN
+        if previous == PENDING_DELETE:
+            previous = None  # a deletion was cut short: whatever the destination holds is replaced
         content_type = doc.resolved_content_type()
         problems = document_problems(doc, content_type)
         if problems:
             report.fail(doc_id, "invalid_document", f"document {doc_id!r}: " + "; ".join(problems))
             return None
         try:
-            checksum, size = document_checksum(doc, content_type)
+            return self._changed(doc, content_type, previous)
         except OSError as err:
             report.fail(doc_id, "content_unreadable", f"document {doc_id!r}: cannot read content: {err}")
             return None
-        if checksum == previous:
-            report.unchanged += 1
+
+    def _changed(
+        self, doc: Document, content_type: ContentType | None, previous: str | None
+    ) -> PreparedDocument | None:
+        """The document to send, or None when it is unchanged since ``previous`` (its stored record).
+
+        With a version (given, or a file's size and mtime) and unchanged metadata, the content is
+        not read; otherwise the content checksum decides, and a new version with the same content
+        only updates the record.
+        """
+        fingerprint = metadata_fingerprint(doc, content_type)
+        version = doc.version if doc.version is not None or doc.file is None else doc.file.version()
+        record = SyncRecord.decode(previous) if previous else None
+        meta_key = metadata_key(fingerprint) if version is not None else None
+        if (
+            record is not None
+            and version is not None
+            and record.version == stored_version(version)
+            and record.metadata == meta_key
+        ):
+            self.report.unchanged += 1
             return None
-        return PreparedDocument(doc, checksum, size, previous is None)
+        checksum, size = document_checksum(doc, content_type, fingerprint)
+        encoded = SyncRecord(checksum, meta_key, version).encode()
+        if record is not None and record.checksum == checksum:
+            self.report.unchanged += 1
+            if encoded != previous:
+                self._remember(doc.id, encoded)
+            return None
+        return PreparedDocument(doc, encoded, size, previous is None)
+
+    def _load(self, item: DocumentVersion, stored: dict[str, str]) -> Document | None:
+        """The document behind a version hint, or None when it is unchanged, gone or failed to load."""
+        previous = stored.get(item.id)
+        if previous == _SEEN:
+            self.report.fail(item.id, "duplicate_id", f"document {item.id!r} was produced twice in this run")
+            return None
+        if (
+            previous
+            and previous != PENDING_DELETE
+            and SyncRecord.decode(previous).version == stored_version(item.version)
+        ):
+            stored[item.id] = _SEEN
+            self.report.unchanged += 1
+            return None
+        try:
+            document = item.load()
+        except Exception as err:
+            # The item exists (it was listed) but could not be read: keep its indexed copy.
+            stored[item.id] = _SEEN
+            self.report.fail(item.id, "load_failed", f"document {item.id!r}: {type(err).__name__}: {err}")
+            return None
+        if document is None:
+            return None
+        if document.id != item.id:
+            stored[item.id] = _SEEN
+            self.report.fail(
+                item.id,
+                "invalid_document",
+                f"document {item.id!r}: its loader returned a document with id {document.id!r}",
+            )
+            return None
+        if document.version is None:
+            document = document.model_copy(update={"version": item.version})
+        return document
+
+    def _remember(self, doc_id: str, encoded: str) -> None:
+        """Queue a new record for an unchanged document (no destination call needed)."""
+        if self.options.dry_run:
+            return
+        self._rerecord.append((doc_id, encoded))
+        if len(self._rerecord) >= _RERECORD_BATCH:
+            self._flush_rerecords()
+
+    def _flush_rerecords(self) -> None:
+        if self._rerecord:
+            self.engine.state.record(self.scope, self._rerecord)
+            self._rerecord = []
 
     def _plan(self, plan: PlannedChanges, prepared: PreparedDocument) -> None:
         """Count a change a dry run would make."""
@@ -321,16 +493,32 @@ class _Run:
         explicit = list(dict.fromkeys(self.connector.deleted_document_ids(self.context)))
         if self.context.cancelled:
             raise SyncCancelled()
-        deletions = explicit
+        chosen = set(explicit)
+        # Deletions an earlier run started but did not see through, whatever this run's mode.
+        unfinished = [
+            doc_id for doc_id, value in stored.items() if value == PENDING_DELETE and doc_id not in chosen
+        ]
+        chosen.update(unfinished)
+        deletions = explicit + unfinished
         if self.context.full:
-            chosen = set(explicit)
-            deletions = explicit + [
-                doc_id for doc_id, checksum in stored.items() if checksum != _SEEN and doc_id not in chosen
+            context = self.context
+            unlisted = [
+                doc_id
+                for doc_id, value in stored.items()
+                if value not in (_SEEN, PENDING_DELETE) and doc_id not in chosen
             ]
+            if context.kept_ids or context.kept_prefixes:
+                kept = [doc_id for doc_id in unlisted if context.is_kept(doc_id)]
+                self.report.kept = len(kept)
+                if kept:
+                    kept_set = set(kept)
+                    unlisted = [doc_id for doc_id in unlisted if doc_id not in kept_set]
+            deletions += unlisted
         if self.report.plan is not None:
             self.report.plan.delete = deletions
             self.report.deleted = len(deletions)
-        in_index = sum(1 for doc_id in deletions if stored.get(doc_id, _SEEN) != _SEEN)
+        # Unfinished deletions were allowed by the run that started them: only new ones count.
+        in_index = sum(1 for doc_id in deletions if stored.get(doc_id, _SEEN) not in (_SEEN, PENDING_DELETE))
         limit = self.options.max_delete_fraction * index_size
         if index_size and in_index > limit and not self.options.allow_mass_delete:
             raise MassDeleteRefused(
@@ -354,7 +542,7 @@ class _Run:
             if stored.pop(group.name, None) != checksum:
                 changed.append((group, checksum))
         self.report.groups = len(changed)
-        removed = list(stored) if self.context.full else []
+        removed = [name for name, value in stored.items() if self.context.full or value == PENDING_DELETE]
         if pipeline is None:
             return
         destination = self.engine.destination
@@ -365,6 +553,7 @@ class _Run:
             for failure in result.failures:
                 self.report.fail(failure.document_id, failure.reason, failure.message)
         if removed:
+            state.record(self.scope, [(name, PENDING_DELETE) for name in removed], kind="group")
             result = destination.delete_groups(removed)
             state.forget(self.scope, result.accepted, kind="group")
             for failure in result.failures:
@@ -415,6 +604,50 @@ class _Run:
         if now >= self._next_progress and self.options.progress is not None:
             self._next_progress = now + self.options.progress_interval
             self.options.progress(self.report)
+
+
+@runtime_checkable
+class ListableDestination(Protocol):
+    """A destination that can list what it holds, with a generation that changes when it is replaced."""
+
+    name: str
+    generation: str
+
+    def list_synced(self, connector: str) -> Iterable[tuple[str, str]]:
+        """``(id, checksum)`` of every document of ``connector`` it holds."""
+        ...
+
+    def count(self, connector: str | None = None) -> int:
+        """How many documents it holds (of ``connector``)."""
+        ...
+
+
+def load_notes(state: StateStore, scope: str) -> dict[str, str]:
+    """The destination notes kept in ``state`` for ``scope``."""
+    return {key: _unpad(value) for key, value in state.load_checksums(scope, kind=NOTE).items()}
+
+
+def reconcile_reason(
+    destination: ListableDestination, notes: Mapping[str, str], connector: str
+) -> str | None:
+    """Why the state and ``destination`` may disagree, or None when they were last synced together."""
+    noted = notes.get(GENERATION_NOTE)
+    if noted == destination.generation:
+        return None
+    if noted is not None:
+        return "the state was written for another index (it was deleted or replaced)"
+    if destination.count(connector):
+        return "the index holds documents the state has no record of (the state was lost or reset)"
+    return None
+
+
+def _pad(value: str) -> str:
+    # The CCF API keeps values of 32 to 512 characters; notes are often shorter.
+    return f"{value}|".ljust(32, "-")
+
+
+def _unpad(value: str) -> str:
+    return value.rpartition("|")[0] if "|" in value else value
 
 
 def revalidated(document: Document) -> Document:

@@ -68,3 +68,16 @@ class ErrorBudgetExceeded(SyncAborted):
 
 class SyncCancelled(CCFError):
     """The run was stopped by a signal or a cancellation request."""
+
+
+class RunLocked(SyncAborted):
+    """Another run of the same connector, on the same state, is under way; this one did nothing."""
+
+    def __init__(self, scope: str, holder: str) -> None:
+        self.scope = scope
+        self.holder = holder
+        super().__init__(
+            "locked",
+            f"another run of {scope} is under way ({holder}); this run did nothing. Wait for it to "
+            "end, or stop it, then run again",
+        )

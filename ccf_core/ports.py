@@ -8,7 +8,7 @@ document and the connector's checkpoint, and survives a crash in the middle of a
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -56,6 +56,11 @@ class RunInfo:
 
     ``cancel_event`` is set when the run is asked to stop: a destination that waits (for a sync
     job to end, between retries) should wait on it and give up when it is set.
+
+    ``notes`` are small values the destination asked the state to keep in earlier runs (for
+    example the id of the sync job it started), and ``remember(key, value)`` keeps one durably
+    (``None`` forgets it), so a run killed in the middle leaves the next one what it needs to
+    clean up.
     """
 
     connector: str
@@ -63,6 +68,8 @@ class RunInfo:
     full: bool
     dry_run: bool = False
     cancel_event: threading.Event | None = field(default=None, compare=False)
+    notes: Mapping[str, str] = field(default_factory=dict, compare=False)
+    remember: Callable[[str, str | None], None] = field(default=lambda _key, _value: None, compare=False)
 
 
 @runtime_checkable
@@ -104,7 +111,12 @@ class Destination(Protocol):
 
 @runtime_checkable
 class StateStore(Protocol):
-    """Checksums of synced documents and groups, and the connector's checkpoint."""
+    """Checksums of synced documents and groups, and the connector's checkpoint.
+
+    A store may also offer ``lock(connector)``, a context manager held for the length of a run
+    that raises :class:`~ccf_core.errors.RunLocked` when another run holds it; the engine uses it
+    when present (the SQLite store has one; the CCF API allows one job per connector anyway).
+    """
 
     name: str
 

@@ -75,7 +75,10 @@ class SyncReport:
     deleted: int = 0
     failed: int = 0
     skipped: int = 0
+    kept: int = 0
     bytes: int = 0
+    #: Why the state was rebuilt from the destination's own listing at the start, if it was.
+    reconciled: str | None = None
     groups: int = 0
     duration_seconds: float = 0.0
     failures: list[Failure] = field(default_factory=list)
@@ -115,6 +118,8 @@ class SyncReport:
             "deleted": self.deleted,
             "failed": self.failed,
             "skipped": self.skipped,
+            "kept": self.kept,
+            "reconciled": self.reconciled,
             "bytes": self.bytes,
             "groups": self.groups,
             "duration_seconds": round(self.duration_seconds, 3),
@@ -138,9 +143,11 @@ class SyncReport:
             f"{self.connector} ({self.mode} sync to {self.destination}): {self.status.value}",
             f"  scanned {self.scanned}, added {self.added}, updated {self.updated}, "
             f"unchanged {self.unchanged}, deleted {self.deleted}, failed {self.failed}, "
-            f"skipped {self.skipped}",
+            f"skipped {self.skipped}" + (f", kept {self.kept} it could not list" if self.kept else ""),
             f"  {self.bytes} bytes in {self.duration_seconds:.2f}s ({self.throughput:.0f} documents/s)",
         ]
+        if self.reconciled:
+            lines.append(f"  reconciled with the destination: {self.reconciled}")
         if self.dry_run:
             lines.append(f"  dry run: nothing {verb} written")
         for reason, count in sorted(self.failures_by_reason.items()):

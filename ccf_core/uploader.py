@@ -1,7 +1,16 @@
 """Cuts prepared documents into batches, keeps several in flight, and records what was accepted.
 
-A document is recorded as synced (its checksum stored) only after the destination accepted it, on
-the engine's thread, one state transaction per batch.
+The state never claims more than the destination holds, whenever the process dies:
+
+- before a batch is sent, its documents are marked pending in the state (the destination may hold
+  the old version, the new one, or, for a new document, nothing or the new one);
+- a document is recorded as synced (its checksum stored) only after the destination accepted it;
+- before ids are deleted they are marked pending deletion, and forgotten once the destination
+  deleted them.
+
+A pending mark never matches a checksum, so the next run sends the document again if the source
+still has it and deletes it if not. The marks of a batch and the records of the batches that came
+back before it share one state transaction, on the engine's thread.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 
+from ccf_core.checksum import PENDING_DELETE, PENDING_UPDATE
 from ccf_core.errors import SyncAborted
 from ccf_core.ports import BatchResult, Destination, PreparedDocument, StateStore
 from ccf_core.report import SyncReport
@@ -20,6 +30,12 @@ logger = logging.getLogger(__name__)
 
 #: After this many batches in a row fail with an exception, the destination is taken to be down.
 MAX_CONSECUTIVE_BATCH_ERRORS = 3
+
+Done = Callable[[BatchResult | BaseException], None]
+
+
+class StateUnwritable(SyncAborted):
+    """The state store refused a write: the run stops, as it can no longer keep its promises."""
 
 
 class BatchPipeline:
@@ -36,12 +52,12 @@ class BatchPipeline:
             ThreadPoolExecutor(in_flight, thread_name_prefix="ccf-upload") if in_flight > 1 else None
         )
         self._in_flight = in_flight
-        self._pending: deque[tuple[Callable[[BatchResult | BaseException], None], Future[BatchResult]]] = (
-            deque()
-        )
+        self._pending: deque[tuple[Done, Future[BatchResult]]] = deque()
         self._batch: list[PreparedDocument] = []
         self._batch_bytes = 0
         self._consecutive_errors = 0
+        # Accepted documents whose record waits for the next state transaction.
+        self._accepted: list[PreparedDocument] = []
 
     # documents -------------------------------------------------------------------------------
 
@@ -52,16 +68,26 @@ class BatchPipeline:
             len(batch) >= self.limits.max_documents
             or self._batch_bytes + prepared.size > self.limits.max_bytes
         ):
-            self.flush()
+            try:
+                self.flush()
+            except Exception:
+                self._fail_unsent([prepared], "the run stopped before it was sent")
+                raise
             batch = self._batch
         batch.append(prepared)
         self._batch_bytes += prepared.size
 
     def flush(self) -> None:
-        """Send the batch being filled, if any."""
+        """Send the batch being filled, if any, once it is marked pending in the state."""
         if not self._batch:
             return
         batch, self._batch, self._batch_bytes = self._batch, [], 0
+        try:
+            self._make_room()
+            self._write_state([(prepared.id, PENDING_UPDATE) for prepared in batch])
+        except Exception:
+            self._fail_unsent(batch, "the run stopped before it was sent")
+            raise
         self._submit(partial(self.destination.put_documents, batch), partial(self._documents_done, batch))
 
     def _documents_done(
@@ -74,37 +100,66 @@ class BatchPipeline:
                 report.fail(prepared.id, "destination_error", message)
             return
         accepted = set(outcome.accepted)
-        records: list[tuple[str, str]] = []
-        added = size = 0
-        unanswered: list[str] = []
-        for prepared in batch:
-            doc_id = prepared.document.id
-            if doc_id in accepted:
-                records.append((doc_id, prepared.checksum))
-                added += prepared.is_new
-                size += prepared.size
-            else:
-                unanswered.append(doc_id)
-        self.state.record(self.connector, records)
-        report.added += added
-        report.updated += len(records) - added
-        report.bytes += size
         failed = set()
         for failure in outcome.failures:
             failed.add(failure.document_id)
             report.fail(failure.document_id, failure.reason, failure.message)
-        for doc_id in unanswered:
-            if doc_id not in failed:
-                report.fail(doc_id, "no_response", "the destination neither accepted nor rejected it")
+        refused_new: list[str] = []
+        for prepared in batch:
+            if prepared.id in accepted:
+                self._accepted.append(prepared)
+                continue
+            if prepared.id not in failed:
+                report.fail(prepared.id, "no_response", "the destination neither accepted nor rejected it")
+            if prepared.is_new:
+                refused_new.append(prepared.id)
+        # A refused new document is not in the destination: drop its mark. A refused update keeps
+        # its mark, so the next run sends it again whatever the destination held before.
+        self.state.forget(self.connector, refused_new)
 
-    # deletions and groups --------------------------------------------------------------------
+    def _write_state(self, marks: list[tuple[str, str]]) -> None:
+        """Record the accepted documents and write ``marks``, in one transaction; count what was recorded.
+
+        Raises:
+            StateUnwritable: when the state store refused; the accepted documents are counted as
+                failed (the destination holds them, the next run sends them again).
+        """
+        accepted, self._accepted = self._accepted, []
+        if not accepted and not marks:
+            return
+        try:
+            self.state.record(self.connector, [(p.id, p.checksum) for p in accepted] + marks)
+        except Exception as err:
+            message = f"accepted by the destination but not recorded: {type(err).__name__}: {err}"
+            for prepared in accepted:
+                self.report.fail(prepared.id, "state_unwritable", message)
+            raise StateUnwritable("state_unwritable", f"the state store refused a write: {err}") from err
+        report = self.report
+        added = sum(1 for prepared in accepted if prepared.is_new)
+        report.added += added
+        report.updated += len(accepted) - added
+        report.bytes += sum(prepared.size for prepared in accepted)
+
+    def _fail_unsent(self, batch: Sequence[PreparedDocument], why: str) -> None:
+        """Count documents that were prepared but never sent (the run is stopping)."""
+        for prepared in batch:
+            self.report.fail(prepared.id, "not_sent", f"not sent: {why}")
+
+    # deletions -------------------------------------------------------------------------------
 
     def delete(self, ids: Sequence[str]) -> None:
-        """Delete ids in batches; forget each one the destination accepted."""
+        """Delete ids in batches, each marked pending deletion first; forget what was deleted."""
         self.flush()
         size = max(1, self.limits.max_delete_ids)
         for start in range(0, len(ids), size):
             chunk = list(ids[start : start + size])
+            self._make_room()
+            try:
+                self._write_state([(doc_id, PENDING_DELETE) for doc_id in chunk])
+            except StateUnwritable:
+                for doc_id in chunk:
+                    self.report.fail(doc_id, "delete_failed", "not deleted: the state store refused a write")
+                raise
             self._submit(
                 partial(self.destination.delete_documents, chunk), partial(self._deletions_done, chunk)
             )
@@ -122,15 +177,16 @@ class BatchPipeline:
 
     # plumbing --------------------------------------------------------------------------------
 
-    def _submit(
-        self, call: Callable[[], BatchResult], done: Callable[[BatchResult | BaseException], None]
-    ) -> None:
+    def _make_room(self) -> None:
+        """Wait until one more batch may go in flight."""
+        while len(self._pending) >= self._in_flight:
+            self._collect_one()
+
+    def _submit(self, call: Callable[[], BatchResult], done: Done) -> None:
         if self._executor is None:
             self._finish(done, _outcome(call))
             return
         self._pending.append((done, self._executor.submit(call)))
-        while len(self._pending) >= self._in_flight:
-            self._collect_one()
 
     def _collect_one(self) -> None:
         done, future = self._pending.popleft()
@@ -140,9 +196,7 @@ class BatchPipeline:
             outcome = err
         self._finish(done, outcome)
 
-    def _finish(
-        self, done: Callable[[BatchResult | BaseException], None], outcome: BatchResult | BaseException
-    ) -> None:
+    def _finish(self, done: Done, outcome: BatchResult | BaseException) -> None:
         done(outcome)
         if isinstance(outcome, BaseException):
             self._consecutive_errors += 1
@@ -160,9 +214,10 @@ class BatchPipeline:
         """Wait for every batch in flight and record its outcome."""
         while self._pending:
             self._collect_one()
+        self._write_state([])
 
     def close(self) -> None:
-        """Wait for what is in flight and record it (never aborting), then stop the worker threads."""
+        """Record what is in flight (never aborting), count what was never sent, stop the threads."""
         first_error: Exception | None = None
         try:
             while self._pending:
@@ -175,6 +230,13 @@ class BatchPipeline:
                     done(outcome)
                 except Exception as err:  # record the other batches all the same
                     first_error = first_error or err
+            try:
+                self._write_state([])
+            except StateUnwritable as err:
+                first_error = first_error or err
+            if self._batch:
+                self._fail_unsent(self._batch, "the run stopped before it was sent")
+                self._batch = []
             if first_error is not None:
                 raise first_error
         finally:

@@ -14,6 +14,8 @@ COMPLETED_WITH_REJECTED_DOCUMENTS = 3
 BAD_CONFIGURATION = 4
 #: No installed plugin provides the connector that was asked for.
 CONNECTOR_NOT_FOUND = 5
+#: Another run of the same connector on the same state was under way; this one did nothing.
+LOCKED = 6
 #: The run was stopped by SIGINT or SIGTERM; accepted documents stay recorded, the checkpoint is not saved.
 STOPPED = 130
 
@@ -26,5 +28,6 @@ Exit codes:
   {COMPLETED_WITH_REJECTED_DOCUMENTS:<4} completed, but some documents were rejected (listed in the report)
   {BAD_CONFIGURATION:<4} invalid configuration: nothing was done
   {CONNECTOR_NOT_FOUND:<4} no such connector installed (see --list)
+  {LOCKED:<4} another run of this connector on the same state is under way: nothing done
   {STOPPED:<4} stopped by SIGINT/SIGTERM: accepted documents stay recorded
 """

@@ -42,6 +42,8 @@ SECRET_REFERENCE_PATTERN = (
 )
 #: The name a secret reference is known by (an environment variable or a configuration key path).
 SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$"  # noqa: S105 - a pattern
+#: A StartCustomConnectorJob idempotency token (a UUID fits).
+CLIENT_TOKEN_PATTERN = r"^[A-Za-z0-9._:-]+$"  # noqa: S105 - a pattern
 CONNECTOR_ARN_PATTERN = r"^arn:aws:ccf:[a-z0-9-]+:\d{12}:custom-connector/cc-[0-9a-f]{12}$"
 
 # -- limits ------------------------------------------------------------------------------------
@@ -129,6 +131,7 @@ ImageUri = Annotated[str, Field(min_length=20, max_length=2048, pattern=IMAGE_UR
 QBusinessId = Annotated[str, Field(pattern=QBUSINESS_ID_PATTERN)]
 DocumentId = Annotated[str, Field(min_length=1, max_length=MAX_DOCUMENT_ID_LENGTH)]
 Checksum = Annotated[str, Field(min_length=MIN_CHECKSUM_LENGTH, max_length=MAX_CHECKSUM_LENGTH)]
+ClientToken = Annotated[str, Field(min_length=1, max_length=64, pattern=CLIENT_TOKEN_PATTERN)]
 SecretReference = Annotated[str, Field(max_length=2048, pattern=SECRET_REFERENCE_PATTERN)]
 Cpu = Annotated[float, Field(ge=1, le=16, strict=True)]
 Memory = Annotated[int, Field(ge=1024, le=122880, strict=True)]
@@ -337,6 +340,8 @@ class StartCustomConnectorJobRequest(_Request):
     """Body of StartCustomConnectorJob (optional)."""
 
     environment: Annotated[list[EnvironmentVariable], Field(max_length=MAX_ENVIRONMENT_VARIABLES)] = []
+    #: Makes a retried start safe: the same token as the connector's latest start returns that job.
+    client_token: ClientToken | None = None
 
     @field_validator("environment")
     @classmethod

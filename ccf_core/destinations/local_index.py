@@ -13,6 +13,8 @@ import os
 import re
 import sqlite3
 import threading
+import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
@@ -32,14 +34,25 @@ logger = logging.getLogger(__name__)
 #: What an attribute value is decoded back to: string, string list, long or date.
 StoredAttribute = str | list[str] | int | datetime
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: Searches stop after this many seconds (a SQLite progress handler interrupts the query).
+SEARCH_TIME_LIMIT_SECONDS = 10.0
+#: At most this many distinct words of a query are searched for.
+MAX_QUERY_TERMS = 16
+#: Snippets are cut from the first this-many characters of a document's text.
+SNIPPET_SOURCE_CHARS = 65536
+SNIPPET_CHARS = 160
 
 # External-content FTS5: the text lives once, in `documents`; the triggers keep the index in step
-# with every insert, upsert and delete.
+# with every insert, upsert and delete. Documents are keyed by connector and id, as Q Business keys
+# them by data source and id: two connectors may use the same ids in one index.
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS documents (
     rowid INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
+    connector TEXT NOT NULL,
+    id TEXT NOT NULL,
     title TEXT NOT NULL,
     content_type TEXT,
     source_uri TEXT,
@@ -51,7 +64,8 @@ CREATE TABLE IF NOT EXISTS documents (
     checksum TEXT NOT NULL,
     size INTEGER NOT NULL,
     text TEXT NOT NULL,
-    indexed_at TEXT NOT NULL
+    indexed_at TEXT NOT NULL,
+    UNIQUE (connector, id)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
     title, text, content='documents', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2'
@@ -78,31 +92,31 @@ CREATE INDEX IF NOT EXISTS group_members_by_member ON group_members (member_type
 """
 
 _UPSERT = """
-INSERT INTO documents (id, title, content_type, source_uri, created_at, last_updated_at, attributes, acl,
-    acl_relation, checksum, size, text, indexed_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET title = excluded.title, content_type = excluded.content_type,
+INSERT INTO documents (connector, id, title, content_type, source_uri, created_at, last_updated_at,
+    attributes, acl, acl_relation, checksum, size, text, indexed_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (connector, id) DO UPDATE SET title = excluded.title, content_type = excluded.content_type,
     source_uri = excluded.source_uri, created_at = excluded.created_at,
     last_updated_at = excluded.last_updated_at, attributes = excluded.attributes, acl = excluded.acl,
     acl_relation = excluded.acl_relation, checksum = excluded.checksum, size = excluded.size,
     text = excluded.text, indexed_at = excluded.indexed_at
 """
-_SELECT_ONE = """
-SELECT id, title, content_type, source_uri, created_at, last_updated_at, attributes, acl, acl_relation,
-    checksum, size, text, indexed_at
-FROM documents WHERE id = ?
-"""
-_SELECT_PAGE = """
-SELECT id, title, content_type, source_uri, created_at, last_updated_at, attributes, acl, acl_relation,
-    checksum, size, text, indexed_at
-FROM documents ORDER BY id LIMIT ? OFFSET ?
-"""
+_COLUMNS = """connector, id, title, content_type, source_uri, created_at, last_updated_at, attributes, acl,
+    acl_relation, checksum, size, text, indexed_at"""
+_SELECT_ONE = (
+    f"SELECT {_COLUMNS} FROM documents WHERE id = ? AND (? IS NULL OR connector = ?) ORDER BY connector"  # noqa: S608
+)
+_SELECT_PAGE = (
+    f"SELECT {_COLUMNS} FROM documents WHERE (? IS NULL OR connector = ?) "  # noqa: S608
+    "ORDER BY connector, id LIMIT ? OFFSET ?"
+)
+# Snippets are made in Python from the start of the text (see _snippet): FTS5's snippet() reads and
+# scores every match of the whole text, minutes for a large document full of the searched word.
 _SEARCH = (
-    "SELECT d.id, d.title, d.source_uri, d.content_type, d.acl, d.acl_relation, "
-    "coalesce(nullif(snippet(documents_fts, 1, '**', '**', '...', 16), ''), "
-    "snippet(documents_fts, 0, '**', '**', '...', 16)), bm25(documents_fts) AS rank "
+    "SELECT d.rowid, d.connector, d.id, d.title, d.source_uri, d.content_type, d.acl, d.acl_relation, "
+    "bm25(documents_fts) AS rank "
     "FROM documents_fts JOIN documents AS d ON d.rowid = documents_fts.rowid "
-    "WHERE documents_fts MATCH ? ORDER BY rank, d.id LIMIT ? OFFSET ?"
+    "WHERE documents_fts MATCH ? ORDER BY rank, d.rowid LIMIT ? OFFSET ?"
 )
 _WORD = re.compile(r"\w+")
 
@@ -116,6 +130,7 @@ class StoredDocument:
     ("" for binary content types).
     """
 
+    connector: str
     id: str
     title: str
     content_type: str | None
@@ -135,12 +150,24 @@ class StoredDocument:
 class SearchHit:
     """One search result; ``score`` is relevance, higher is better (the negated FTS5 bm25)."""
 
+    connector: str
     id: str
     title: str
     source_uri: str | None
     content_type: str | None
     snippet: str
     score: float
+
+
+def _schema_statements() -> list[str]:
+    """The schema as single statements (executescript would end the surrounding transaction)."""
+    statements, current = [], []
+    for line in _SCHEMA.strip().splitlines():
+        current.append(line)
+        if line.rstrip().endswith(";") and (not line.startswith("    ") or line.strip() == "END;"):
+            statements.append("\n".join(current))
+            current = []
+    return statements
 
 
 def _principal_matches(
@@ -199,9 +226,38 @@ def acl_allows(
     return all(grants) if relation == "AND" else any(grants)
 
 
-def _fts_query(query: str) -> str:
+@dataclass(frozen=True)
+class SearchResults:
+    """The hits of a search, and how many matching documents the searcher's ACLs hid."""
+
+    hits: list[SearchHit]
+    hidden: int = 0
+
+
+class SearchTimeout(RuntimeError):
+    """A search ran past its time limit."""
+
+
+def query_terms(query: str) -> list[str]:
+    """The distinct words of a query, in order, at most :data:`MAX_QUERY_TERMS` of them."""
+    return list(dict.fromkeys(word.casefold() for word in _WORD.findall(query)))[:MAX_QUERY_TERMS]
+
+
+def _fts_query(terms: Sequence[str]) -> str:
     # Each word becomes a quoted FTS5 string, so no user input can be read as FTS5 syntax.
-    return " AND ".join(f'"{word}"' for word in _WORD.findall(query))
+    return " AND ".join(f'"{word}"' for word in terms)
+
+
+def _snippet(text: str, terms: Sequence[str]) -> str:
+    """A short excerpt around the first word of ``terms`` found in ``text``, words marked ``**``."""
+    if not text:
+        return ""
+    pattern = re.compile(r"\b(" + "|".join(re.escape(term) for term in terms) + r")\b", re.IGNORECASE)
+    found = pattern.search(text)
+    start = 0 if found is None else max(0, found.start() - SNIPPET_CHARS // 3)
+    excerpt = " ".join(text[start : start + SNIPPET_CHARS].split())
+    marked = pattern.sub(lambda match: f"**{match.group(0)}**", excerpt)
+    return ("..." if start else "") + marked + ("..." if start + SNIPPET_CHARS < len(text) else "")
 
 
 def _encode_attributes(attributes: Mapping[str, object]) -> str:
@@ -235,10 +291,26 @@ def _parse(value: str | None) -> datetime | None:
 
 
 def _stored(row: Sequence[Any]) -> StoredDocument:
-    doc_id, title, ctype, uri, created, updated, attributes, acl, relation, checksum, size, text, at = row
+    (
+        connector,
+        doc_id,
+        title,
+        ctype,
+        uri,
+        created,
+        updated,
+        attributes,
+        acl,
+        relation,
+        checksum,
+        size,
+        text,
+        at,
+    ) = row
     return StoredDocument(
-        doc_id, title, ctype, uri, _parse(created), _parse(updated), _decode_attributes(attributes),
-        json.loads(acl), relation, checksum, size, text, datetime.fromisoformat(at),
+        connector, doc_id, title, ctype, uri, _parse(created), _parse(updated),
+        _decode_attributes(attributes), json.loads(acl), relation, checksum, size, text,
+        datetime.fromisoformat(at),
     )  # fmt: skip
 
 
@@ -266,15 +338,34 @@ class LocalIndex:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute("PRAGMA busy_timeout=60000")
         try:
-            self._db.executescript(
-                f"BEGIN IMMEDIATE;\n{_SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
-            )
+            self._create_schema()
         except sqlite3.Error:
             self._db.close()
             raise
         self._run: RunInfo | None = None
+
+    def _create_schema(self) -> None:
+        """Create the tables; an index of an older format is emptied and gets a new generation."""
+        with self._transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                logger.warning(
+                    "local index %s has an older format (%d): it is emptied, and the next run of each "
+                    "connector sends everything again",
+                    self.path,
+                    version,
+                )
+                for table in ("documents_fts", "documents", "group_members", "meta"):
+                    db.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in _schema_statements():
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', ?)", (uuid.uuid4().hex,)
+            )
+            self.generation: str = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
 
     def describe(self) -> str:
         """Where the index lives, for the runner's first output line."""
@@ -294,7 +385,7 @@ class LocalIndex:
     # -- Destination -------------------------------------------------------------------------
 
     def open(self, run: RunInfo) -> None:
-        """Start a run; nothing to prepare locally."""
+        """Start a run: the documents it sends and deletes are the run's connector's."""
         self._run = run
         logger.info("local index %s: run %s of %s started", self.path, run.run_id, run.connector)
 
@@ -332,6 +423,7 @@ class LocalIndex:
             meta = doc.metadata
             rows.append(
                 (
+                    self._connector(),
                     doc.id,
                     meta.title,
                     None if content_type is None else content_type.value,
@@ -357,9 +449,25 @@ class LocalIndex:
 
     def delete_documents(self, document_ids: Sequence[str]) -> BatchResult:
         """Delete documents; ids the index does not hold count as deleted, as in Q Business."""
+        connector = self._connector()
         with self._transaction() as db:
-            db.executemany("DELETE FROM documents WHERE id = ?", [(doc_id,) for doc_id in document_ids])
+            db.executemany(
+                "DELETE FROM documents WHERE connector = ? AND id = ?",
+                [(connector, doc_id) for doc_id in document_ids],
+            )
         return BatchResult(accepted=list(document_ids))
+
+    def _connector(self) -> str:
+        # Outside a run (a direct call), documents belong to no connector.
+        return self._run.connector if self._run is not None else ""
+
+    def list_synced(self, connector: str) -> Iterator[tuple[str, str]]:
+        """``(id, checksum)`` of every document of ``connector`` the index holds (for reconciling)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, checksum FROM documents WHERE connector = ? ORDER BY id", (connector,)
+            ).fetchall()
+        yield from rows
 
     def put_groups(self, groups: Sequence[Group]) -> BatchResult:
         """Store each group's direct members (users and groups), replacing its previous members."""
@@ -383,22 +491,28 @@ class LocalIndex:
 
     # -- Reading -----------------------------------------------------------------------------
 
-    def count(self) -> int:
-        """How many documents the index holds."""
+    def count(self, connector: str | None = None) -> int:
+        """How many documents the index holds (of one connector, when given)."""
         with self._lock:
-            row = self._db.execute("SELECT count(*) FROM documents").fetchone()
+            row = self._db.execute(
+                "SELECT count(*) FROM documents WHERE (? IS NULL OR connector = ?)", (connector, connector)
+            ).fetchone()
         return int(row[0])
 
-    def get(self, doc_id: str) -> StoredDocument | None:
-        """The stored document with this id, or None."""
+    def get(self, doc_id: str, connector: str | None = None) -> StoredDocument | None:
+        """The stored document with this id (of ``connector``, or of the first connector that has it)."""
         with self._lock:
-            row = self._db.execute(_SELECT_ONE, (doc_id,)).fetchone()
+            row = self._db.execute(_SELECT_ONE, (doc_id, connector, connector)).fetchone()
         return None if row is None else _stored(row)
 
-    def list_documents(self, limit: int | None = None, offset: int = 0) -> list[StoredDocument]:
-        """Stored documents ordered by id; ``limit=None`` means all of them."""
+    def list_documents(
+        self, limit: int | None = None, offset: int = 0, connector: str | None = None
+    ) -> list[StoredDocument]:
+        """Stored documents ordered by connector and id; ``limit=None`` means all of them."""
         with self._lock:
-            rows = self._db.execute(_SELECT_PAGE, (-1 if limit is None else limit, offset)).fetchall()
+            rows = self._db.execute(
+                _SELECT_PAGE, (connector, connector, -1 if limit is None else limit, offset)
+            ).fetchall()
         return [_stored(row) for row in rows]
 
     def groups_of(self, user_id: str | None, extra_groups: Iterable[str] = ()) -> set[str]:
@@ -436,43 +550,87 @@ class LocalIndex:
     def search(
         self, query: str, *, user: str | None = None, groups: Iterable[str] = (), limit: int = 10
     ) -> list[SearchHit]:
-        """Full-text search over titles and text, best matches first.
+        """Full-text search over titles and text, best matches first (see :meth:`search_results`)."""
+        return self.search_results(query, user=user, groups=groups, limit=limit).hits
 
-        Every word of ``query`` must occur (FTS5 syntax in it is taken literally). With no ``user``
-        and no ``groups`` nothing is filtered (the administrator's view); otherwise only documents
-        the ACL lets that searcher see are returned, as in Amazon Q Business.
+    def search_results(
+        self,
+        query: str,
+        *,
+        user: str | None = None,
+        groups: Iterable[str] = (),
+        limit: int = 10,
+        time_limit: float = SEARCH_TIME_LIMIT_SECONDS,
+    ) -> SearchResults:
+        """Full-text search over titles and text, best matches first, with the count ACLs hid.
+
+        Every distinct word of ``query`` must occur (FTS5 syntax in it is taken literally; past
+        :data:`MAX_QUERY_TERMS` words the rest are ignored). With no ``user`` and no ``groups``
+        nothing is filtered (the administrator's view); otherwise only documents the ACL lets that
+        searcher see are returned, as in Amazon Q Business, and ``hidden`` counts the matching
+        documents it hid (at most those it looked at).
 
         Args:
             query: Free text.
             user: The searcher's user id.
             groups: Groups the searcher belongs to besides those the index knows of.
             limit: At most this many hits.
+            time_limit: Seconds after which the search stops with :class:`SearchTimeout`.
 
         Returns:
-            Up to ``limit`` hits.
+            Up to ``limit`` hits, and the hidden count.
         """
-        match = _fts_query(query)
+        terms = query_terms(query)
         extra_groups = list(groups)
-        if not match or limit <= 0:
-            return []
+        if not terms or limit <= 0:
+            return SearchResults([])
+        match = _fts_query(terms)
         filtered = user is not None or bool(extra_groups)
         searcher_groups = self.groups_of(user, extra_groups) if filtered else set()
         page = max(limit * 4, 50) if filtered else limit
-        hits: list[SearchHit] = []
+        found: list[tuple[int, SearchHit]] = []
+        hidden = 0
         offset = 0
-        while len(hits) < limit:
-            with self._lock:
+        with self._lock, self._time_limit(time_limit):
+            while len(found) < limit:
                 rows = self._db.execute(_SEARCH, (match, page, offset)).fetchall()
-            for doc_id, title, uri, ctype, acl, relation, snippet, rank in rows:
-                if filtered and not acl_allows(json.loads(acl), relation, user, searcher_groups):
-                    continue
-                hits.append(SearchHit(doc_id, title, uri, ctype, snippet, -float(rank)))
-                if len(hits) == limit:
+                for rowid, connector, doc_id, title, uri, ctype, acl, relation, rank in rows:
+                    if filtered and not acl_allows(json.loads(acl), relation, user, searcher_groups):
+                        hidden += 1
+                        continue
+                    found.append((rowid, SearchHit(connector, doc_id, title, uri, ctype, "", -float(rank))))
+                    if len(found) == limit:
+                        break
+                if len(rows) < page:
                     break
-            if len(rows) < page:
-                break
-            offset += page
-        return hits
+                offset += page
+            hits = [self._with_snippet(rowid, hit, terms) for rowid, hit in found]
+        return SearchResults(hits, hidden)
+
+    def _with_snippet(self, rowid: int, hit: SearchHit, terms: Sequence[str]) -> SearchHit:
+        (head,) = self._db.execute(
+            "SELECT substr(text, 1, ?) FROM documents WHERE rowid = ?", (SNIPPET_SOURCE_CHARS, rowid)
+        ).fetchone()
+        snippet = _snippet(head, terms) or _snippet(hit.title, terms)
+        return SearchHit(
+            hit.connector, hit.id, hit.title, hit.source_uri, hit.content_type, snippet, hit.score
+        )
+
+    @contextmanager
+    def _time_limit(self, seconds: float) -> Iterator[None]:
+        """Interrupt the queries run inside past ``seconds``, raising :class:`SearchTimeout`."""
+        deadline = time.monotonic() + seconds
+        self._db.set_progress_handler(lambda: int(time.monotonic() > deadline), 1_000)
+        try:
+            yield
+        except sqlite3.OperationalError as err:
+            if time.monotonic() > deadline and "interrupt" in str(err):
+                raise SearchTimeout(
+                    f"the search took longer than {seconds:g}s and was stopped; use fewer or rarer words"
+                ) from None
+            raise
+        finally:
+            self._db.set_progress_handler(None, 0)
 
     # -- Lifecycle ---------------------------------------------------------------------------
 

@@ -54,6 +54,11 @@ from ccf_core.report import Failure, RunStatus
 
 logger = logging.getLogger(__name__)
 
+#: The note (kept in the state by the engine) holding the execution id of the sync job a run started.
+SYNC_JOB_NOTE = "qbusiness.sync_job"
+#: Sync job statuses in which a job still holds the data source.
+RUNNING_SYNC_STATUSES = frozenset({"SYNCING", "SYNCING_INDEXING"})
+
 #: Batches in flight by default. The API answers in tens of milliseconds at best and takes 10
 #: documents a call, so 4 in flight caps a run near 800 documents/s at 50 ms; 16 reaches 1,500/s.
 #: The AIMD limiter lowers it on its own when the service throttles.
@@ -189,6 +194,7 @@ class QBusinessDestination:
         self._lock = threading.Lock()
         self._connector = "connector"
         self._sync_id: str | None = None
+        self._remember: Callable[[str, str | None], None] = lambda _key, _value: None
         self._request_overhead = 0
         self._fatal: QBusinessError | None = None
         if self.s3_bucket and not self.role_arn:
@@ -231,7 +237,9 @@ class QBusinessDestination:
         self._request_overhead = request_shape().body_size(overhead)
         if run.dry_run:
             return
-        self._sync_id = self._start_sync_job()
+        self._remember = run.remember
+        self._sync_id = self._start_sync_job(run.notes.get(SYNC_JOB_NOTE))
+        run.remember(SYNC_JOB_NOTE, self._sync_id)
         logger.info("started sync job %s of Q Business data source %s", self._sync_id, self.data_source_id)
 
     def close(self, status: RunStatus) -> None:
@@ -246,9 +254,11 @@ class QBusinessDestination:
         outcome = self._call("StopDataSourceSyncJob", self._ids())
         if not isinstance(outcome, CallError):
             logger.info("stopped sync job %s (run %s)", sync_id, status.value)
+            self._remember(SYNC_JOB_NOTE, None)
             return
         if outcome.code == "ConflictException":
             logger.warning("sync job %s was no longer running: %s", sync_id, outcome.message)
+            self._remember(SYNC_JOB_NOTE, None)
             return
         raise QBusinessError(
             f"could not stop sync job {sync_id} of data source {self.data_source_id}: "
@@ -305,7 +315,8 @@ class QBusinessDestination:
 
     # the sync job ----------------------------------------------------------------------------
 
-    def _start_sync_job(self) -> str:
+    def _start_sync_job(self, orphan: str | None) -> str:
+        """Start a sync job, first stopping ``orphan`` (the job a killed run of ours left running)."""
         deadline = time.monotonic() + self.conflict_wait_seconds
         waits = 0
         while True:
@@ -319,6 +330,10 @@ class QBusinessDestination:
                     f"could not start a sync job of data source {self.data_source_id}: "
                     f"{outcome.code}: {outcome.message}"
                 )
+            if orphan is not None:
+                stopped, orphan = self._stop_orphan(orphan), None
+                if stopped:
+                    continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise SyncJobAlreadyRunning(
@@ -337,6 +352,31 @@ class QBusinessDestination:
             if not self._caller.wait(delay):
                 raise SyncCancelled()
             waits += 1
+
+    def _stop_orphan(self, execution_id: str) -> bool:
+        """Stop our own sync job left running by a killed run; False when it is not the running one."""
+        listing = self._call("ListDataSourceSyncJobs", self._ids())
+        if isinstance(listing, CallError):
+            logger.warning("could not list the sync jobs of data source %s: %s", self.data_source_id, listing)
+            return False
+        running = {
+            item.get("executionId")
+            for item in listing.get("history", ())
+            if item.get("status") in RUNNING_SYNC_STATUSES
+        }
+        if execution_id not in running:
+            return False
+        outcome = self._call("StopDataSourceSyncJob", self._ids())
+        if isinstance(outcome, CallError) and outcome.code != "ConflictException":
+            logger.warning("could not stop sync job %s left by an earlier run: %s", execution_id, outcome)
+            return False
+        logger.warning(
+            "stopped sync job %s of data source %s, left running by an earlier run of this connector "
+            "that did not end (killed?)",
+            execution_id,
+            self.data_source_id,
+        )
+        return True
 
     def _running_sync_id(self) -> str:
         self._raise_if_fatal()

@@ -10,7 +10,13 @@ from ccf_core.models.acl import (
     PrincipalGroup,
     PrincipalUser,
 )
-from ccf_core.models.document import AttributeValue, Document, DocumentFile, DocumentMetadata
+from ccf_core.models.document import (
+    AttributeValue,
+    Document,
+    DocumentFile,
+    DocumentMetadata,
+    DocumentVersion,
+)
 
 __all__ = [
     "AccessControl",
@@ -19,6 +25,7 @@ __all__ = [
     "Document",
     "DocumentFile",
     "DocumentMetadata",
+    "DocumentVersion",
     "Group",
     "MemberRelation",
     "MembershipType",

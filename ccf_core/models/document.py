@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,11 @@ class DocumentFile:
     def size(self) -> int:
         """The file's size in bytes."""
         return self.path.stat().st_size
+
+    def version(self) -> str:
+        """A cheap version of the file: its size and modification time (no read)."""
+        stat = self.path.stat()
+        return f"{stat.st_size}-{stat.st_mtime_ns}"
 
 
 def _as_utc(value: datetime | date) -> datetime:
@@ -109,6 +115,10 @@ class Document(BaseModel):
     Give the content as ``file=DocumentFile(path)`` or as ``content=`` bytes or text (text is
     stored as UTF-8 and is plain text unless ``content_type`` says otherwise). ``content_type`` is
     inferred from the file name, then from ``metadata.source_uri``, when not given.
+
+    ``version`` is an optional cheap version of the item (an ETag, a blob SHA, an updated-at): when
+    the version and the metadata are the ones last synced, the engine counts the document unchanged
+    without reading its content. A ``DocumentFile`` without a version uses its size and mtime.
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
@@ -118,6 +128,7 @@ class Document(BaseModel):
     file: DocumentFile | None = None
     content: bytes | None = None
     content_type: ContentType | None = None
+    version: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -175,3 +186,19 @@ class Document(BaseModel):
             return len(self.content)
         assert self.file is not None
         return self.file.size()
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentVersion:
+    """A document known only by its id and cheap version; loaded only when it changed.
+
+    Yield it from ``documents()`` in place of a :class:`Document` to skip a download: when the
+    version recorded for ``id`` by an earlier run equals ``version``, the document counts as
+    unchanged and ``load`` is never called. Otherwise the engine calls ``load()`` once; it returns
+    the :class:`Document` (whose ``version`` defaults to this one), or ``None`` when the item is
+    gone (a full run then deletes it like any id it did not list).
+    """
+
+    id: str
+    version: str
+    load: Callable[[], Document | None]

@@ -2,14 +2,15 @@
 
 One store serves one backend connector (``cc-...``); the ``connector`` argument of the
 :class:`~ccf_core.ports.StateStore` methods (the plugin's name) is not needed to find the state
-and is ignored. Documents and groups share the connector's document records: a group ``g`` is
-stored as ``group:g``, and a document whose id starts with ``group:`` or ``doc:`` is stored as
-``doc:<id>``, so the two never collide.
+and is ignored. Documents, groups and the destination's notes share the connector's document
+records: a group ``g`` is stored as ``group:g``, a note ``n`` as ``meta:n``, and a document whose
+id starts with ``group:``, ``meta:`` or ``doc:`` as ``doc:<id>``, so they never collide.
 
 The first :meth:`ApiStateStore.load_checksums` lists every record once (1000 per call: 100,000
-documents in 100 calls) and keeps the groups it saw, so loading the groups afterwards costs no
-call. A job is the only writer of its connector's state while it runs, so the kept groups stay
-exact as :meth:`record` and :meth:`forget` update them.
+documents in 100 calls) and keeps the groups and notes it saw (and, when a note was asked for
+first, the documents until they are asked for), so the other loads of a run cost no call. A job
+is the only writer of its connector's state while it runs, so what is kept stays exact as
+:meth:`record` and :meth:`forget` update it.
 """
 
 from __future__ import annotations
@@ -24,26 +25,30 @@ from ccf_core.api.client import CONNECTOR_ID_VARIABLE, CCFClient
 logger = logging.getLogger(__name__)
 
 GROUP_PREFIX = "group:"
+META_PREFIX = "meta:"
 ESCAPE_PREFIX = "doc:"
 DOCUMENT = "document"
 GROUP = "group"
+META = "meta"
+_PREFIXES = {GROUP: GROUP_PREFIX, META: META_PREFIX}
 
 
 def encode_id(item_id: str, kind: str = DOCUMENT) -> str:
     """The document id a ``kind`` item is stored under."""
-    if kind == GROUP:
-        return GROUP_PREFIX + item_id
+    if kind in _PREFIXES:
+        return _PREFIXES[kind] + item_id
     if kind != DOCUMENT:
-        raise ValueError(f"unknown kind {kind!r} (use 'document' or 'group')")
-    if item_id.startswith((GROUP_PREFIX, ESCAPE_PREFIX)):
+        raise ValueError(f"unknown kind {kind!r} (use 'document', 'group' or 'meta')")
+    if item_id.startswith((GROUP_PREFIX, META_PREFIX, ESCAPE_PREFIX)):
         return ESCAPE_PREFIX + item_id
     return item_id
 
 
 def decode_id(stored_id: str) -> tuple[str, str]:
     """``(kind, id)`` of a stored document id."""
-    if stored_id.startswith(GROUP_PREFIX):
-        return GROUP, stored_id[len(GROUP_PREFIX) :]
+    for kind, prefix in _PREFIXES.items():
+        if stored_id.startswith(prefix):
+            return kind, stored_id[len(prefix) :]
     if stored_id.startswith(ESCAPE_PREFIX):
         return DOCUMENT, stored_id[len(ESCAPE_PREFIX) :]
     return DOCUMENT, stored_id
@@ -72,7 +77,10 @@ class ApiStateStore:
                     f"give connector_id (or set {CONNECTOR_ID_VARIABLE}) with a boto3 ccf client"
                 )
             self.ccf = CCFClient(client, found)
-        self._groups: dict[str, str] | None = None
+        # Groups and notes from the last listing, kept up to date by record() and forget().
+        self._kept: dict[str, dict[str, str]] | None = None
+        # Documents listed while loading another kind, handed out once to the next document load.
+        self._documents: dict[str, str] | None = None
 
     @property
     def connector_id(self) -> str:
@@ -85,14 +93,21 @@ class ApiStateStore:
 
     def load_checksums(self, connector: str, kind: str = DOCUMENT) -> dict[str, str]:
         """Every recorded ``id -> checksum`` of ``kind``."""
-        if kind == GROUP and self._groups is not None:
-            return dict(self._groups)
-        found: dict[str, dict[str, str]] = {DOCUMENT: {}, GROUP: {}}
+        if kind == DOCUMENT and self._documents is not None:
+            documents, self._documents = self._documents, None
+            return documents
+        if kind != DOCUMENT and self._kept is not None:
+            return dict(self._kept.get(kind, {}))
+        found: dict[str, dict[str, str]] = {DOCUMENT: {}, GROUP: {}, META: {}}
         for stored_id, checksum in self.ccf.load_checksums().items():
             item_kind, item_id = decode_id(stored_id)
             found[item_kind][item_id] = checksum
-        self._groups = found[GROUP]
-        return found[DOCUMENT] if kind == DOCUMENT else dict(found[GROUP])
+        documents = found.pop(DOCUMENT)
+        self._kept = found
+        if kind == DOCUMENT:
+            return documents
+        self._documents = documents
+        return dict(found[kind])
 
     def record(self, connector: str, items: Iterable[tuple[str, str]], kind: str = DOCUMENT) -> None:
         """Record ``(id, checksum)`` pairs as synced (1000 per call)."""
@@ -102,8 +117,8 @@ class ApiStateStore:
         self.ccf.batch_put_documents(
             {encode_id(item_id, kind): checksum for item_id, checksum in pairs.items()}
         )
-        if kind == GROUP and self._groups is not None:
-            self._groups.update(pairs)
+        if kind != DOCUMENT and self._kept is not None:
+            self._kept.setdefault(kind, {}).update(pairs)
 
     def forget(self, connector: str, ids: Iterable[str], kind: str = DOCUMENT) -> None:
         """Remove ids (1000 per call)."""
@@ -111,9 +126,10 @@ class ApiStateStore:
         if not wanted:
             return
         self.ccf.batch_delete_documents(encode_id(item_id, kind) for item_id in wanted)
-        if kind == GROUP and self._groups is not None:
+        if kind != DOCUMENT and self._kept is not None:
+            kept = self._kept.get(kind, {})
             for item_id in wanted:
-                self._groups.pop(item_id, None)
+                kept.pop(item_id, None)
 
     def get_checkpoint(self, connector: str) -> dict[str, Any] | None:
         """The checkpoint saved by the last completed run, if any."""
@@ -128,7 +144,8 @@ class ApiStateStore:
         self.ccf.delete_checkpoint()
         ids = [document.document_id for document in self.ccf.iter_documents()]
         self.ccf.batch_delete_documents(ids)
-        self._groups = {}
+        self._kept = {GROUP: {}, META: {}}
+        self._documents = None
         logger.info("forgot %d records and the checkpoint of connector %s", len(ids), self.connector_id)
 
     def close(self) -> None:

@@ -6,14 +6,23 @@ run keeps every batch it had recorded, and nothing half-written.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import socket
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from ccf_core.errors import RunLocked
+
+#: How long a connection waits for another process's write to end before giving up.
+BUSY_TIMEOUT_SECONDS = 60.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS synced (
@@ -36,6 +45,14 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _describe_holder(raw: str) -> str:
+    try:
+        holder = json.loads(raw)
+        return f"process {holder['pid']} on {holder['host']}, started at {holder['started_at']}"
+    except (ValueError, KeyError, TypeError):
+        return "another process"
+
+
 class SqliteStateStore:
     """A :class:`~ccf_core.ports.StateStore` in one SQLite file (default ``.ccf/state.db``)."""
 
@@ -45,7 +62,9 @@ class SqliteStateStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
@@ -149,6 +168,33 @@ class SqliteStateStore:
                 "SELECT connector FROM synced UNION SELECT connector FROM checkpoints ORDER BY 1"
             ).fetchall()
         return [row[0] for row in rows]
+
+    @contextmanager
+    def lock(self, connector: str) -> Iterator[None]:
+        """Hold the run lock of ``connector`` (a state scope) for the length of a run.
+
+        The lock is an ``flock`` on a file beside the database, so it goes with the process that
+        held it, however it ends. The file says who holds it.
+
+        Raises:
+            RunLocked: when another run holds it, naming that run's process id and start time.
+        """
+        folder = self.path.parent / f"{self.path.name}.locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / (hashlib.sha256(connector.encode("utf-8")).hexdigest()[:24] + ".lock")
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(descriptor, 4096, 0).decode("utf-8", "replace")
+                raise RunLocked(connector, _describe_holder(holder)) from None
+            me = {"pid": os.getpid(), "host": socket.gethostname(), "started_at": _now(), "scope": connector}
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, json.dumps(me).encode("utf-8"), 0)
+            yield
+        finally:
+            os.close(descriptor)  # releases the lock
 
     def close(self) -> None:
         """Close the database."""

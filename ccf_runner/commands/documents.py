@@ -35,6 +35,7 @@ def _iso(value: datetime | None) -> str | None:
 def document_dict(document: StoredDocument, *, with_text: bool = True) -> dict[str, Any]:
     """A stored document as JSON-ready data; attributes keep their type next to their value."""
     data: dict[str, Any] = {
+        "connector": document.connector,
         "id": document.id,
         "title": document.title,
         "content_type": document.content_type,
@@ -68,16 +69,35 @@ def documents() -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
-    "--connector",
+    "--connector-id",
     "connector_id",
     metavar="ID",
-    help="List the documents the CCF API records for backend connector ID (cc-...) instead.",
+    help="List the documents the CCF API records for backend connector ID (cc-...) instead; "
+    "needs --endpoint-url or CCF_ENDPOINT_URL.",
 )
+@click.option(
+    "--connector", "old_connector_id", hidden=True, metavar="ID"
+)  # the old spelling of --connector-id
 @optional_api_options
 @index_option
 @json_option
-def list_documents(limit: int, offset: int, connector_id: str | None, index_path: str, as_json: bool) -> None:
-    """List stored documents, ordered by id (the local index, or a backend connector's records)."""
+def list_documents(
+    *,
+    limit: int,
+    offset: int,
+    connector_id: str | None,
+    old_connector_id: str | None,
+    index_path: str,
+    as_json: bool,
+) -> None:
+    """List stored documents, by connector and id (the local index, or a backend connector's records).
+
+    \b
+    Examples:
+      ccf documents list --limit 20
+      ccf documents list --connector-id cc-0123456789ab --endpoint-url http://127.0.0.1:8000
+    """
+    connector_id = connector_id or old_connector_id
     if connector_id is not None:
         print_remote_documents(make_client(), connector_id, limit, as_json)
         return
@@ -90,8 +110,10 @@ def list_documents(limit: int, offset: int, connector_id: str | None, index_path
     if not page:
         click.echo(f"no documents (the index holds {total})")
         return
-    rows = [(doc.id, doc.title, doc.content_type, doc.size, _iso(doc.indexed_at)) for doc in page]
-    print_table(("ID", "TITLE", "TYPE", "BYTES", "INDEXED AT"), rows)
+    rows = [
+        (doc.connector, doc.id, doc.title, doc.content_type, doc.size, _iso(doc.indexed_at)) for doc in page
+    ]
+    print_table(("CONNECTOR", "ID", "TITLE", "TYPE", "BYTES", "INDEXED AT"), rows)
     click.echo(f"{offset + 1}-{offset + len(page)} of {total} documents")
 
 
@@ -100,7 +122,12 @@ def list_documents(limit: int, offset: int, connector_id: str | None, index_path
 @index_option
 @json_option
 def show_document(document_id: str, index_path: str, as_json: bool) -> None:
-    """Show everything the index stores for document ID: metadata, typed attributes, ACL and text."""
+    """Show everything the index stores for document ID: metadata, typed attributes, ACL and text.
+
+    \b
+    Example:
+      ccf documents show handbook/holidays.md --index .ccf/index.db
+    """
     with open_index(index_path) as index:
         document = index.get(document_id)
     if document is None:
@@ -117,6 +144,7 @@ def _document_lines(document: StoredDocument) -> list[str]:
     lines = [
         f"{label}: {'-' if data[key] is None else data[key]}"
         for label, key in (
+            ("connector", "connector"),
             ("id", "id"),
             ("title", "title"),
             ("content type", "content_type"),

@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 import click
 
+from ccf_core.destinations.local_index import SearchTimeout
 from ccf_runner.commands.common import index_option, json_option, open_index
 from ccf_runner.render import print_json
 
@@ -35,8 +36,12 @@ def search(
     """
     acl_applied = as_user is not None or bool(as_groups)
     with open_index(index_path) as index:
-        hits = index.search(query, user=as_user, groups=as_groups, limit=limit)
+        try:
+            results = index.search_results(query, user=as_user, groups=as_groups, limit=limit)
+        except SearchTimeout as err:
+            raise click.ClickException(str(err)) from None
         groups = sorted(index.groups_of(as_user, as_groups)) if acl_applied else []
+    hits = results.hits
     if acl_applied:
         who = f"user {as_user}" if as_user else "no user"
         member_of = ", ".join(groups) or "no groups"
@@ -53,15 +58,31 @@ def search(
                 "as_user": as_user,
                 "groups": groups,
                 "hits": [asdict(hit) for hit in hits],
+                "hidden_by_acl": results.hidden,
             }
         )
         return
+    hidden = (
+        f"{results.hidden} matching document{'s' if results.hidden != 1 else ''} this searcher may not read"
+        if results.hidden
+        else ""
+    )
     if not hits:
-        click.echo(f"no documents match {query!r}")
+        click.echo(
+            f"no documents this searcher may read match {query!r} ({hidden})"
+            if hidden
+            else f"no documents match {query!r}"
+        )
         return
     for number, hit in enumerate(hits, start=1):
-        click.echo(f"{number}. {hit.title}  [{hit.id}]")
+        click.echo(
+            f"{number}. {hit.title}  [{hit.connector}: {hit.id}]"
+            if hit.connector
+            else f"{number}. {hit.title}  [{hit.id}]"
+        )
         if hit.source_uri:
             click.echo(f"   {hit.source_uri}")
         if hit.snippet:
             click.echo(f"   {' '.join(hit.snippet.split())}")
+    if hidden:
+        click.echo(f"({hidden} left out)", err=True)

@@ -146,8 +146,26 @@ def _next_token(operation: str, scope: str, last: dict[str, Any] | None, filters
 # -- connectors --------------------------------------------------------------------------------
 
 
+def check_roles(container_properties: dict[str, Any]) -> None:
+    """Refuse a job or execution role that is not in the backend's allow-lists (400 naming it)."""
+    settings = get_settings()
+    for name, allowed, variable in (
+        ("job_role_arn", settings.allowed_job_role_arns, "CCF_ALLOWED_JOB_ROLE_ARNS"),
+        ("execution_role_arn", settings.allowed_execution_role_arns, "CCF_ALLOWED_EXECUTION_ROLE_ARNS"),
+    ):
+        role = container_properties.get(name)
+        if allowed is not None and role not in allowed:
+            raise BadRequest(
+                f"container_properties.{name}",
+                f"{role} is not a role this backend may pass to jobs; use one of "
+                f"{', '.join(allowed) or '(none configured)'}, or ask the backend's operator to add it "
+                f"({variable})",
+            )
+
+
 def create_connector(caller: Caller, request: CreateCustomConnectorRequest) -> Result:
     """CreateCustomConnector: a new AVAILABLE connector."""
+    check_roles(request.container_properties.model_dump())
     now = now_iso()
     connector_id = new_connector_id()
     logs.bind(connector_id=connector_id)
@@ -184,7 +202,7 @@ def list_connectors(caller: Caller, params: ListParameters) -> Result:
 
 
 def update_connector(caller: Caller, connector_id: str, request: UpdateCustomConnectorRequest) -> Result:
-    """UpdateCustomConnector: merge the given fields; absent (or null) fields keep their value.
+    """UpdateCustomConnector: merge the given fields; absent fields keep their value.
 
     Allowed while a job runs (the change applies to the next job), except for the fields in
     ``_FIXED_WHILE_IN_USE``.
@@ -221,6 +239,7 @@ def merge_update(current: dict[str, Any], request: UpdateCustomConnectorRequest)
     if given.get("container_properties") is not None:
         merged = _deep_merge(current.get("container_properties") or {}, given["container_properties"])
         wanted["container_properties"] = _validated(ContainerProperties, merged, "container_properties")
+        check_roles(wanted["container_properties"])
     if given.get("qbusiness") is not None:
         merged = _deep_merge(current.get("qbusiness") or {}, given["qbusiness"])
         wanted["qbusiness"] = _validated(QBusinessTarget, merged, "qbusiness")
@@ -325,7 +344,11 @@ def purge_connector_data(connector_id: str, seconds: float) -> bool:
 
 
 def start_job(caller: Caller, connector_id: str, request: StartCustomConnectorJobRequest) -> Result:
-    """StartCustomConnectorJob: one job at a time per connector (409 while one runs)."""
+    """StartCustomConnectorJob: one job at a time per connector (409 while one runs).
+
+    With a ``client_token``, a retry of the connector's latest start returns the job that start
+    created (whatever its status now) instead of a 409.
+    """
     now = now_iso()
     job = {
         "job_id": new_job_id(),
@@ -334,10 +357,21 @@ def start_job(caller: Caller, connector_id: str, request: StartCustomConnectorJo
         "created_at": now,
         "updated_at": now,
         "environment": [variable.model_dump() for variable in request.environment],
+        "client_token": request.client_token,
     }
     logs.bind(job_id=job["job_id"])
-    jobs_dao.start_job(caller.tenant, job)
-    return 201, {"job": job_detail(job)}
+    started = jobs_dao.start_job(caller.tenant, job)
+    if started == job["job_id"]:
+        return 201, {"job": job_detail(job)}
+    earlier = jobs_dao.get_job(connector_id, started)
+    if earlier.get("environment", []) != job["environment"]:
+        raise Conflict(
+            f"client_token was used for job {started} with another environment; "
+            "use a new token for a new start",
+            field="client_token",
+        )
+    logs.bind(job_id=started)
+    return 201, {"job": job_detail(earlier)}
 
 
 def stop_job(caller: Caller, connector_id: str, job_id: str) -> Result:

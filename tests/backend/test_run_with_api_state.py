@@ -15,6 +15,9 @@ import pytest
 from ccf_backend.local_server import LocalBackend
 from tests.conftest import MakePluginDir
 
+#: Every test runs on both storage implementations (tests/backend/conftest.py).
+STORAGES = ("dynamodb", "sqlite")
+
 NOTES = """
     from pydantic import BaseModel, ConfigDict
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ccf_core import BatchLimits, Document, DocumentFile, DocumentMetadata, RunStatus, SyncMode, SyncReport
+from ccf_core.checksum import PENDING_UPDATE
 
 Run = Callable[..., SyncReport]
 
@@ -199,7 +200,11 @@ def test_batch_that_raises_fails_its_documents_and_the_run_goes_on(
     assert failure_ids(report, "destination_error") == [doc.id for doc in docs[5:10]]
     assert report.added == 45
     assert report.status is RunStatus.COMPLETED_WITH_FAILURES
-    assert sorted(state.load_checksums("listing")) == sorted(doc.id for doc in docs if doc not in docs[5:10])
+    stored = state.load_checksums("listing")
+    synced = sorted(doc_id for doc_id, value in stored.items() if value != PENDING_UPDATE)
+    assert synced == sorted(doc.id for doc in docs if doc not in docs[5:10])
+    # The batch that raised may or may not have been stored: it stays marked, and is sent again.
+    assert {stored[doc.id] for doc in docs[5:10]} == {PENDING_UPDATE}
 
 
 def test_documents_of_a_failed_batch_are_retried_next_run(
@@ -227,7 +232,7 @@ def test_three_failing_batches_in_a_row_abort_the_run(
 
     assert report.status is RunStatus.FAILED
     assert len(destination.put_batches) == 3
-    assert state.load_checksums("listing") == {}
+    assert set(state.load_checksums("listing").values()) == {PENDING_UPDATE}
     assert state.get_checkpoint("listing") is None
     assert destination.closed == [RunStatus.FAILED]
 
@@ -267,3 +272,40 @@ def test_every_scanned_document_is_counted_exactly_once(
 
     assert (report.unchanged, report.updated, report.added, report.failed, report.skipped) == (1, 1, 1, 4, 0)
     assert report.scanned == report.unchanged + report.updated + report.added + report.failed + report.skipped
+
+
+# -- the state store fails ---------------------------------------------------------------------
+
+
+def test_a_full_state_disk_leaves_every_document_in_exactly_one_counter(
+    run_sync: Run, make_connector, make_docs, make_destination, tmp_path
+) -> None:
+    import sqlite3
+
+    from ccf_core.state import SqliteStateStore
+
+    class FillingUp(SqliteStateStore):
+        """Accepts a few writes, then fails like a full disk."""
+
+        writes = 0
+
+        def record(self, connector, items, kind="document"):
+            self.writes += 1
+            if self.writes > 3:
+                raise sqlite3.OperationalError("database or disk is full")
+            super().record(connector, items, kind)
+
+    destination = make_destination(BatchLimits(max_documents=10, max_in_flight=4))
+    state = FillingUp(tmp_path / "full.db")
+    docs = make_docs(500)
+
+    report = run_sync(make_connector(docs), destination=destination, state=state)
+
+    assert report.status is RunStatus.FAILED
+    assert "state_unwritable" in (report.error or "")
+    counted = report.added + report.updated + report.unchanged + report.failed + report.skipped
+    assert counted == report.scanned
+    assert report.failures_by_reason["state_unwritable"] > 0
+    synced = {doc_id for doc_id, value in state.load_checksums("listing").items() if value != PENDING_UPDATE}
+    assert len(synced) == report.added
+    assert synced <= set(destination.documents)

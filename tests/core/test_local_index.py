@@ -419,3 +419,60 @@ def test_acl_allows_group_principal_does_not_match_user_with_that_name() -> None
 
     assert not acl_allows(acl, "OR", "alice", set())
     assert acl_allows(acl, "OR", None, {"alice"})
+
+
+# -- hostile searches ----------------------------------------------------------------------------
+
+
+def _index_text(index: LocalIndex, doc_id: str, text: str, acl=None) -> None:
+    from ccf_core import PreparedDocument
+    from ccf_core.ports import RunInfo
+
+    metadata = DocumentMetadata(title=doc_id, access_control_list=acl or [])
+    doc = Document(id=doc_id, content=text, metadata=metadata)
+    index.open(RunInfo("hostile", "run", True))
+    index.put_documents([PreparedDocument(doc, "x" * 64, len(text), True)])
+
+
+def test_a_repeated_word_is_searched_once(tmp_path) -> None:
+    from ccf_core.destinations.local_index import query_terms
+
+    assert query_terms("deploy " * 1000) == ["deploy"]
+    assert len(query_terms(" ".join(f"word{n}" for n in range(100)))) == 16
+
+
+def test_snippets_come_from_the_start_of_a_huge_document(tmp_path) -> None:
+    with LocalIndex(tmp_path / "index.db") as index:
+        _index_text(index, "huge", "needle " * 300_000)
+
+        (hit,) = index.search("needle")
+
+    assert "**needle**" in hit.snippet
+    assert len(hit.snippet) < 400
+
+
+def test_a_search_past_its_time_limit_stops_with_a_clear_error(tmp_path) -> None:
+    from ccf_core.destinations.local_index import SearchTimeout
+
+    with LocalIndex(tmp_path / "index.db") as index:
+        for number in range(200):
+            _index_text(index, f"d{number}", "common words here " * 50)
+        with pytest.raises(SearchTimeout, match="longer than"):
+            index.search_results("common", time_limit=0.0)
+
+
+def test_hidden_matches_are_counted_not_shown(tmp_path) -> None:
+    from ccf_core import AccessControl, AccessType, Principal, PrincipalUser
+
+    only_alice = [
+        AccessControl(principals=[Principal(user=PrincipalUser(id="alice", access=AccessType.ALLOW))])
+    ]
+    with LocalIndex(tmp_path / "index.db") as index:
+        _index_text(index, "secret", "launch plans", acl=only_alice)
+        _index_text(index, "secret-2", "launch dates", acl=only_alice)
+
+        as_bob = index.search_results("launch", user="bob")
+        as_alice = index.search_results("launch", user="alice")
+
+    assert (as_bob.hits, as_bob.hidden) == ([], 2)
+    assert (len(as_alice.hits), as_alice.hidden) == (2, 0)

@@ -175,3 +175,39 @@ def test_sqlite_summary_counts_documents_and_groups(sqlite_store: SqliteStateSto
 
     assert (summary["documents"], summary["groups"], summary["checkpoint"]) == (2, 1, {"cursor": 1})
     assert sqlite_store.connectors() == ["c"]
+
+
+def test_a_second_run_on_the_same_state_is_refused_naming_the_first(
+    tmp_path, make_connector, make_docs, destination
+) -> None:
+    import os
+
+    from ccf_core import RunStatus, SyncEngine
+
+    first = SqliteStateStore(tmp_path / "state.db")
+    second = SqliteStateStore(tmp_path / "state.db")
+    with first.lock("listing"):
+        report = SyncEngine(destination, second).run(make_connector(make_docs(3)))
+
+    assert report.status is RunStatus.FAILED
+    assert (report.error or "").startswith("locked:")
+    assert f"process {os.getpid()}" in (report.error or "")
+    assert destination.sent_ids == []
+    assert destination.runs == []
+
+
+def test_the_lock_is_released_when_the_run_ends(tmp_path, make_connector, make_docs, destination) -> None:
+    from ccf_core import RunStatus, SyncEngine
+
+    state = SqliteStateStore(tmp_path / "state.db")
+    SyncEngine(destination, state).run(make_connector(make_docs(3)))
+
+    report = SyncEngine(destination, state).run(make_connector(make_docs(3)))
+
+    assert report.status is RunStatus.SUCCEEDED
+
+
+def test_runs_of_other_connectors_do_not_wait_for_each_other(tmp_path) -> None:
+    state = SqliteStateStore(tmp_path / "state.db")
+    with state.lock("a"), state.lock("b"):
+        pass

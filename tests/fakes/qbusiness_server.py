@@ -44,6 +44,7 @@ from botocore.validate import ParamValidator
 OPERATIONS = (
     "StartDataSourceSyncJob",
     "StopDataSourceSyncJob",
+    "ListDataSourceSyncJobs",
     "BatchPutDocument",
     "BatchDeleteDocument",
     "PutGroup",
@@ -432,6 +433,16 @@ class FakeQBusiness:
                 )
             job.stopped_at = time.monotonic()
         return {}
+
+    def _list_data_source_sync_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            jobs = [job for job in self.sync_jobs if job.data_source_id == params["dataSourceId"]]
+        history = [
+            {"executionId": job.execution_id, "status": "SYNCING" if job.running else "STOPPED"}
+            for job in reversed(jobs)
+        ]
+        wanted = params.get("statusFilter")
+        return {"history": [item for item in history if wanted is None or item["status"] == wanted]}
 
     def _check_sync_id(self, params: dict[str, Any]) -> None:
         sync_id = params.get("dataSourceSyncId")

@@ -136,3 +136,53 @@ def test_sigterm_during_a_qbusiness_sync_stops_the_sync_job_and_keeps_what_was_a
         recorded = set(state.load_checksums(scope))
     assert recorded == {f"doc-{number:03d}" for number in range(20)}
     assert recorded <= set(fake_qbusiness.documents)
+
+
+def test_after_kill_9_the_next_run_stops_the_orphaned_sync_job_and_goes_on(
+    environment: dict[str, str], fake_qbusiness: FakeQBusiness, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    args = [_ccf_run(), "--connector", "paced", "--log-format", "text", "--max-in-flight", "1"]
+    settings = ["--set", "marker_after=25", "--set", f"marker={marker}", "--set", "pause=60"]
+    process = subprocess.Popen(args + settings, cwd=tmp_path, env=environment, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    (orphan,) = fake_qbusiness.running_jobs
+
+    rerun = subprocess.run(
+        [*args, "--conflict-wait", "2"],
+        cwd=tmp_path,
+        env=environment,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert rerun.returncode == exit_codes.SUCCESS, rerun.stderr
+    assert f"stopped sync job {orphan.execution_id}" in rerun.stderr
+    assert sorted(fake_qbusiness.documents) == [f"doc-{number:03d}" for number in range(40)]
+    assert fake_qbusiness.running_jobs == []
+
+
+def test_conflict_wait_bounds_the_wait_for_someone_elses_job(
+    environment: dict[str, str], fake_qbusiness: FakeQBusiness, tmp_path: Path, qbusiness_client
+) -> None:
+    ids = {"applicationId": APPLICATION_ID, "indexId": INDEX_ID, "dataSourceId": DATA_SOURCE_ID}
+    qbusiness_client.start_data_source_sync_job(**ids)
+
+    result = subprocess.run(
+        [_ccf_run(), "--connector", "paced", "--log-format", "text", "--conflict-wait", "0.2"],
+        cwd=tmp_path,
+        env=environment,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == exit_codes.FAILED
+    assert "conflict_wait_seconds=0.2s" in result.stdout

@@ -118,3 +118,47 @@ def test_a_stop_while_waiting_for_a_running_job_ends_the_wait_at_once(
     assert report.status is RunStatus.STOPPED
     assert len(fake_qbusiness.calls_of("StartDataSourceSyncJob")) == 1
     assert fake_qbusiness.calls["BatchPutDocument"] == 0
+
+
+def _killed_after_open(make_destination, state, connector) -> str:
+    """Open a run's destination as the engine would, then drop it as a kill would; its job id."""
+    from ccf_core.engine import _Run
+
+    destination = make_destination()
+    engine = SyncEngine(destination, state)
+    run = _Run(engine, connector, engine.make_context(connector))
+    from ccf_core.ports import RunInfo
+
+    destination.open(RunInfo(connector.name, "killed", True, remember=run._keep_note))
+    assert destination.sync_job_id is not None
+    return destination.sync_job_id
+
+
+def test_a_job_left_running_by_a_killed_run_is_stopped_by_the_next(
+    fake_qbusiness, make_destination, state, make_connector, make_docs
+) -> None:
+    orphan = _killed_after_open(make_destination, state, make_connector(make_docs(3)))
+
+    report = SyncEngine(make_destination(conflict_wait_seconds=0.2), state).run(make_connector(make_docs(3)))
+
+    assert report.status is RunStatus.SUCCEEDED, report.error
+    assert report.added == 3
+    assert fake_qbusiness.sync_jobs[0].execution_id == orphan
+    assert fake_qbusiness.running_jobs == []
+
+
+def test_a_job_of_someone_else_is_not_stopped(
+    fake_qbusiness, make_destination, state, make_connector, make_docs, qbusiness_client
+) -> None:
+    from tests.qbusiness.conftest import APPLICATION_ID, DATA_SOURCE_ID, INDEX_ID
+
+    _killed_after_open(make_destination, state, make_connector(make_docs(3)))
+    ids = {"applicationId": APPLICATION_ID, "indexId": INDEX_ID, "dataSourceId": DATA_SOURCE_ID}
+    qbusiness_client.stop_data_source_sync_job(**ids)
+    other = qbusiness_client.start_data_source_sync_job(**ids)["executionId"]
+
+    report = SyncEngine(make_destination(conflict_wait_seconds=0.1), state).run(make_connector(make_docs(3)))
+
+    assert report.status is RunStatus.FAILED
+    assert "already running" in (report.error or "")
+    assert [job.execution_id for job in fake_qbusiness.running_jobs] == [other]

@@ -106,7 +106,8 @@ def test_search_without_identity_shows_everything_and_says_acls_were_not_applied
     result = ccf("search", "plan")
     assert result.exit_code == 0
     assert "ACLs were not applied" in result.stderr
-    assert "Secret plan  [secret-plan]" in result.stdout and "Public plan  [public-plan]" in result.stdout
+    assert "Secret plan  [wiki: secret-plan]" in result.stdout
+    assert "Public plan  [wiki: public-plan]" in result.stdout
 
 
 def test_search_as_a_user_hides_documents_their_acl_does_not_allow() -> None:
@@ -126,6 +127,17 @@ def test_search_as_a_user_uses_group_memberships_the_connector_reported() -> Non
     assert hit_ids(ccf("search", "minutes", "--as-user", "bob@example.com", "--json")) == []
 
 
+def test_search_whose_matches_are_all_hidden_says_so_without_showing_them() -> None:
+    result = ccf("search", "merger", "--as-user", "bob@example.com")
+    assert result.exit_code == 0
+    assert "no documents this searcher may read match 'merger' (1 matching document" in result.stdout
+    assert "Secret" not in result.stdout
+    assert (
+        json.loads(ccf("search", "merger", "--as-user", "bob@example.com", "--json").stdout)["hidden_by_acl"]
+        == 1
+    )
+
+
 def test_search_as_group_counts_the_searcher_as_a_member() -> None:
     assert hit_ids(ccf("search", "minutes", "--as-group", "board", "--json")) == ["board-minutes"]
 
@@ -140,11 +152,11 @@ def test_search_without_a_local_index_says_to_run_ccf_run_first(tmp_path: Path) 
 # -- documents --------------------------------------------------------------------------------
 
 
-def test_documents_list_shows_every_stored_id() -> None:
+def test_documents_list_shows_every_stored_id_with_its_connector() -> None:
     result = ccf("documents", "list")
     assert result.exit_code == 0
-    ids = [line.split()[0] for line in result.stdout.splitlines()[1:-1]]
-    assert ids == ["board-minutes", "public-plan", "secret-plan"]
+    rows = [line.split()[:2] for line in result.stdout.splitlines()[1:-1]]
+    assert rows == [["wiki", "board-minutes"], ["wiki", "public-plan"], ["wiki", "secret-plan"]]
     assert result.stdout.splitlines()[-1] == "1-3 of 3 documents"
 
 
@@ -256,11 +268,13 @@ def test_state_show_of_a_connector_without_state_fails_naming_the_known_ones() -
     assert "no state recorded for connector 'other'" in result.output and "wiki" in result.output
 
 
-def test_state_reset_with_yes_forgets_checksums_so_the_next_run_adds_everything_again() -> None:
+def test_state_reset_with_yes_forgets_checksums_so_the_next_run_sends_everything_again() -> None:
     result = ccf("state", "reset", "--connector", "wiki", "--yes")
     assert result.exit_code == 0
     rerun = CliRunner().invoke(run_cli.main, ["--connector", "wiki", "--log-format", "text"])
-    assert "added 3" in rerun.stdout
+    assert "updated 3" in rerun.stdout and "reconciled" in rerun.stdout
+    first_line = rerun.stderr.splitlines()[0]
+    assert "wiki -> local index" in first_line and "full reconcile" in first_line
 
 
 @pytest.mark.usefixtures("wiki_in_qbusiness")
@@ -299,3 +313,9 @@ def test_state_show_without_a_state_file_says_to_run_ccf_run_first(tmp_path: Pat
     result = ccf("state", "show", "--connector", "wiki", "--state", str(tmp_path / "none.db"))
     assert result.exit_code == 1
     assert "no state database at" in result.output and "ccf-run" in result.output
+
+
+def test_state_show_of_a_misspelled_connector_guesses_the_name() -> None:
+    result = ccf("state", "show", "--connector", "wikki")
+    assert result.exit_code == 1
+    assert "no state recorded for connector 'wikki' in .ccf/state.db; did you mean 'wiki'?" in result.output

@@ -223,3 +223,22 @@ def test_second_sigterm_still_prints_a_report_and_writes_the_json_report(
     report = json.loads((tmp_path / "report.json").read_text())
     assert (report["connector"], report["status"]) == ("slow", "stopped")
     assert report["error"] == "stopped at once by a second signal"
+
+
+def test_a_second_ccf_run_on_the_same_state_refuses_at_once(
+    ccf_run: Callable[..., Proc], tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    first = ccf_run("--log-format", "text", "--set", "pause=60", "--set", f"marker={marker}")
+    _wait_for(marker, first)
+
+    second = ccf_run("--log-format", "text", "--set", "count=3")
+    code = second.wait()
+    first.popen.send_signal(signal.SIGTERM)
+    first.wait()
+
+    assert code == exit_codes.LOCKED
+    output = second.stdout.read_text()
+    assert f"process {first.popen.pid}" in output
+    assert "another run of slow@" in output
+    assert "Traceback" not in second.stderr.read_text()
