@@ -11,7 +11,9 @@ One rule serves both (:func:`credential_problem`): a value is refused when
   private key, a GitLab/GitHub/Slack token, a URL with a password in it), or
 * its name looks like a secret's (``*TOKEN*``, ``*PASSWORD*``, ``*API_KEY*``, ...) and the value
   is not a reference: an ARN, an SSM parameter name (``/ccf/gitlab/token``), an ``http(s)`` URL
-  without credentials, or the value of a name ending in ``_ARN``. Empty values are fine.
+  without credentials, or the value of a name that says what it is about a secret (ending in
+  ``_ARN``, ``_NAME``, ``_ID``, ``_URL``, ``_PATH``, ``_FILE``, ``_HEADER``, ``_TYPE``, ``_SHA256``,
+  ``_HASH``, ...: ``GITLAB_TOKEN_SECRET_ARN``, ``token_sha256``). Empty values are fine.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ import re
 SECRET_LOOKING_NAME = re.compile(
     r"(?i)(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE_?KEY|API_?KEY|ACCESS_?KEY)"
 )
-#: Names whose value is, by convention, the ARN of a secret and not the secret.
-_REFERENCE_NAME = re.compile(r"(?i)_ARN$")
+#: Names of a fact about a secret, not the secret: its ARN, name, id, location, hash or kind.
+_ABOUT_A_SECRET = re.compile(
+    r"(?i)(^|_)(ARN|NAME|ID|URL|URI|PATH|FILE|HEADER|TYPE|TTL|SHA\d*|HASH|DIGEST|FINGERPRINT|LENGTH)$"
+)
 _ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:\S+$")
 _SSM_PARAMETER_NAME = re.compile(r"^/[A-Za-z0-9_./-]{1,2047}$")
 _PLAIN_URL = re.compile(r"^https?://[^\s/@:]+(:\d+)?(/\S*)?$")
@@ -63,7 +67,7 @@ def credential_problem(name: str, value: str) -> str | None:
             return f"its value looks like {kind}"
     if not value or not looks_like_secret_name(name):
         return None
-    if _REFERENCE_NAME.search(name) or is_reference(value) or _PLAIN_URL.match(value):
+    if _ABOUT_A_SECRET.search(_words(name)) or is_reference(value) or _PLAIN_URL.match(value):
         return None
     return "its name looks like a secret's and its value is not a reference (an ARN or SSM parameter name)"
 

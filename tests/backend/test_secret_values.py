@@ -26,6 +26,10 @@ GITLAB_TOKEN_VALUE = "glpat-" + "x1Y2z3" * 4
         ("AWS_DATA_PATH", "/var/task/"),
         ("GITLAB_URL", "https://gitlab.com"),
         ("tokenizer", "/opt/models/tokenizer.json"),
+        ("token_sha256", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"),
+        ("apiKeyHeader", "X-Api-Key"),
+        ("CLIENT_SECRET_NAME", "prod/gitlab/client-secret"),
+        ("TOKEN_TYPE", "bearer"),
     ],
 )
 def test_references_and_plain_settings_may_be_stored(name: str, value: str) -> None:
