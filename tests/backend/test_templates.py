@@ -160,7 +160,7 @@ def test_the_orchestrator_may_register_exactly_the_job_definitions_it_names() ->
     ]
     prefix = prefix["Sub"].replace("${AWS::StackName}", stack)
     spec = LaunchSpec(
-        command=["--connector", "webcrawler", "--state", "api"],
+        command=["ccf-run", "--connector", "webcrawler", "--state", "api"],
         environment={},
         secrets={},
         image="123456789012.dkr.ecr.us-east-1.amazonaws.com/ccf-runner:1",

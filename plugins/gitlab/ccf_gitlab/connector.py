@@ -28,7 +28,7 @@ from typing import Any
 
 from gitlab.exceptions import GitlabHttpError
 
-from ccf_core import Connector, Document, DocumentVersion, Group, SyncContext, SyncMode
+from ccf_core import CCFError, Connector, Document, DocumentVersion, Group, SyncContext, SyncMode
 from ccf_gitlab import render
 from ccf_gitlab.acl import ProjectAccess, project_access
 from ccf_gitlab.client import TRANSIENT_ERRORS, AuthenticationFailed, GitLabClient, describe, status_of
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = 1
 
 
-class GitLabUnavailable(Exception):
+class GitLabUnavailable(CCFError):
     """The run cannot start: no token, or GitLab refused it. The message is one line."""
 
 

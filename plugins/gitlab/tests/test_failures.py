@@ -33,7 +33,7 @@ def test_a_403_project_is_named_in_the_report_and_its_documents_are_kept(
 def test_a_project_that_recovers_syncs_again(harness: ConnectorHarness, world: FakeGitLabState) -> None:
     harness.run()
     world.projects[SECRET].fail_with = 500
-    harness.run()
+    harness.run(check=False)  # one failing project of a small run exceeds the error budget
     world.projects[SECRET].fail_with = None
     world.projects[SECRET].commit({"notes.md": None})
     run = harness.run()
@@ -126,7 +126,7 @@ def test_transient_5xx_answers_are_retried(harness: ConnectorHarness, world: Fak
 
 
 def test_a_wrong_token_fails_the_run_with_one_line(harness: ConnectorHarness, config: dict[str, Any]) -> None:
-    run = harness.run(config={**config, "token": "glpat-wrong"})
+    run = harness.run(config={**config, "token": "glpat-wrong"}, check=False)
     assert run.report.status == "failed"
     error = run.report.error or ""
     assert "authentication failed" in error
@@ -137,7 +137,7 @@ def test_a_wrong_token_fails_the_run_with_one_line(harness: ConnectorHarness, co
 def test_an_unreachable_gitlab_fails_the_run_with_one_line(
     harness: ConnectorHarness, config: dict[str, Any]
 ) -> None:
-    run = harness.run(config={**config, "url": "http://127.0.0.1:9", "max_retries": 1})
+    run = harness.run(config={**config, "url": "http://127.0.0.1:9", "max_retries": 1}, check=False)
     assert run.report.status == "failed"
     assert run.report.error is not None
     assert "cannot reach GitLab at http://127.0.0.1:9: connection failed" in run.report.error
