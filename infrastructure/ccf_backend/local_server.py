@@ -220,6 +220,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._answer(status, data, headers)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+    # Methods no operation has get the API's JSON 405 from the router, not http.server's HTML 501.
+    do_OPTIONS = do_TRACE = do_QUERY = _serve
 
     def log_message(self, format: str, *args: Any) -> None:
         """Requests are logged by the handler as JSON; the default access log is off."""

@@ -117,15 +117,31 @@ def test_update_to_an_invalid_fargate_size_is_rejected(ccf: Any, connector_id: s
     assert "memory 2048 is not valid with cpu 4" in caught.value.response["Error"]["Message"]
 
 
-def test_changing_how_jobs_run_is_refused_while_in_use(ccf: Any, connector_id: str) -> None:
+def test_updates_are_allowed_while_a_job_runs(ccf: Any, connector_id: str) -> None:
+    """As upstream (its custom resource updates connectors in stack updates): applies to the next job."""
     ccf.start_custom_connector_job(connector_id=connector_id)
-    with pytest.raises(ccf.exceptions.ConflictException):
-        ccf.update_custom_connector(connector_id=connector_id, container_properties={"timeout": 600})
-    renamed = ccf.update_custom_connector(connector_id=connector_id, description="still editable")[
-        "connector"
-    ]
-    assert renamed["description"] == "still editable"
-    assert renamed["status"] == "IN_USE"
+    updated = ccf.update_custom_connector(
+        connector_id=connector_id,
+        description="still editable",
+        container_properties={"timeout": 600, "resource_requirements": {"cpu": 2, "memory": 4096}},
+        configuration={"base_url": "https://example.com"},
+        qbusiness={"application_id": "a" * 36, "index_id": "b" * 36, "data_source_id": "c" * 36},
+        secret_references={"TOKEN": SECRET},
+    )["connector"]
+    assert updated["status"] == "IN_USE"
+    assert updated["description"] == "still editable"
+    assert updated["container_properties"]["timeout"] == 600
+    assert updated["configuration"] == {"base_url": "https://example.com"}
+    assert updated["secret_references"] == {"TOKEN": SECRET}
+
+
+def test_connector_type_cannot_change_while_a_job_runs(ccf: Any, make_connector: Any) -> None:
+    connector_id = make_connector(connector_type="gitlab")["connector_id"]
+    ccf.start_custom_connector_job(connector_id=connector_id)
+    with pytest.raises(ccf.exceptions.ConflictException) as caught:
+        ccf.update_custom_connector(connector_id=connector_id, connector_type="webcrawler")
+    assert "IN_USE" in caught.value.response["Error"]["Message"]
+    assert ccf.get_custom_connector(connector_id=connector_id)["connector"]["connector_type"] == "gitlab"
 
 
 def test_list_pages_through_every_connector(ccf: Any, make_connector: Callable[..., dict[str, Any]]) -> None:
