@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +87,9 @@ def test_crawl_delay_spaces_requests(site: Site, config: dict[str, Any], tmp_pat
     crawl({**config, "max_pages": 4, "discover_sitemaps": False}, tmp_path).run()
     times = [r.at for r in site.requests if r.path != "/robots.txt"]
     assert len(times) == 4
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) >= 0.18
+    # Three waits of 0.2 s lie between the four requests. A busy machine only makes the span
+    # longer; one request's arrival may lag, so single gaps are not compared.
+    assert times[-1] - times[0] >= 0.5
 
 
 def test_redirect_inside_the_site_indexes_the_target_once(crawled: Any) -> None:
