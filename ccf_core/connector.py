@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ccf_core.errors import ConnectorConfigError
 from ccf_core.models.acl import Group
 from ccf_core.models.document import Document, DocumentVersion
+from ccf_core.report import Failure
 
 
 class SyncMode(StrEnum):
@@ -60,6 +61,7 @@ class SyncContext:
         run_id: an id unique to this run.
         kept_ids: ids a full run must not delete though it did not list them (see :meth:`keep`).
         kept_prefixes: id prefixes protected the same way (see :meth:`keep_prefix`).
+        problems: parts of the source that could not be listed (see :meth:`report_problem`).
     """
 
     connector: str
@@ -72,6 +74,7 @@ class SyncContext:
     next_checkpoint: dict[str, Any] | None = None
     kept_ids: set[str] = field(default_factory=set)
     kept_prefixes: set[str] = field(default_factory=set)
+    problems: list[Failure] = field(default_factory=list)
     version_lookup: Callable[[str], str | None] = field(default=lambda _doc_id: None, repr=False)
 
     @property
@@ -111,6 +114,20 @@ class SyncContext:
         For example a project that answered 403 keeps all of its documents until it can be listed.
         """
         self.kept_prefixes.add(prefix)
+
+    def report_problem(self, subject: str, reason: str, message: str) -> None:
+        """Name a part of the source that could not be listed (a project, a site, a folder) in the report.
+
+        Unlike a failed document it does not count against the error budget; the run ends
+        ``completed_with_failures`` (exit code 3) and the report lists it. Pair it with
+        :meth:`keep_prefix` or :meth:`keep` so what that part held stays indexed.
+
+        Args:
+            subject: what could not be listed, as a person would name it (``acme/platform``).
+            reason: a short machine-readable word (``forbidden``, ``unavailable``, ``timeout``).
+            message: one line saying what happened and what stays.
+        """
+        self.problems.append(Failure(subject, reason, message))
 
     def is_kept(self, document_id: str) -> bool:
         """True when ``document_id`` is protected from deletion by :meth:`keep` or :meth:`keep_prefix`."""

@@ -30,7 +30,7 @@ from ccf_core.checksum import (
 )
 from ccf_core.connector import Connector, SyncContext, SyncMode
 from ccf_core.content_types import ContentType
-from ccf_core.errors import ErrorBudgetExceeded, MassDeleteRefused, SyncAborted, SyncCancelled
+from ccf_core.errors import CCFError, ErrorBudgetExceeded, MassDeleteRefused, SyncAborted, SyncCancelled
 from ccf_core.models.acl import Group
 from ccf_core.models.document import Document, DocumentMetadata, DocumentVersion
 from ccf_core.plugins import CCFPluginManager, get_plugin_manager
@@ -160,6 +160,7 @@ class _Run:
         )
         if self.options.dry_run:
             self.report.plan = PlannedChanges()
+        self.report.problems = context.problems  # what the connector could not list, as it says so
         self.transforms = list(reversed(engine.plugin_manager.hook.ccf_transform_document.get_hookimpls()))
         self._next_progress = 0.0
         # The stored records and the ids this run produced (in memory, or on disk when large).
@@ -206,7 +207,8 @@ class _Run:
             if pipeline is not None:
                 pipeline.drain()
             self._save_checkpoint()
-            self.status = RunStatus.COMPLETED_WITH_FAILURES if report.failed else RunStatus.SUCCEEDED
+            incomplete = report.failed or report.problems
+            self.status = RunStatus.COMPLETED_WITH_FAILURES if incomplete else RunStatus.SUCCEEDED
         except SyncCancelled:
             self.status = RunStatus.STOPPED
             report.error = "stopped before the end; accepted documents stay recorded, checkpoint not saved"
@@ -219,9 +221,11 @@ class _Run:
         except SyncAborted as err:
             report.error = f"{err.reason}: {err}"
         except Exception as err:
-            logger.error("sync of %s failed: %s: %s", self.name, type(err).__name__, err)
+            # ccf's own errors are sentences already; others need their type to make sense.
+            text = str(err) if isinstance(err, CCFError) else f"{type(err).__name__}: {err}"
+            logger.error("sync of %s failed: %s", self.name, text)
             logger.debug("traceback of the failed sync of %s", self.name, exc_info=True)
-            report.error = f"{type(err).__name__}: {err}"
+            report.error = text
         finally:
             try:
                 self._close_pipeline(pipeline)
@@ -262,11 +266,15 @@ class _Run:
         sends every document again and, in full mode, deletes what the source no longer has.
         """
         state, destination = self.engine.state, self.engine.destination
-        reason = None
-        if not self.options.dry_run and isinstance(destination, ListableDestination):
-            reason = reconcile_reason(destination, self._notes, self.name)
-        if reason is None or not isinstance(destination, ListableDestination):
+        if (
+            self.options.dry_run
+            or not isinstance(destination, ListableDestination)
+            or self._notes.get(GENERATION_NOTE) == destination.generation
+        ):
             return _filled(stream_checksums(state, self.scope))
+        reason = (
+            reconcile_reason(destination, self._notes, self.name) or "the state has no record of this index"
+        )
         # Every document the destination holds is marked pending: the run sends each one the
         # source still has again, and deletes the others.
         held = _filled((doc_id, PENDING_UPDATE) for doc_id, _ in destination.list_synced(self.name))
@@ -684,7 +692,7 @@ def reconcile_reason(
         return "the state was written for another index (it was deleted or replaced)"
     if destination.count(connector):
         return "the index holds documents the state has no record of (the state was lost or reset)"
-    return "the state has no record of this index"
+    return None
 
 
 def _pad(value: str) -> str:

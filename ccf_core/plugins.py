@@ -157,6 +157,7 @@ def _call_per_plugin(
         except Exception as err:
             if info is None:  # not from an entry point (a test's or the built-ins): nothing to isolate
                 raise
+            registry.forget_plugin(impl.plugin_name)
             pm.unregister(name=impl.plugin_name)
             _record_failure(pm, info, err)
 

@@ -79,6 +79,8 @@ class SyncReport:
     bytes: int = 0
     #: Why the state was rebuilt from the destination's own listing at the start, if it was.
     reconciled: str | None = None
+    #: Parts of the source the connector could not list (``SyncContext.report_problem``).
+    problems: list[Failure] = field(default_factory=list)
     groups: int = 0
     duration_seconds: float = 0.0
     failures: list[Failure] = field(default_factory=list)
@@ -120,6 +122,7 @@ class SyncReport:
             "skipped": self.skipped,
             "kept": self.kept,
             "reconciled": self.reconciled,
+            "problems": [problem.as_dict() for problem in self.problems],
             "bytes": self.bytes,
             "groups": self.groups,
             "duration_seconds": round(self.duration_seconds, 3),
@@ -150,6 +153,12 @@ class SyncReport:
             lines.append(f"  reconciled with the destination: {self.reconciled}")
         if self.dry_run:
             lines.append(f"  dry run: nothing {verb} written")
+        for problem in self.problems[:10]:
+            lines.append(f"  could not list {problem.document_id} ({problem.reason}): {problem.message}")
+        if len(self.problems) > 10:
+            lines.append(
+                f"  ... and {len(self.problems) - 10} more parts of the source that could not be listed"
+            )
         for reason, count in sorted(self.failures_by_reason.items()):
             lines.append(f"  failed ({reason}): {count}")
         for failure in self.failures[:10]:

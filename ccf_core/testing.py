@@ -5,34 +5,49 @@ Import these in a plugin's own tests::
     from ccf_core.testing import ConnectorHarness, assert_conformant
 
     def test_indexes_my_documents(tmp_path):
-        harness = ConnectorHarness(MyConnector, {"path": "docs"}, directory=tmp_path)
-        run = harness.run()
-        assert run.report.failed == 0
-        assert run.document("docs/a.md").title == "A"
+        (tmp_path / "docs").mkdir()
+        (tmp_path / "docs" / "a.md").write_text("# A")
+        with ConnectorHarness(MyConnector, {"path": "docs"}, directory=tmp_path) as harness:
+            run = harness.run()              # raises ConnectorRunFailed if the run failed
+            run.assert_succeeded()           # stricter: no rejected document either
+            assert run.document("a.md").title == "A"
 
     def test_plugin_is_conformant():
-        assert_conformant(MyConnector, sample_config={"path": "docs"})
+        assert_conformant(MyConnector, sample_config={"path": "docs"}, folder_setting="path")
+
+A run whose status is ``failed`` or ``stopped`` raises :class:`ConnectorRunFailed` (an
+``AssertionError``, so the test fails with the run's error); a test that expects the failure passes
+``check=False`` and looks at ``run.ok`` / ``run.report``. Relative paths in the config (fields typed
+``Path``) resolve against the harness's ``directory``, not the working directory.
 """
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
-from ccf_core.connector import Connector, SyncMode
+from pydantic import BaseModel, ValidationError
+
+from ccf_core.connector import Connector, SyncMode, validation_problems
 from ccf_core.destinations.local_index import LocalIndex, SearchHit, StoredDocument
 from ccf_core.engine import SyncEngine, SyncOptions
+from ccf_core.errors import ConnectorConfigError
 from ccf_core.hookspecs import PROJECT_NAME
 from ccf_core.plugins import connector_registry
-from ccf_core.report import SyncReport
+from ccf_core.registry import CONNECTOR_NAME_PATTERN, connector_class_problems
+from ccf_core.report import RunStatus, SyncReport
 from ccf_core.state.sqlite import SqliteStateStore
 
-_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
+#: Written into the files a folder conformance check puts outside the configured folder.
+OUTSIDE_MARKER = "ccf-conformance-outside-the-folder"
+
+
+class ConnectorRunFailed(AssertionError):
+    """A harness run ended ``failed`` or ``stopped`` and the test did not ask for that (``check=False``)."""
 
 
 @dataclass
@@ -63,15 +78,36 @@ class ConnectorRun:
         """Search the index as ``user`` / ``groups`` (no identity: every document)."""
         return self.index.search(query, user=user, groups=groups)
 
+    @property
+    def ok(self) -> bool:
+        """True when the run succeeded: it completed and no document was rejected."""
+        return self.report.status is RunStatus.SUCCEEDED
+
+    def assert_succeeded(self) -> None:
+        """Raise ``AssertionError`` with the run's error and rejected documents unless it succeeded."""
+        if not self.ok:
+            raise ConnectorRunFailed(_failure_text(self.report))
+
+
+def _failure_text(report: SyncReport) -> str:
+    lines = [f"the run of {report.connector} ended {report.status.value}"]
+    if report.error:
+        lines.append(f"error: {report.error}")
+    lines += [f"rejected {failure.document_id}: {failure.message}" for failure in report.failures[:20]]
+    return "\n".join(lines)
+
 
 class ConnectorHarness:
     """Runs a connector repeatedly against one temporary local index and state.
 
     Args:
         connector: a Connector class, or the name of an installed connector.
-        config: the raw settings, validated by the connector's ``Config`` model.
-        directory: where the index and state files go (default: a new temporary folder).
+        config: the raw settings, validated by the connector's ``Config`` model; relative paths
+            in fields typed ``Path`` resolve against ``directory``.
+        directory: where the index and state files go, and what relative config paths are
+            relative to (default: a new temporary folder).
         options: engine options for every run (``run()`` may override some).
+        paths_relative_to: resolve relative config paths against this folder instead.
     """
 
     def __init__(
@@ -81,13 +117,21 @@ class ConnectorHarness:
         *,
         directory: str | Path | None = None,
         options: SyncOptions | None = None,
+        paths_relative_to: str | Path | None = None,
     ) -> None:
-        self.connector_class = (
-            connector_registry().get(connector).connector_class if isinstance(connector, str) else connector
-        )
+        if isinstance(connector, str):
+            self.connector_class = connector_registry().get(connector).connector_class
+        else:
+            # The checks registration makes, so a test fails the way `ccf-run --list` would.
+            problems = connector_class_problems(connector)
+            if problems:
+                raise AssertionError(f"{connector!r} is not a usable connector class: " + "; ".join(problems))
+            connector.sync_mode = SyncMode(connector.sync_mode)
+            self.connector_class = connector
         self.config = dict(config or {})
         self.directory = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="ccf-"))
         self.options = options or SyncOptions()
+        self.paths_relative_to = Path(paths_relative_to) if paths_relative_to is not None else self.directory
         self.index = LocalIndex(self.directory / "index.db")
         self.state = SqliteStateStore(self.directory / "state.db")
 
@@ -98,9 +142,15 @@ class ConnectorHarness:
         full: bool | None = None,
         dry_run: bool | None = None,
         allow_mass_delete: bool | None = None,
+        check: bool = True,
     ) -> ConnectorRun:
-        """Run the connector once (with ``config`` replacing the harness's, if given)."""
-        connector = self.connector_class.from_config(config if config is not None else self.config)
+        """Run the connector once (with ``config`` replacing the harness's, if given).
+
+        Raises:
+            ConnectorRunFailed: when the run ended ``failed`` or ``stopped`` and ``check`` is
+                true (the default); pass ``check=False`` to look at a failed run's report.
+        """
+        connector = self._connector(config if config is not None else self.config)
         overrides = {
             key: value
             for key, value in {
@@ -112,7 +162,18 @@ class ConnectorHarness:
         }
         options = SyncOptions(**{**self.options.__dict__, **overrides})
         report = SyncEngine(self.index, self.state, options).run(connector)
+        if check and report.status in (RunStatus.FAILED, RunStatus.STOPPED):
+            raise ConnectorRunFailed(_failure_text(report) + "\n(pass check=False to expect a failed run)")
         return ConnectorRun(report, self.index, self.state)
+
+    def _connector(self, raw: Mapping[str, Any]) -> Connector:
+        """The connector built from ``raw`` with its relative paths resolved against ``directory``."""
+        cls = self.connector_class
+        try:
+            config = cls.Config.model_validate(dict(raw))
+        except ValidationError as err:
+            raise ConnectorConfigError(cls.name, validation_problems(err)) from None
+        return cls(_resolve_paths(config, self.paths_relative_to))
 
     def close(self) -> None:
         """Close the index and state files."""
@@ -126,6 +187,18 @@ class ConnectorHarness:
         self.close()
 
 
+def _resolve_paths(config: BaseModel, directory: Path) -> BaseModel:
+    """``config`` with each relative ``Path`` value (nested models too) made relative to ``directory``."""
+    updates: dict[str, Any] = {}
+    for name in type(config).model_fields:
+        value = getattr(config, name)
+        if isinstance(value, PurePath) and not value.is_absolute():
+            updates[name] = type(value)(directory / value)
+        elif isinstance(value, BaseModel):
+            updates[name] = _resolve_paths(value, directory)
+    return config.model_copy(update=updates) if updates else config
+
+
 def run_connector(
     connector: type[Connector] | str,
     config: Mapping[str, Any] | None = None,
@@ -133,7 +206,11 @@ def run_connector(
     directory: str | Path | None = None,
     **options: Any,
 ) -> ConnectorRun:
-    """Run a connector once against a fresh temporary index; ``options`` go to :class:`SyncOptions`."""
+    """Run a connector once against a fresh temporary index; ``options`` go to :class:`SyncOptions`.
+
+    Raises:
+        ConnectorRunFailed: when the run ended ``failed`` or ``stopped``.
+    """
     harness = ConnectorHarness(connector, config, directory=directory, options=SyncOptions(**options))
     return harness.run()
 
@@ -143,16 +220,19 @@ def conformance_problems(
     *,
     sample_config: Mapping[str, Any] | None = None,
     require_entry_point: bool = True,
+    folder_setting: str | None = None,
 ) -> list[str]:
     """Everything about a connector that breaks ccf's plugin conventions (empty when conformant).
 
     Checks: the name is a lowercase word; the sync mode is valid; the ``Config`` model forbids
     unknown fields; an entry point of the ``ccf`` group carries the connector's name (when
-    ``require_entry_point``); and, given ``sample_config``, a run produces only valid documents.
+    ``require_entry_point``); given ``sample_config`` (relative paths are relative to the working
+    directory), a run produces only valid documents; given ``folder_setting`` (the setting that
+    names a folder to read), nothing outside that folder is indexed through a symbolic link.
     """
     problems: list[str] = []
     name = getattr(connector, "name", "")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not CONNECTOR_NAME_PATTERN.match(name):
         problems.append(f"name {name!r}: must be a lowercase word ([a-z0-9][a-z0-9_-]*)")
     if not isinstance(getattr(connector, "sync_mode", None), SyncMode):
         problems.append("sync_mode: must be SyncMode.FULL or SyncMode.INCREMENTAL")
@@ -170,13 +250,7 @@ def conformance_problems(
                 "(the entry-point name must equal the connector name)"
             )
     if sample_config is not None:
-        with (
-            tempfile.TemporaryDirectory(prefix="ccf-conformance-") as directory,
-            ConnectorHarness(
-                connector, sample_config, directory=directory, options=SyncOptions(error_budget=1.0)
-            ) as harness,
-        ):
-            report = harness.run().report
+        report = _trial_run(connector, sample_config, Path.cwd())
         for failure in report.failures:
             if failure.reason == "invalid_document":
                 problems.append(f"documents: {failure.message}")
@@ -184,6 +258,61 @@ def conformance_problems(
             problems.append(f"run: {report.error}")
         if report.scanned == 0:
             problems.append("documents: the sample config produced no documents")
+    if folder_setting is not None:
+        problems += folder_escape_problems(connector, folder_setting, sample_config or {})
+    return problems
+
+
+def _trial_run(connector: type[Connector], config: Mapping[str, Any], paths: Path) -> SyncReport:
+    with (
+        tempfile.TemporaryDirectory(prefix="ccf-conformance-") as directory,
+        ConnectorHarness(
+            connector,
+            config,
+            directory=directory,
+            options=SyncOptions(error_budget=1.0),
+            paths_relative_to=paths,
+        ) as harness,
+    ):
+        return harness.run(check=False).report
+
+
+def folder_escape_problems(
+    connector: type[Connector], folder_setting: str, base_config: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Problems when a connector reading a folder indexes files outside it through symbolic links.
+
+    Builds a folder with ordinary files and with links (to a file and to a folder) pointing
+    outside it, sets ``folder_setting`` to that folder (on top of ``base_config``), runs the
+    connector and reports every document whose id or text comes from outside. The files use
+    the extensions ``.md``, ``.txt`` and ``.html``.
+    """
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="ccf-folder-check-") as scratch:
+        root = Path(scratch)
+        outside, folder = root / "outside", root / "folder"
+        (outside / "dir").mkdir(parents=True)
+        (folder / "sub").mkdir(parents=True)
+        for extension in ("md", "txt", "html"):
+            (outside / f"secret.{extension}").write_text(f"{OUTSIDE_MARKER}\n", encoding="utf-8")
+            (outside / "dir" / f"nested.{extension}").write_text(f"{OUTSIDE_MARKER}\n", encoding="utf-8")
+            (folder / f"inside.{extension}").write_text("inside the folder\n", encoding="utf-8")
+            (folder / f"link.{extension}").symlink_to(outside / f"secret.{extension}")
+        (folder / "sub" / "linked-dir").symlink_to(outside / "dir", target_is_directory=True)
+        config = {**(base_config or {}), folder_setting: str(folder)}
+        with (
+            tempfile.TemporaryDirectory(prefix="ccf-conformance-") as directory,
+            ConnectorHarness(connector, config, directory=directory) as harness,
+        ):
+            run = harness.run(check=False)
+            if run.report.error:
+                problems.append(f"folder: a folder with symbolic links made the run fail: {run.report.error}")
+            for document in run.documents():
+                if "link" in document.id or OUTSIDE_MARKER in (document.text or ""):
+                    problems.append(
+                        f"folder: document {document.id!r} comes from outside {folder_setting!r} through a "
+                        "symbolic link; resolve each path and skip it unless it stays inside the folder"
+                    )
     return problems
 
 
@@ -192,10 +321,17 @@ def assert_conformant(
     *,
     sample_config: Mapping[str, Any] | None = None,
     require_entry_point: bool = True,
+    folder_setting: str | None = None,
 ) -> None:
-    """Raise ``AssertionError`` listing every convention the connector breaks."""
+    """Raise ``AssertionError`` listing every convention the connector breaks.
+
+    See :func:`conformance_problems` for the checks and the arguments.
+    """
     problems = conformance_problems(
-        connector, sample_config=sample_config, require_entry_point=require_entry_point
+        connector,
+        sample_config=sample_config,
+        require_entry_point=require_entry_point,
+        folder_setting=folder_setting,
     )
     if problems:
         raise AssertionError(f"{connector.__qualname__} is not conformant:\n" + "\n".join(problems))

@@ -89,6 +89,34 @@ def _has_control_characters(value: str) -> bool:
     return any(unicodedata.category(ch).startswith("C") for ch in value)
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _undecodable_bytes(value: str) -> str:
+    """The bytes Python kept as lone surrogates (``os.fsdecode`` of a non-UTF-8 name), as ``0xE9, ...``."""
+    found = [f"0x{ord(ch) - 0xDC00:02X}" for ch in value if "\udc80" <= ch <= "\udcff"]
+    return ", ".join(dict.fromkeys(found))
+
+
+def escape_undecodable(value: str) -> str:
+    """``value`` with bytes that are not UTF-8 (kept as lone surrogates) written as ``\\xE9``.
+
+    A file name in another encoding reaches Python as such surrogates; printed as they are they
+    become raw bytes on a terminal, or an encoding error.
+    """
+    if not _SURROGATES.search(value):
+        return value
+    return "".join(_escaped_character(ch) for ch in value)
+
+
+def _escaped_character(ch: str) -> str:
+    if "\udc80" <= ch <= "\udcff":
+        return f"\\x{ord(ch) - 0xDC00:02x}"
+    if "\ud800" <= ch <= "\udfff":
+        return f"\\u{ord(ch):04x}"
+    return ch
+
+
 def document_problems(document: Document, content_type: ContentType | None = None) -> list[str]:
     """Every rule the document breaks, as ``rule: explanation`` strings (empty when valid).
 
@@ -105,7 +133,13 @@ def document_problems(document: Document, content_type: ContentType | None = Non
 
 def _check_id_and_title(document: Document, limits: QBusinessLimits, problems: list[str]) -> None:
     doc_id = document.id
-    if not limits.id_min <= len(doc_id) <= limits.id_max:
+    undecodable = _undecodable_bytes(doc_id)
+    if undecodable:
+        problems.append(
+            f"id characters: not valid UTF-8 text (bytes {undecodable} in '{escape_undecodable(doc_id)}'); "
+            "a file name in another encoding? Rename the file, or build the id from text"
+        )
+    elif not limits.id_min <= len(doc_id) <= limits.id_max:
         problems.append(f"id length: must be {limits.id_min}-{limits.id_max} characters, is {len(doc_id)}")
     elif _has_control_characters(doc_id):
         problems.append("id characters: must not contain control or format characters")

@@ -13,6 +13,7 @@ from ccf_runner.commands.backend import backend, checkpoint, connectors, jobs
 
 
 @click.group(name="ccf", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="ccf-framework", prog_name="ccf", message="%(prog)s %(version)s")
 def main() -> None:
     """Search the local index, inspect what ccf-run wrote, and manage connectors and jobs in the CCF API."""
 

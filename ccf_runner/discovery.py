@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ccf_core.errors import CCFError, ConnectorNotFoundError
@@ -54,8 +56,9 @@ def installed() -> Installed:
         RunnerError: when a plugin's registration hook fails (exit FAILED).
     """
     pm = get_plugin_manager()
+    connectors = _registry(pm).all()  # first: a plugin whose registration fails becomes a load error
     errors = {name: str(error) for name, error in pm.load_errors().items()}
-    return Installed(_registry(pm).all(), errors)
+    return Installed(connectors, errors)
 
 
 def find_connector(name: str) -> ConnectorInfo:
@@ -67,16 +70,17 @@ def find_connector(name: str) -> ConnectorInfo:
             provides it.
     """
     pm = get_plugin_manager()
+    registry = _registry(pm)  # first: a plugin whose registration fails becomes a load error
     plugin = pm.plugin_infos.get(name)
     if plugin is not None and plugin.error is not None:
         raise RunnerError(str(plugin.error), exit_codes.FAILED) from plugin.error
-    registry = _registry(pm)
     try:
         return registry.get(name)
     except ConnectorNotFoundError:
         pass
     found = Installed(registry.all(), {n: str(e) for n, e in pm.load_errors().items()})
-    lines = [f"no connector named {name!r} is installed"]
+    guess = did_you_mean(name, [info.name for info in found.connectors])
+    lines = [f"no connector named {name!r} is installed{guess}"]
     if found.connectors:
         lines += ["installed connectors:", plain_table(CONNECTOR_HEADERS, found.connector_rows())]
     else:
@@ -85,3 +89,11 @@ def find_connector(name: str) -> ConnectorInfo:
         lines.append("plugins that failed to load:")
         lines += [f"  {plugin_name}: {error}" for plugin_name, error in found.error_rows()]
     raise RunnerError("\n".join(lines), exit_codes.CONNECTOR_NOT_FOUND)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` naming the closest candidates, or an empty string when none is close."""
+    close = difflib.get_close_matches(word, list(candidates), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(repr(candidate) for candidate in close) + "?"

@@ -8,7 +8,8 @@ SUCCESS = 0
 FAILED = 1
 #: The command line was wrong (click's own usage errors).
 USAGE = 2
-#: The run completed, but some documents were rejected; they are listed in the report and retried next run.
+#: The run completed, but some documents were rejected or some of the source could not be listed; both
+#: are listed in the report, and retried next run.
 COMPLETED_WITH_REJECTED_DOCUMENTS = 3
 #: The configuration is invalid (connector settings, destination or state options); nothing was done.
 BAD_CONFIGURATION = 4
@@ -25,7 +26,8 @@ Exit codes:
   {SUCCESS:<4} succeeded: every document was synced
   {FAILED:<4} failed: nothing deleted, checkpoint not saved (see the report's error)
   {USAGE:<4} wrong command line
-  {COMPLETED_WITH_REJECTED_DOCUMENTS:<4} completed, but some documents were rejected (listed in the report)
+  {COMPLETED_WITH_REJECTED_DOCUMENTS:<4} completed, but documents were rejected or parts of the source
+       could not be listed (both named in the report)
   {BAD_CONFIGURATION:<4} invalid configuration: nothing was done
   {CONNECTOR_NOT_FOUND:<4} no such connector installed (see --list)
   {LOCKED:<4} another run of this connector on the same state is under way: nothing done

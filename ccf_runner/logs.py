@@ -7,18 +7,22 @@ and run id once :func:`log_context` has set them, and any string registered with
 
 from __future__ import annotations
 
+import base64
 import contextvars
+import json
 import logging
 import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Literal, TextIO
+from urllib.parse import quote, quote_plus
 
 from ccf_core.logjson import RECORD_ATTRIBUTES, JsonFormatter
+from ccf_core.validation import escape_undecodable
 
 #: The runner's own logger. It is named after the program so that a text line reads
-#: ``ccf-run: ...``; its notices (the destination line) are shown whatever ``--log-level`` says.
+#: ``ccf-run: ...``; like every other logger it follows ``--log-level``.
 RUNNER_LOGGER = "ccf-run"
 #: What replaces a secret value.
 MASK = "***"
@@ -29,6 +33,8 @@ _context: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.Context
     "ccf_log_context", default=None
 )
 _secrets: set[str] = set()
+#: Encoded forms shorter than this are not masked (they would match ordinary text).
+_SHORTEST_ENCODED_FORM = 6
 _secrets_lock = threading.Lock()
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=`` and goes in JSON.
@@ -39,10 +45,33 @@ _CONTEXT_FIELDS = ("connector", "run_id")
 
 
 def register_secret(value: str) -> None:
-    """Mask ``value`` in every log line from now on (empty strings are ignored)."""
+    """Mask ``value`` and its common encodings in every log line from now on (empty strings are ignored).
+
+    The encodings are those a secret takes inside URLs, JSON and headers: URL-encoded (``quote``,
+    ``quote_plus``), JSON-escaped, and base64 (standard and URL-safe, at every byte alignment, so
+    the token inside ``base64("user:token")`` of a Basic header is masked too).
+    """
     if value:
+        forms = secret_forms(value)
         with _secrets_lock:
-            _secrets.add(value)
+            _secrets.update(forms)
+
+
+def secret_forms(value: str) -> set[str]:
+    """``value`` and the encoded forms of it that :func:`register_secret` masks."""
+    forms = {value, quote(value, safe=""), quote(value), quote_plus(value), json.dumps(value)[1:-1]}
+    forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
+    raw = value.encode("utf-8")
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        for offset in range(3):
+            encoded = encode(b"\0" * offset + raw).decode("ascii").rstrip("=")
+            # Characters that also carry bits of the bytes around the secret are left out.
+            start = (offset * 8 + 5) // 6
+            end = ((offset + len(raw)) * 8) // 6
+            part = encoded[start:end]
+            if len(part) >= _SHORTEST_ENCODED_FORM:
+                forms.add(part)
+    return {form for form in forms if form}
 
 
 def forget_secrets() -> None:
@@ -85,7 +114,7 @@ class SecretMaskingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the record in place; never drops it."""
-        record.msg = mask_secrets(record.getMessage())
+        record.msg = escape_undecodable(mask_secrets(record.getMessage()))
         record.args = None
         for key, value in list(vars(record).items()):
             if key not in RECORD_ATTRIBUTES:
@@ -169,8 +198,8 @@ def default_format() -> LogFormat:
 def configure_logging(fmt: LogFormat | None = None, level: str | int = logging.INFO) -> LogFormat:
     """Send every log record to stderr in ``fmt`` (the default one when ``None``) at ``level``.
 
-    Calling it again replaces the handler it installed before. The runner's own logger
-    (:data:`RUNNER_LOGGER`) always logs at least its INFO notices.
+    Calling it again replaces the handler it installed before. Every logger, the runner's own
+    (:data:`RUNNER_LOGGER`) included, follows ``level``: ``warning`` hides the INFO lines.
 
     Returns:
         The format in use.
@@ -190,6 +219,12 @@ def configure_logging(fmt: LogFormat | None = None, level: str | int = logging.I
     handler.setFormatter(JsonFormatter() if chosen == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(numeric)
-    logging.getLogger(RUNNER_LOGGER).setLevel(min(numeric, logging.INFO))
+    logging.getLogger(RUNNER_LOGGER).setLevel(numeric)
+    # The AWS SDK's INFO lines ("Found credentials in ...") are noise; its warnings and (with
+    # --log-level debug) its details still show.
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(
+            max(numeric, logging.WARNING) if numeric > logging.DEBUG else numeric
+        )
     logging.captureWarnings(True)
     return chosen

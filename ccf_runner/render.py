@@ -7,6 +7,7 @@ is plain text, so scripts and logs never see colour codes or redrawn lines.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,6 +22,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ccf_core.report import Failure, RunStatus, SyncReport
+from ccf_core.validation import escape_undecodable
 from ccf_runner.logs import mask_secrets, mask_value
 
 #: How many ids of each kind a dry run lists in the text report (the JSON report has them all).
@@ -43,22 +45,52 @@ def masked_report(report: SyncReport) -> SyncReport:
     """A copy of ``report`` whose error and failure messages have every registered secret masked.
 
     Connectors quote URLs and exceptions, which may carry a token; both renderers below go
-    through this, so neither the text nor the JSON report shows one.
+    through this, so neither the text nor the JSON report shows one. Ids and messages holding
+    bytes that are not UTF-8 (a file name in another encoding) show them escaped (``\\xe9``).
     """
+    plan = report.plan
+    if plan is not None:
+        plan = replace(
+            plan,
+            add=[escape_undecodable(doc_id) for doc_id in plan.add],
+            update=[escape_undecodable(doc_id) for doc_id in plan.update],
+            delete=[escape_undecodable(doc_id) for doc_id in plan.delete],
+        )
     return replace(
         report,
-        error=None if report.error is None else mask_secrets(report.error),
+        error=None if report.error is None else _readable(mask_secrets(report.error)),
         failures=[
-            Failure(failure.document_id, failure.reason, mask_secrets(failure.message))
+            Failure(
+                escape_undecodable(failure.document_id),
+                failure.reason,
+                _readable(mask_secrets(failure.message)),
+            )
             for failure in report.failures
         ],
+        problems=[
+            Failure(problem.document_id, problem.reason, _readable(mask_secrets(problem.message)))
+            for problem in report.problems
+        ],
+        plan=plan,
     )
+
+
+_REPR_OF_UNDECODABLE = re.compile(r"\\udc([89a-f][0-9a-f])")
+
+
+def _readable(message: str) -> str:
+    """A message with undecodable bytes escaped, also where ``repr()`` already wrote them as ``\\udcXX``."""
+    return _REPR_OF_UNDECODABLE.sub(r"\\x\1", escape_undecodable(message))
 
 
 def report_text(report: SyncReport) -> str:
     """The report for people, secrets masked; a dry run adds its plan (counts, first ids of each kind)."""
     report = masked_report(report)
     text = report.to_text()
+    if report.dry_run:
+        text = "\n".join(
+            _dry_run_counts(report) if line.startswith("  scanned ") else line for line in text.splitlines()
+        )
     plan = report.plan
     if plan is None:
         return text
@@ -71,6 +103,15 @@ def report_text(report: SyncReport) -> str:
         if len(ids) > PLAN_IDS_SHOWN:
             lines.append(f"    ... and {len(ids) - PLAN_IDS_SHOWN} more (see --report-json)")
     return "\n".join(lines)
+
+
+def _dry_run_counts(report: SyncReport) -> str:
+    """The counters line of a dry run, in the conditional: nothing was added, it would be."""
+    return (
+        f"  scanned {report.scanned}, would add {report.added}, would update {report.updated}, "
+        f"unchanged {report.unchanged}, would delete {report.deleted}, failed {report.failed}, "
+        f"skipped {report.skipped}"
+    )
 
 
 def partial_report(connector: str, destination: str, error: str, *, dry_run: bool) -> dict[str, Any]:

@@ -18,30 +18,43 @@ import click
 from pydantic import ValidationError
 
 from ccf_core.connector import Connector, validation_problems
-from ccf_core.engine import SyncEngine, SyncOptions
+from ccf_core.engine import (
+    ListableDestination,
+    SyncEngine,
+    SyncOptions,
+    load_notes,
+    reconcile_reason,
+    state_scope,
+)
 from ccf_core.errors import ConnectorConfigError
 from ccf_core.ports import Destination, StateStore
 from ccf_core.report import RunStatus, SyncReport
 from ccf_runner import exit_codes
-from ccf_runner.discovery import CONNECTOR_HEADERS, find_connector, installed
+from ccf_runner.connector_errors import guard_connector
+from ccf_runner.destinations import DestinationRequest, choose
+from ccf_runner.discovery import find_connector
 from ccf_runner.errors import BadConfiguration, RunnerError
+from ccf_runner.listing import print_config, print_installed
 from ccf_runner.logs import RUNNER_LOGGER, LogFormat, configure_logging, log_context, register_secret
 from ccf_runner.render import (
     ProgressDisplay,
     is_terminal,
     partial_report,
     partial_report_text,
-    print_table,
     report_text,
     write_report_json,
 )
-from ccf_runner.schema import config_schema, raw_secret_values, secret_values
-from ccf_runner.settings import SettingsError, build_config, env_prefix, parse_assignment
+from ccf_runner.schema import raw_secret_values, secret_values
+from ccf_runner.settings import (
+    SettingsError,
+    build_config,
+    parse_assignment,
+    unknown_env_variables,
+)
 from ccf_runner.signals import cancel_on_signals
 from ccf_runner.targets import (
     DEFAULT_INDEX,
     DEFAULT_STATE,
-    choose_destination,
     describe_state,
     open_state,
     report_to_backend,
@@ -75,6 +88,9 @@ class RunRequest:
     report_json: str | None
     progress: bool
     qbusiness_options: dict[str, Any] = field(default_factory=dict)
+    destination: str | None = None
+    destination_config: Path | None = None
+    destination_assignments: tuple[str, ...] = ()
 
 
 def _check_assignments(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> tuple[str, ...]:
@@ -107,8 +123,39 @@ def _check_assignments(ctx: click.Context, param: click.Parameter, values: Seque
     callback=_check_assignments,
     help="Set one setting (dotted keys for nested ones); wins over CCF_<CONNECTOR>_<FIELD> and --config.",
 )
-@click.option("--list", "list_connectors", is_flag=True, help="List installed connectors and broken plugins.")
-@click.option("--show-config", metavar="NAME", help="Show the settings a connector takes, then exit.")
+@click.option(
+    "--list",
+    "list_connectors",
+    is_flag=True,
+    help="List installed connectors, destinations and broken plugins.",
+)
+@click.option(
+    "--show-config", metavar="NAME", help="Show the settings a connector (or a destination) takes, then exit."
+)
+@click.option(
+    "--destination",
+    "destination_name",
+    envvar="CCF_DESTINATION",
+    show_envvar=True,
+    metavar="NAME",
+    help="Where documents go (see --list): local, qbusiness or a plugin's destination [default: "
+    "qbusiness when its three ids are given, else local].",
+)
+@click.option(
+    "--destination-config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Settings of a plugin's destination from a YAML or JSON file.",
+)
+@click.option(
+    "--destination-set",
+    "destination_assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=_check_assignments,
+    help="One setting of a plugin's destination; wins over CCF_DESTINATION_<NAME>_<FIELD> and "
+    "--destination-config.",
+)
 @click.option(
     "--dry-run", is_flag=True, help="Print what would be added, updated and deleted; write nothing."
 )
@@ -201,6 +248,7 @@ def _check_assignments(ctx: click.Context, param: click.Parameter, values: Seque
     help="[env: CCF_CONFLICT_WAIT] How long to wait for a Q Business sync job that someone else is "
     "running before giving up (default 300). A job this connector's killed run left is stopped at once.",
 )
+@click.version_option(package_name="ccf-framework", prog_name="ccf-run", message="%(prog)s %(version)s")
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -210,6 +258,9 @@ def main(
     assignments: tuple[str, ...],
     list_connectors: bool,
     show_config: str | None,
+    destination_name: str | None,
+    destination_config: Path | None,
+    destination_assignments: tuple[str, ...],
     dry_run: bool,
     full: bool,
     allow_mass_delete: bool,
@@ -233,16 +284,24 @@ def main(
 
     Settings come from --config FILE, then CCF_<CONNECTOR>_<FIELD> environment variables, then
     --set KEY=VALUE (each overriding the one before). See --show-config NAME for a connector's settings.
+    A plugin's destination (--destination NAME) takes its settings the same way, from
+    --destination-config, CCF_DESTINATION_<NAME>_<FIELD> and --destination-set.
+
+    \b
+    Examples:
+      ccf-run --list
+      ccf-run --connector hello --set path=docs --dry-run
+      ccf-run --connector hello --set path=docs --destination jsonl --destination-set folder=out
     """
     if not (list_connectors or show_config or connector_name):
         raise click.UsageError("give --connector NAME (or --list, or --show-config NAME)")
     chosen_format = configure_logging(log_format, log_level)
     try:
         if list_connectors:
-            _print_installed()
+            print_installed()
             return
         if show_config:
-            _print_config(show_config)
+            print_config(show_config)
             return
         assert connector_name is not None
         request = RunRequest(
@@ -272,6 +331,9 @@ def main(
             },
             report_json=report_json,
             progress=chosen_format == "text" and is_terminal(sys.stderr),
+            destination=destination_name,
+            destination_config=destination_config,
+            destination_assignments=destination_assignments,
         )
         code = run(request)
     except RunnerError as err:
@@ -287,22 +349,41 @@ def run(request: RunRequest) -> int:
         RunnerError: for anything that stops the run before it starts (bad configuration,
             unknown connector, a plugin that failed to load).
     """
-    choice = choose_destination(request.index, *request.qbusiness_ids, extra=request.qbusiness_options)
+    # The connector and its settings first: a misspelled name or a bad setting is reported
+    # before the line that says where documents would go.
+    connector = guard_connector(_make_connector(request))
+    choice = choose(
+        DestinationRequest(
+            request.destination,
+            request.index,
+            request.qbusiness_ids,
+            request.qbusiness_options,
+            request.destination_config,
+            request.destination_assignments,
+        )
+    )
     dry = " (dry run: nothing will be written)" if request.options.dry_run else ""
-    logger.info(
+    first_line = (
         "connector %s -> %s, %s%s",
         request.connector,
         choice.description,
         describe_state(request.state),
         dry,
     )
-    connector = _make_connector(request)
-    destination = choice.create()
     try:
-        state = open_state(request.state)
+        destination = choice.create(dry_run=request.options.dry_run)
     except BadConfiguration:
+        logger.info(*first_line)
+        raise
+    try:
+        state = open_state(request.state, dry_run=request.options.dry_run)
+    except BadConfiguration:
+        logger.info(*first_line)
         _shutdown(destination)
         raise
+    # The first line also says when the state and the index disagree (the run then reconciles).
+    notice = "" if request.options.dry_run else _reconcile_notice(connector, destination, state)
+    logger.info(first_line[0] + "%s", *first_line[1:], notice)
     try:
         report = _sync(request, connector, destination, state)
     except KeyboardInterrupt:
@@ -324,6 +405,20 @@ def run(request: RunRequest) -> int:
     return STATUS_EXIT_CODES[report.status]
 
 
+def _reconcile_notice(connector: Connector, destination: Destination, state: StateStore) -> str:
+    """The first line's warning when the state and the destination disagree (see the engine)."""
+    if not isinstance(destination, ListableDestination):
+        return ""
+    reason = reconcile_reason(
+        destination, load_notes(state, state_scope(connector.name, destination)), connector.name
+    )
+    return (
+        f"; state and index disagree ({reason}): full reconcile, every document is sent again"
+        if reason
+        else ""
+    )
+
+
 def _publish(request: RunRequest, text: str, report: SyncReport | dict[str, Any]) -> None:
     """Print the text report (unless the JSON one goes to stdout) and write the JSON one if asked."""
     if request.report_json != "-":
@@ -335,6 +430,8 @@ def _publish(request: RunRequest, text: str, report: SyncReport | dict[str, Any]
 def _make_connector(request: RunRequest) -> Connector:
     info = find_connector(request.connector)
     connector_class = info.connector_class
+    for warning in unknown_env_variables(request.connector, connector_class.Config):
+        logger.warning("%s", warning)
     raw = build_config(
         request.connector,
         connector_class.Config,
@@ -392,39 +489,3 @@ def _shutdown(destination: Destination) -> None:
             shutdown()
         except Exception:
             logger.debug("shutting down %s failed", destination.name, exc_info=True)
-
-
-def _print_installed() -> None:
-    found = installed()
-    if found.connectors:
-        print_table(CONNECTOR_HEADERS, found.connector_rows(), title="Installed connectors")
-    else:
-        click.echo("No connectors are installed: install a plugin such as ccf-connector-<name>.")
-    if found.load_errors:
-        click.echo()
-        print_table(("PLUGIN", "ERROR"), found.error_rows(), title="Plugins that failed to load")
-
-
-def _print_config(name: str) -> None:
-    info = find_connector(name)
-    connector_class = info.connector_class
-    about = f": {connector_class.description}" if connector_class.description else ""
-    click.echo(f"{name} ({info.sync_mode} sync){about}")
-    click.echo(
-        f"Settings, from --config FILE, then {env_prefix(name)}<FIELD> environment variables, "
-        "then --set FIELD=VALUE:"
-    )
-    rows: list[tuple[Any, ...]] = [
-        (
-            field.name,
-            f"{field.type} (secret)" if field.secret else field.type,
-            field.default,
-            field.env,
-            field.description,
-        )
-        for field in config_schema(name, connector_class.Config)
-    ]
-    if rows:
-        print_table(("FIELD", "TYPE", "DEFAULT", "ENVIRONMENT", "DESCRIPTION"), rows)
-    else:
-        click.echo("  (none: this connector takes no settings)")

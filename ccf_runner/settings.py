@@ -9,11 +9,16 @@ A connector's raw config is merged from three places, each overriding the one be
 
 Values from the environment and ``--set`` are read as YAML, so numbers, booleans and lists work,
 except where the field is a string (``str``, ``SecretStr``, a path, a string enum): there the text
-is taken as it is, so a token made of digits stays a string.
+is taken as it is, so a token made of digits stays a string. A list field also takes
+comma-separated items (``patterns=**/*.md,**/*.txt``); a map takes one key per flag or variable
+(``--set members.admins=alice`` or ``CCF_HELLO_MEMBERS__ADMINS=alice``) or a YAML ``{k: v}``.
+
+:data:`LISTS_AND_MAPS_HELP` says this to users (``ccf-run --show-config``).
 """
 
 from __future__ import annotations
 
+import difflib
 import enum
 import json
 import os
@@ -34,6 +39,13 @@ ENV_PREFIX = "CCF_"
 ENV_NESTING = "__"
 
 _NOT_FOUND = object()
+
+#: How lists and maps are written in ``--set`` and environment variables (``--show-config`` prints it).
+LISTS_AND_MAPS_HELP = (
+    "Lists: comma-separated (--set patterns=**/*.md,**/*.txt) or YAML ([a, b]). "
+    "Maps: one key per flag (--set members.admins=alice) or variable "
+    "(CCF_<CONNECTOR>_MEMBERS__ADMINS=alice), or YAML ({admins: [alice]})."
+)
 
 
 class SettingsError(BadConfiguration):
@@ -181,10 +193,57 @@ def parse_value(raw: str, model: type[BaseModel], path: list[str]) -> Any:
         return raw
     if raw == "":
         return raw
+    item = _list_item_type(annotation) if annotation is not _NOT_FOUND else _NOT_FOUND
+    if item is not _NOT_FOUND and not raw.lstrip().startswith("["):
+        # A list written the way people type it: a,b,c (the YAML form [a, b] still works).
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
+        return [part if _is_string_type(item) else _yaml_or_text(part) for part in parts]
+    return _yaml_or_text(raw)
+
+
+def _yaml_or_text(raw: str) -> Any:
     try:
         return yaml.safe_load(raw)
     except yaml.YAMLError:
         return raw
+
+
+def _list_item_type(annotation: Any) -> Any:
+    """The item type when ``annotation`` is a list, set or tuple (``Any`` when unparameterised)."""
+    for member in annotation_members(annotation):
+        origin = get_origin(member) or member
+        if isinstance(origin, type) and issubclass(origin, (list, set, frozenset, tuple)):
+            args = [arg for arg in get_args(member) if arg is not Ellipsis]
+            return args[0] if args else Any
+    return _NOT_FOUND
+
+
+def unknown_env_variables(
+    connector: str, model: type[BaseModel], environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """Warnings for ``CCF_<CONNECTOR>_*`` variables that name no field of ``model``, with a guess.
+
+    :func:`config_from_env` ignores such variables; a misspelled one would otherwise change
+    nothing without a word.
+    """
+    environ = os.environ if environ is None else environ
+    prefix = env_prefix(connector)
+    fields = {name.upper() for name, _ in _field_keys(model)}
+    warnings = []
+    for variable in sorted(environ):
+        if not variable.upper().startswith(prefix):
+            continue
+        top = variable[len(prefix) :].split(ENV_NESTING)[0].upper()
+        if top in fields:
+            continue
+        close = difflib.get_close_matches(top, sorted(fields), n=1, cutoff=0.6)
+        guess = f"; did you mean {prefix}{close[0]}?" if close else ""
+        known = ", ".join(f"{prefix}{field}" for field in sorted(fields)) or "none"
+        warnings.append(
+            f"environment variable {variable} is ignored: connector {connector!r} has no field "
+            f"{top.lower()!r}{guess} (its variables: {known})"
+        )
+    return warnings
 
 
 def _assign(config: dict[str, Any], path: list[str], value: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from ccf_core.errors import CCFError, DestinationNotFoundError
 from ccf_core.plugins import destination_registry
-from ccf_core.ports import Destination, StateStore
+from ccf_core.ports import BatchLimits, Destination, StateStore
 from ccf_core.report import SyncReport
 from ccf_core.state.sqlite import SqliteStateStore
 from ccf_runner.errors import BadConfiguration
@@ -47,18 +47,47 @@ class DestinationChoice:
     description: str
     options: dict[str, Any] = field(default_factory=dict)
 
-    def create(self) -> Destination:
+    def create(self, *, dry_run: bool = False) -> Destination:
         """Build the destination through the destination registry.
+
+        A dry run of the local index that does not exist yet gets a stand-in instead, so that
+        a dry run creates no file: it would add everything, and writes nothing.
 
         Raises:
             BadConfiguration: when no plugin registered it (e.g. ``qbusiness`` is not installed).
         """
+        if dry_run and self.name == "local" and not Path(self.options["path"]).exists():
+            return MissingLocalIndex(Path(self.options["path"]))
         try:
             return destination_registry().create(self.name, **self.options)
         except DestinationNotFoundError as err:
             raise BadConfiguration(f"destination {self.name!r} is not available: {err}") from err
         except (CCFError, TypeError, OSError, sqlite3.Error) as err:
             raise BadConfiguration(f"cannot set up destination {self.description}: {err}") from err
+
+
+class MissingLocalIndex:
+    """A local index that does not exist yet, standing in for one during a dry run.
+
+    It has the name and identity the real index will have (so the state is read under the same
+    scope) and refuses every write: a dry run never writes.
+    """
+
+    name = "local"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.identity = f"local:{path.resolve()}"
+        self.limits = BatchLimits()
+
+    def describe(self) -> str:
+        """Where the index will be."""
+        return f"local index {self.path} (does not exist yet)"
+
+    def _refuse(self, *args: object) -> Any:
+        raise CCFError("a dry run writes nothing to the local index")
+
+    open = put_documents = delete_documents = put_groups = delete_groups = close = _refuse
 
 
 def choose_destination(
@@ -125,21 +154,35 @@ def describe_state(state: str) -> str:
     return f"sqlite state {state}"
 
 
-def open_state(state: str) -> StateStore:
+def open_state(state: str, *, dry_run: bool = False) -> StateStore:
     """Open the state store: the CCF backend for ``api``, else the SQLite file at ``state``.
 
+    A dry run whose SQLite file does not exist yet reads an empty state in memory instead of
+    creating the file.
+
     Raises:
-        BadConfiguration: when the store cannot be opened.
+        BadConfiguration: when the store cannot be opened, or ``api`` has no AWS credentials.
     """
     describe_state(state)
     if state == STATE_API:
+        import boto3
+
         from ccf_core.api.client import CCFClient
         from ccf_core.state.api import ApiStateStore
+
+        if boto3.Session().get_credentials() is None:
+            raise BadConfiguration(
+                "--state api: no AWS credentials found to sign requests to the CCF API; set AWS_PROFILE "
+                "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where a role provides them "
+                f"(a backend job's container has one); or keep state in a file (--state {DEFAULT_STATE})"
+            )
 
         try:
             return ApiStateStore(CCFClient.from_environment())
         except CCFError as err:
             raise BadConfiguration(f"--state api: cannot reach the CCF API: {err}") from err
+    if dry_run and not Path(state).exists():
+        return SqliteStateStore(":memory:")
     try:
         return SqliteStateStore(state)
     except (OSError, sqlite3.Error) as err:

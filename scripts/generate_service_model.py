@@ -15,7 +15,8 @@ Mapping: each operation's ``operationId`` is the botocore operation; path parame
 ``uri`` members, query parameters ``querystring`` members (``max_results``/``next_token`` on
 every List), body properties top-level members. Component schemas become shapes of the same
 name; inline objects are named after their parent and property. Free-form objects
-(``configuration``) are document shapes, ``additionalProperties`` schemas maps. Each error type
+(``configuration``) are document shapes, ``additionalProperties`` schemas maps (documents if
+their values may be null). Each error type
 of ``info.x-ccf-service-model.errors`` is an exception shape with its HTTP status, so a
 ``ClientError``'s code is the error type and ``client.exceptions.ConflictException`` works.
 """
@@ -119,7 +120,8 @@ class _Builder:
     def _object(self, name: str, schema: dict[str, Any]) -> str:
         properties: dict[str, Any] = schema.get("properties", {})
         extra = schema.get("additionalProperties")
-        if not properties and isinstance(extra, dict):
+        # A map whose values may be null is a document: botocore refuses None in a map.
+        if not properties and isinstance(extra, dict) and not extra.get("nullable"):
             self.shapes[name] = {"type": "map"}
             value = self.shape_for(extra, f"{name}Value")
             self.shapes.setdefault("String", {"type": "string"})

@@ -32,8 +32,25 @@ from ccf_core.api.service_model import create_client
 ENDPOINT_VARIABLE = "CUSTOM_CONNECTOR_FRAMEWORK_API_ENDPOINT"
 CONNECTOR_ID_VARIABLE = "CUSTOM_CONNECTOR_FRAMEWORK_CUSTOM_CONNECTOR_ID"
 JOB_ID_VARIABLE = "CUSTOM_CONNECTOR_JOB_ID"
+#: The access token of a local backend started with ``ccf backend serve --token``.
+TOKEN_VARIABLE = "CCF_API_TOKEN"  # noqa: S105 - the variable's name, not a token
 
 _METRIC_NAMES = tuple(JobMetrics.model_fields)
+
+
+def add_bearer_token(ccf_client: Any, token: str) -> Any:
+    """Send ``Authorization: Bearer <token>`` on every request of ``ccf_client``; the client.
+
+    For a local backend started with ``--token``: it checks the token and no SigV4 signature, so
+    the token replaces the signature's header once the request is signed.
+    """
+    header = f"Bearer {token}"
+
+    def send_token(request: Any, **_: Any) -> None:
+        request.headers["Authorization"] = header
+
+    ccf_client.meta.events.register_last("before-send", send_token)
+    return ccf_client
 
 
 class DocumentsMap(BaseModel):
@@ -65,15 +82,22 @@ class CCFClient:
         job_id: str | None = None,
         region_name: str | None = None,
         session: Any = None,
+        token: str | None = None,
     ) -> CCFClient:
-        """A client for the API at ``endpoint_url``, with the usual AWS credential chain."""
-        return cls(
-            create_client(endpoint_url, region_name=region_name, session=session), connector_id, job_id
-        )
+        """A client for the API at ``endpoint_url``, with the usual AWS credential chain.
+
+        With ``token``, every request carries it as a bearer token (a local backend's ``--token``).
+        """
+        client = create_client(endpoint_url, region_name=region_name, session=session)
+        if token:
+            add_bearer_token(client, token)
+        return cls(client, connector_id, job_id)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> CCFClient:
         """A client from the variables the orchestrator gives a job's container.
+
+        ``CCF_API_TOKEN``, when set, is sent as a bearer token (a local backend's ``--token``).
 
         Raises:
             CCFApiError: a required variable is missing.
@@ -87,6 +111,7 @@ class CCFClient:
             env[CONNECTOR_ID_VARIABLE],
             job_id=env.get(JOB_ID_VARIABLE) or None,
             region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            token=env.get(TOKEN_VARIABLE) or None,
         )
 
     @property

@@ -18,6 +18,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ccf_core.api.secret_values import credential_problem, secret_advice
+
 # -- id formats and patterns -------------------------------------------------------------------
 
 #: ``cc-`` + 12 lowercase hex digits (15 characters). The upstream schema says ``{11}`` but length
@@ -40,6 +42,8 @@ SECRET_REFERENCE_PATTERN = (
 )
 #: The name a secret reference is known by (an environment variable or a configuration key path).
 SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$"  # noqa: S105 - a pattern
+#: A StartCustomConnectorJob idempotency token (a UUID fits).
+CLIENT_TOKEN_PATTERN = r"^[A-Za-z0-9._:-]+$"  # noqa: S105 - a pattern
 CONNECTOR_ARN_PATTERN = r"^arn:aws:ccf:[a-z0-9-]+:\d{12}:custom-connector/cc-[0-9a-f]{12}$"
 
 # -- limits ------------------------------------------------------------------------------------
@@ -64,7 +68,9 @@ MAX_ENVIRONMENT_VARIABLES = 50
 MAX_ENVIRONMENT_VALUE_LENGTH = 4096
 MAX_SECRET_REFERENCES = 50
 MAX_NEXT_TOKEN_LENGTH = 2048
-#: Environment names a job may not set: the framework sets them for the container.
+#: Prefixes of the variables the framework sets for a job's container. A job may name them (the
+#: upstream API accepts every name matching ENVIRONMENT_NAME_PATTERN, and its GitLab example sends
+#: ``AWS_DATA_PATH``), but the framework's own values win.
 RESERVED_ENVIRONMENT_PREFIXES = ("CUSTOM_CONNECTOR_", "AWS_")
 MIN_TIMEOUT_SECONDS = 60
 MAX_TIMEOUT_SECONDS = 604_800
@@ -125,17 +131,14 @@ ImageUri = Annotated[str, Field(min_length=20, max_length=2048, pattern=IMAGE_UR
 QBusinessId = Annotated[str, Field(pattern=QBUSINESS_ID_PATTERN)]
 DocumentId = Annotated[str, Field(min_length=1, max_length=MAX_DOCUMENT_ID_LENGTH)]
 Checksum = Annotated[str, Field(min_length=MIN_CHECKSUM_LENGTH, max_length=MAX_CHECKSUM_LENGTH)]
+ClientToken = Annotated[str, Field(min_length=1, max_length=64, pattern=CLIENT_TOKEN_PATTERN)]
 SecretReference = Annotated[str, Field(max_length=2048, pattern=SECRET_REFERENCE_PATTERN)]
-Cpu = Annotated[float, Field(ge=1, le=16)]
-Memory = Annotated[int, Field(ge=1024, le=122880)]
-Timeout = Annotated[int, Field(ge=MIN_TIMEOUT_SECONDS, le=MAX_TIMEOUT_SECONDS)]
+Cpu = Annotated[float, Field(ge=1, le=16, strict=True)]
+Memory = Annotated[int, Field(ge=1024, le=122880, strict=True)]
+Timeout = Annotated[int, Field(ge=MIN_TIMEOUT_SECONDS, le=MAX_TIMEOUT_SECONDS, strict=True)]
 Count = Annotated[int, Field(ge=0)]
 #: A reported counter: a real integer (not a bool or a numeric string), small enough for DynamoDB.
 MetricCount = Annotated[int, Field(ge=0, le=10**15, strict=True)]
-
-#: Environment variable names that look like secrets: their values belong in Secrets Manager or
-#: SSM, referenced by the connector's ``secret_references``, never in a job's plain environment.
-SECRET_LOOKING_NAME = re.compile(r"(?i)(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|API_KEY)")
 
 #: How deeply a connector's configuration may nest.
 MAX_CONFIGURATION_DEPTH = 32
@@ -337,23 +340,18 @@ class StartCustomConnectorJobRequest(_Request):
     """Body of StartCustomConnectorJob (optional)."""
 
     environment: Annotated[list[EnvironmentVariable], Field(max_length=MAX_ENVIRONMENT_VARIABLES)] = []
+    #: Makes a retried start safe: the same token as the connector's latest start returns that job.
+    client_token: ClientToken | None = None
 
     @field_validator("environment")
     @classmethod
     def _unique_names(cls, value: list[EnvironmentVariable]) -> list[EnvironmentVariable]:
         seen: set[str] = set()
         for variable in value:
-            if variable.name.upper().startswith(RESERVED_ENVIRONMENT_PREFIXES):
-                raise ValueError(
-                    f"variable {variable.name!r} is reserved: names starting with "
-                    f"{' or '.join(RESERVED_ENVIRONMENT_PREFIXES)} are set by the framework"
-                )
-            if SECRET_LOOKING_NAME.search(variable.name):
-                raise ValueError(
-                    f"variable {variable.name!r} looks like a secret: a job's environment is stored and "
-                    "returned in plain text; give the connector a secret reference (a Secrets Manager or "
-                    "SSM ARN in secret_references) instead"
-                )
+            problem = credential_problem(variable.name, variable.value)
+            if problem:
+                advice = secret_advice(variable.name)
+                raise ValueError(f"variable {variable.name!r} looks like a secret ({problem}): {advice}")
             if variable.name in seen:
                 raise ValueError(f"variable {variable.name!r} is given twice")
             seen.add(variable.name)
@@ -371,7 +369,7 @@ class JobMetrics(_Request):
     failed: MetricCount = 0
     skipped: MetricCount | None = None
     bytes: MetricCount | None = None
-    duration_seconds: Annotated[float, Field(ge=0, le=10**9, allow_inf_nan=False)] | None = None
+    duration_seconds: Annotated[float, Field(ge=0, le=10**9, allow_inf_nan=False, strict=True)] | None = None
 
 
 class PutCustomConnectorJobMetricsRequest(_Request):
@@ -520,6 +518,7 @@ class ErrorType(StrEnum):
     BAD_REQUEST = "BadRequestException"
     UNAUTHORIZED = "UnauthorizedException"
     NOT_FOUND = "ResourceNotFoundException"
+    METHOD_NOT_ALLOWED = "MethodNotAllowedException"
     CONFLICT = "ConflictException"
     RESOURCE_LIMIT_EXCEEDED = "ResourceLimitExceededException"
     THROTTLING = "ThrottlingException"
@@ -532,6 +531,7 @@ ERROR_STATUS: dict[ErrorType, int] = {
     ErrorType.BAD_REQUEST: 400,
     ErrorType.UNAUTHORIZED: 401,
     ErrorType.NOT_FOUND: 404,
+    ErrorType.METHOD_NOT_ALLOWED: 405,
     ErrorType.CONFLICT: 409,
     ErrorType.RESOURCE_LIMIT_EXCEEDED: 400,
     ErrorType.THROTTLING: 429,

@@ -68,6 +68,11 @@ def create_client(
 ) -> Any:
     """A boto3 ``ccf`` client for the API at ``endpoint_url`` (signed with SigV4 for ``execute-api``).
 
+    The client always uses this package's model (``api_version`` :data:`API_VERSION`, searched in
+    this package's folder first): botocore would otherwise take the highest version it finds, and
+    the upstream CCF's deploy script registers its own ``ccf`` model (api version
+    ``2025-07-09T22:47:42Z``, without paging parameters) in ``~/.aws/models``.
+
     Args:
         endpoint_url: the API's base URL (``https://{api}.execute-api.{region}.amazonaws.com/prod``
             or a local backend's ``http://127.0.0.1:8000``).
@@ -79,5 +84,21 @@ def create_client(
 
     session = session or boto3.Session()
     register_service_model(session)
+    _search_first(getattr(session, "_session", session), data_path())
     region = region_name or session.region_name or "us-east-1"
-    return session.client(SERVICE_NAME, endpoint_url=endpoint_url, region_name=region, config=config)
+    return session.client(
+        SERVICE_NAME, api_version=API_VERSION, endpoint_url=endpoint_url, region_name=region, config=config
+    )
+
+
+def _search_first(botocore_session: Any, path: str) -> None:
+    """Put ``path`` first in the session's model search path (it holds only the ``ccf`` model)."""
+    loader = botocore_session.get_component("data_loader")
+    if loader.search_paths[:1] != [path]:
+        with _lock:
+            if path in loader.search_paths:
+                loader.search_paths.remove(path)
+            loader.search_paths.insert(0, path)
+            cache = getattr(loader, "_cache", None)
+            if isinstance(cache, dict):
+                cache.clear()

@@ -1,4 +1,6 @@
-"""``ccf connectors|jobs|checkpoint|backend`` and ``ccf documents list --connector``: the CCF API.
+"""``ccf connectors|jobs|checkpoint`` and ``ccf documents list --connector``: the CCF API.
+
+``ccf backend serve`` is in :mod:`ccf_runner.commands.serve` (re-exported here as ``backend``).
 
 Every command talks to the API through the generated boto3 ``ccf`` client with the usual AWS
 credential chain (``--profile``, environment, instance role); ``--endpoint-url`` (or
@@ -11,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +22,7 @@ from urllib.parse import urlsplit
 import click
 
 from ccf_runner.commands.common import json_option
+from ccf_runner.commands.serve import backend
 from ccf_runner.render import print_json, print_table
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,13 +46,33 @@ def _api_options(*, required: bool) -> Callable[[F], F]:
             expose_value=False,
             callback=remember,
             help="The CCF API (e.g. https://ID.execute-api.REGION.amazonaws.com/prod, or the URL "
-            "`ccf backend serve` prints). Env: CCF_ENDPOINT_URL.",
+            "`ccf backend serve` prints). Needed here or in CCF_ENDPOINT_URL "
+            "(or CUSTOM_CONNECTOR_FRAMEWORK_API_ENDPOINT, as a backend job has it).",
         ),
         click.option(
-            "--region", envvar="AWS_REGION", expose_value=False, callback=remember, help="AWS region."
+            "--region",
+            envvar="AWS_REGION",
+            show_envvar=True,
+            expose_value=False,
+            callback=remember,
+            help="AWS region.",
         ),
         click.option(
-            "--profile", envvar="AWS_PROFILE", expose_value=False, callback=remember, help="AWS profile."
+            "--profile",
+            envvar="AWS_PROFILE",
+            show_envvar=True,
+            expose_value=False,
+            callback=remember,
+            help="AWS profile.",
+        ),
+        click.option(
+            "--token",
+            envvar="CCF_API_TOKEN",
+            expose_value=False,
+            callback=remember,
+            metavar="TOKEN",
+            help="The access token of a local backend started with `ccf backend serve --token`. "
+            "Env: CCF_API_TOKEN.",
         ),
     ]
 
@@ -60,10 +84,11 @@ def _api_options(*, required: bool) -> Callable[[F], F]:
     return decorate
 
 
-#: ``--endpoint-url`` (required), ``--region`` and ``--profile``, kept for :func:`make_client`.
-api_options = _api_options(required=True)
-#: The same options with ``--endpoint-url`` optional (for a command that also works locally).
-optional_api_options = _api_options(required=False)
+#: ``--endpoint-url``, ``--region`` and ``--profile``, kept for :func:`make_client`. The URL is not
+#: marked required because CCF_ENDPOINT_URL may give it; :func:`make_client` asks for it when missing.
+api_options = _api_options(required=False)
+#: The same options, for a command that also works without the API (``ccf documents list``).
+optional_api_options = api_options
 
 
 def make_client() -> Any:
@@ -71,6 +96,7 @@ def make_client() -> Any:
     import boto3
 
     from ccf_core.api import create_client
+    from ccf_core.api.client import add_bearer_token
 
     params = click.get_current_context().ensure_object(dict)
     endpoint = params.get("endpoint_url")
@@ -83,7 +109,10 @@ def make_client() -> Any:
             aws_secret_access_key="local",  # noqa: S106 - a local backend checks no signature
             region_name=params.get("region"),
         )
-    return create_client(endpoint, session=session)
+    client = create_client(endpoint, session=session)
+    if params.get("token"):
+        add_bearer_token(client, params["token"])
+    return client
 
 
 def api_errors(command: F) -> F:
@@ -247,7 +276,15 @@ def _connector_request(options: dict[str, Any]) -> dict[str, Any]:
 @json_option
 @api_errors
 def create_connector(as_json: bool, **options: Any) -> None:
-    """Create a connector (AVAILABLE, ready for jobs)."""
+    """Create a connector (AVAILABLE, ready for jobs).
+
+    \b
+    Example:
+      ccf connectors create --name wiki --connector-type webcrawler \\
+          --image-uri 123456789012.dkr.ecr.us-east-1.amazonaws.com/ccf:latest \\
+          --execution-role-arn arn:aws:iam::123456789012:role/exec \\
+          --job-role-arn arn:aws:iam::123456789012:role/job
+    """
     connector = make_client().create_custom_connector(**_connector_request(options))["connector"]
     _show(connector, as_json)
 
@@ -258,7 +295,12 @@ def create_connector(as_json: bool, **options: Any) -> None:
 @json_option
 @api_errors
 def get_connector(connector_id: str, as_json: bool) -> None:
-    """Show everything about connector CONNECTOR_ID."""
+    """Show everything about connector CONNECTOR_ID.
+
+    \b
+    Example:
+      ccf connectors get cc-0123456789ab --json
+    """
     _show(make_client().get_custom_connector(connector_id=connector_id)["connector"], as_json)
 
 
@@ -270,7 +312,12 @@ def get_connector(connector_id: str, as_json: bool) -> None:
 @json_option
 @api_errors
 def update_connector(connector_id: str, as_json: bool, removed: tuple[str, ...], **options: Any) -> None:
-    """Change only the given fields of connector CONNECTOR_ID (nested objects merge)."""
+    """Change only the given fields of connector CONNECTOR_ID (nested objects merge).
+
+    \b
+    Example:
+      ccf connectors update cc-0123456789ab --timeout 7200 --configuration '{"max_pages": 500}'
+    """
     request = _connector_request(options)
     if removed:
         request.setdefault("secret_references", {}).update(dict.fromkeys(removed))
@@ -285,7 +332,12 @@ def update_connector(connector_id: str, as_json: bool, removed: tuple[str, ...],
 @json_option
 @api_errors
 def list_connectors(max_items: int | None, as_json: bool) -> None:
-    """List connectors (every page)."""
+    """List connectors (every page).
+
+    \b
+    Example:
+      CCF_ENDPOINT_URL=http://127.0.0.1:8000 ccf connectors list
+    """
     client = make_client()
     found = list(_pages(client.list_custom_connectors, "connectors", max_items, max_results=100))
     if as_json:
@@ -311,7 +363,12 @@ def list_connectors(max_items: int | None, as_json: bool) -> None:
 @api_options
 @api_errors
 def delete_connector(connector_id: str, yes: bool) -> None:
-    """Delete connector CONNECTOR_ID with its checkpoint, document records and jobs."""
+    """Delete connector CONNECTOR_ID with its checkpoint, document records and jobs.
+
+    \b
+    Example:
+      ccf connectors delete cc-0123456789ab --yes
+    """
     if not yes:
         click.confirm(f"Delete connector {connector_id} and all its records?", abort=True)
     make_client().delete_custom_connector(connector_id=connector_id)
@@ -320,9 +377,37 @@ def delete_connector(connector_id: str, yes: bool) -> None:
 
 # -- ccf jobs ----------------------------------------------------------------------------------
 
-connector_option = click.option(
-    "--connector", "connector_id", required=True, metavar="ID", help="The connector (cc-...)."
-)
+#: The environment variable a backend connector id may come from.
+CONNECTOR_ID_VARIABLE = "CCF_CONNECTOR_ID"
+
+
+def connector_id_option(command: F) -> F:
+    """``--connector-id ID`` (or CCF_CONNECTOR_ID): a connector of the CCF backend, ``cc-`` + 12 hex.
+
+    ``--connector ID``, its old spelling, still works but is no longer shown: in ``ccf state``
+    and ``ccf-run`` ``--connector`` is a local connector *name*.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, connector_id: str | None, old_connector_option: str | None, **kwargs: Any) -> Any:
+        chosen = connector_id or old_connector_option
+        if not chosen:
+            raise click.UsageError(
+                f"give --connector-id ID (cc-..., see `ccf connectors list`) or set {CONNECTOR_ID_VARIABLE}"
+            )
+        return command(*args, connector_id=chosen, **kwargs)
+
+    wrapper = click.option("--connector", "old_connector_option", hidden=True, metavar="ID")(wrapper)
+    wrapper = click.option(
+        "--connector-id",
+        "connector_id",
+        envvar=CONNECTOR_ID_VARIABLE,
+        show_envvar=True,
+        metavar="ID",
+        help="The backend connector (cc- and 12 hex digits; `ccf connectors list` shows them).",
+    )(wrapper)
+    return wrapper  # type: ignore[return-value]
+
 
 _JOB_COLUMNS = (
     "JOB ID",
@@ -349,7 +434,7 @@ def jobs() -> None:
 
 
 @jobs.command("start")
-@connector_option
+@connector_id_option
 @click.option(
     "--env", "environment", multiple=True, metavar="NAME=VALUE", help="A variable for the job (repeatable)."
 )
@@ -357,7 +442,12 @@ def jobs() -> None:
 @json_option
 @api_errors
 def start_job(connector_id: str, environment: tuple[str, ...], as_json: bool) -> None:
-    """Start a job (refused while another job of the connector runs)."""
+    """Start a job (refused while another job of the connector runs).
+
+    \b
+    Example:
+      ccf jobs start --connector-id cc-0123456789ab --env LOG_LEVEL=debug
+    """
     variables = [{"name": name, "value": value} for name, value in _pairs(environment, "--env").items()]
     _show(
         make_client().start_custom_connector_job(connector_id=connector_id, environment=variables)["job"],
@@ -366,29 +456,113 @@ def start_job(connector_id: str, environment: tuple[str, ...], as_json: bool) ->
 
 
 @jobs.command("stop")
-@connector_option
+@connector_id_option
 @click.argument("job_id")
 @api_options
 @json_option
 @api_errors
 def stop_job(connector_id: str, job_id: str, as_json: bool) -> None:
-    """Ask job JOB_ID to stop (it becomes STOPPING, then STOPPED)."""
+    """Ask job JOB_ID to stop (it becomes STOPPING, then STOPPED).
+
+    \b
+    Example:
+      ccf jobs stop --connector-id cc-0123456789ab ccj-0123456789ab
+    """
     _show(make_client().stop_custom_connector_job(connector_id=connector_id, job_id=job_id)["job"], as_json)
 
 
 @jobs.command("get")
-@connector_option
+@connector_id_option
 @click.argument("job_id")
 @api_options
 @json_option
 @api_errors
 def get_job(connector_id: str, job_id: str, as_json: bool) -> None:
-    """Show job JOB_ID with its metrics."""
-    _show(make_client().get_custom_connector_job(connector_id=connector_id, job_id=job_id)["job"], as_json)
+    """Show job JOB_ID with its metrics (and its log file, on a local backend).
+
+    \b
+    Example:
+      ccf jobs get --connector-id cc-0123456789ab ccj-0123456789ab
+    """
+    job = make_client().get_custom_connector_job(connector_id=connector_id, job_id=job_id)["job"]
+    found = local_log(connector_id, job_id, 0, head=True)
+    if found is not None:
+        job["log_file"] = found[0]
+    _show(job, as_json)
+
+
+@jobs.command("logs")
+@connector_id_option
+@click.option("--job", "job_id", required=True, metavar="ID", help="The job (ccj-...).")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the job ends.")
+@api_options
+@api_errors
+def job_logs(connector_id: str, job_id: str, follow: bool) -> None:
+    """Print a job's output (jobs run by `ccf backend serve`; on AWS Batch they are in CloudWatch Logs).
+
+    \b
+    Example:
+      ccf jobs logs --connector-id cc-0123456789ab --job ccj-0123456789ab --follow
+    """
+    client = make_client()
+    job = client.get_custom_connector_job(connector_id=connector_id, job_id=job_id)["job"]
+    offset = 0
+    while True:
+        found = local_log(connector_id, job_id, offset)
+        if found is None:
+            raise click.ClickException(
+                "this API keeps no job logs: jobs on AWS Batch log to CloudWatch Logs (log group of the "
+                "backend's job definition); `ccf jobs logs` reads the logs of `ccf backend serve`"
+            )
+        _, data, offset = found
+        if data:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        if not follow or job["status"] in _ENDED:
+            return
+        if not data:
+            time.sleep(0.5)
+            job = client.get_custom_connector_job(connector_id=connector_id, job_id=job_id)["job"]
+
+
+_ENDED = ("SUCCEEDED", "FAILED", "STOPPED")
+
+
+def local_log(
+    connector_id: str, job_id: str, offset: int, *, head: bool = False
+) -> tuple[str, bytes, int] | None:
+    """``(path, bytes from offset, next offset)`` of a job's log on a local backend; None elsewhere.
+
+    A job the local executor has not started yet has an empty log. Any other answer (an API on AWS,
+    an older server) means there is no local log.
+    """
+    import urllib.error
+    import urllib.request
+
+    params = click.get_current_context().ensure_object(dict)
+    endpoint = str(params.get("endpoint_url") or "").rstrip("/")
+    if urlsplit(endpoint).scheme not in ("http", "https"):
+        return None
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+        f"{endpoint}/local/jobs/{connector_id}/{job_id}/log?offset={offset}", method="HEAD" if head else "GET"
+    )
+    if params.get("token"):
+        request.add_header("Authorization", f"Bearer {params['token']}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            path = response.headers.get("X-Ccf-Log-Path")
+            data = b"" if head else response.read()
+            next_offset = int(response.headers.get("X-Ccf-Log-Next-Offset") or offset + len(data))
+    except urllib.error.HTTPError as err:
+        path = err.headers.get("X-Ccf-Log-Path") if err.code == 404 else None
+        return (path, b"", offset) if path else None
+    except (OSError, ValueError):
+        return None
+    return (path, data, next_offset) if path else None
 
 
 @jobs.command("list")
-@connector_option
+@connector_id_option
 @click.option(
     "--status", type=click.Choice(["STARTED", "RUNNING", "STOPPING", "STOPPED", "FAILED", "SUCCEEDED"])
 )
@@ -397,7 +571,12 @@ def get_job(connector_id: str, job_id: str, as_json: bool) -> None:
 @json_option
 @api_errors
 def list_jobs(connector_id: str, status: str | None, max_items: int | None, as_json: bool) -> None:
-    """List a connector's jobs, newest first."""
+    """List a connector's jobs, newest first.
+
+    \b
+    Example:
+      ccf jobs list --connector-id cc-0123456789ab --status RUNNING
+    """
     client = make_client()
     params: dict[str, Any] = {"connector_id": connector_id, "max_results": 100}
     if status:
@@ -413,16 +592,20 @@ def list_jobs(connector_id: str, status: str | None, max_items: int | None, as_j
 
 
 def print_remote_documents(client: Any, connector_id: str, max_items: int | None, as_json: bool) -> None:
-    """Print a connector's document records (id, checksum, times), every page up to ``max_items``."""
-    found = list(
-        _pages(
-            client.list_custom_connector_documents,
-            "documents",
-            max_items,
-            connector_id=connector_id,
-            max_results=1000,
-        )
+    """Print a connector's document records (id, checksum, times), every page up to ``max_items``.
+
+    The notes a run keeps beside its records (``meta:...``, e.g. the sync job it started) are left out.
+    """
+    from ccf_core.state.api import META_PREFIX
+
+    pages = _pages(
+        client.list_custom_connector_documents,
+        "documents",
+        max_items,
+        connector_id=connector_id,
+        max_results=1000,
     )
+    found = [record for record in pages if not record["document_id"].startswith(META_PREFIX)]
     if as_json:
         print_json(found)
         return
@@ -439,13 +622,18 @@ def documents_remote() -> None:
 
 
 @documents_remote.command("list")
-@connector_option
+@connector_id_option
 @max_items_option
 @api_options
 @json_option
 @api_errors
 def list_remote_documents(connector_id: str, max_items: int | None, as_json: bool) -> None:
-    """List the documents recorded as synced for a connector."""
+    """List the documents recorded as synced for a connector.
+
+    \b
+    Example:
+      ccf documents list --connector-id cc-0123456789ab
+    """
     print_remote_documents(make_client(), connector_id, max_items, as_json)
 
 
@@ -458,12 +646,17 @@ def checkpoint() -> None:
 
 
 @checkpoint.command("get")
-@connector_option
+@connector_id_option
 @api_options
 @json_option
 @api_errors
 def get_checkpoint(connector_id: str, as_json: bool) -> None:
-    """Print the checkpoint's data (JSON)."""
+    """Print the checkpoint's data (JSON).
+
+    \b
+    Example:
+      ccf checkpoint get --connector-id cc-0123456789ab
+    """
     found = make_client().get_custom_connector_checkpoint(connector_id=connector_id)["checkpoint"]
     if as_json:
         print_json(found)
@@ -476,12 +669,17 @@ def get_checkpoint(connector_id: str, as_json: bool) -> None:
 
 
 @checkpoint.command("put")
-@connector_option
+@connector_id_option
 @click.argument("data", metavar="JSON")
 @api_options
 @api_errors
 def put_checkpoint(connector_id: str, data: str) -> None:
-    """Replace the checkpoint with JSON (inline, @file, or - for stdin)."""
+    """Replace the checkpoint with JSON (inline, @file, or - for stdin).
+
+    \b
+    Example:
+      ccf checkpoint put --connector-id cc-0123456789ab '{"since": "2026-01-01"}'
+    """
     value = _json_argument(data, "JSON")
     make_client().put_custom_connector_checkpoint(
         connector_id=connector_id, checkpoint_data=json.dumps(value)
@@ -490,77 +688,18 @@ def put_checkpoint(connector_id: str, data: str) -> None:
 
 
 @checkpoint.command("delete")
-@connector_option
+@connector_id_option
 @api_options
 @api_errors
 def delete_checkpoint(connector_id: str) -> None:
-    """Delete the checkpoint: the next incremental run starts from scratch."""
+    """Delete the checkpoint: the next incremental run starts from scratch.
+
+    \b
+    Example:
+      ccf checkpoint delete --connector-id cc-0123456789ab
+    """
     make_client().delete_custom_connector_checkpoint(connector_id=connector_id)
     click.echo(f"checkpoint of {connector_id} deleted")
 
 
-# -- ccf backend -------------------------------------------------------------------------------
-
-
-def _import_local_server() -> Any:
-    """``ccf_backend.local_server``, from the installed package or this checkout's infrastructure/."""
-    import importlib
-
-    try:
-        module = importlib.import_module("ccf_backend.local_server")
-    except ImportError:
-        checkout = Path(__file__).resolve().parents[2] / "infrastructure"
-        if not (checkout / "ccf_backend").is_dir():
-            raise click.ClickException("the CCF backend package (ccf_backend) is not installed") from None
-        sys.path.insert(0, str(checkout))
-        module = importlib.import_module("ccf_backend.local_server")
-    try:
-        importlib.import_module("moto")
-    except ImportError:
-        raise click.ClickException(
-            "`ccf backend serve` needs moto: pip install 'ccf-framework[local]'"
-        ) from None
-    return module
-
-
-@click.group()
-def backend() -> None:
-    """Run the CCF backend locally."""
-
-
-@backend.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    type=click.IntRange(min=0, max=65535),
-    default=8000,
-    show_default=True,
-    help="0 picks a free port.",
-)
-@click.option(
-    "--job-seconds",
-    type=click.FloatRange(min=0),
-    default=10.0,
-    show_default=True,
-    help="Fake jobs run this long (STARTED -> RUNNING -> SUCCEEDED; stopped ones end STOPPED).",
-)
-@click.option("--no-jobs", is_flag=True, help="Leave jobs as the API left them (no fake orchestrator).")
-def serve(host: str, port: int, job_seconds: float, no_jobs: bool) -> None:
-    """Serve the CCF API on HOST:PORT with an in-memory DynamoDB (moto); prints its URL first.
-
-    The same Lambda handler as in AWS, fed API Gateway events with a fake identity (account
-    123456789012); requests are not signature-checked. Data is lost when the server stops.
-    """
-    local_server = _import_local_server()
-    running = local_server.serve(host, port, job_seconds=None if no_jobs else job_seconds)
-    click.echo(running.endpoint_url)
-    sys.stdout.flush()
-    click.echo(
-        f"CCF API at {running.endpoint_url} (in-memory DynamoDB; try: ccf connectors list "
-        f"--endpoint-url {running.endpoint_url}). Ctrl-C to stop.",
-        err=True,
-    )
-    try:
-        running.wait()
-    except KeyboardInterrupt:
-        click.echo("stopped", err=True)
+__all__ = ["backend", "checkpoint", "connectors", "jobs"]

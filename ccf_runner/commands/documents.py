@@ -69,16 +69,35 @@ def documents() -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
-    "--connector",
+    "--connector-id",
     "connector_id",
     metavar="ID",
-    help="List the documents the CCF API records for backend connector ID (cc-...) instead.",
+    help="List the documents the CCF API records for backend connector ID (cc-...) instead; "
+    "needs --endpoint-url or CCF_ENDPOINT_URL.",
 )
+@click.option(
+    "--connector", "old_connector_id", hidden=True, metavar="ID"
+)  # the old spelling of --connector-id
 @optional_api_options
 @index_option
 @json_option
-def list_documents(limit: int, offset: int, connector_id: str | None, index_path: str, as_json: bool) -> None:
-    """List stored documents, by connector and id (the local index, or a backend connector's records)."""
+def list_documents(
+    *,
+    limit: int,
+    offset: int,
+    connector_id: str | None,
+    old_connector_id: str | None,
+    index_path: str,
+    as_json: bool,
+) -> None:
+    """List stored documents, by connector and id (the local index, or a backend connector's records).
+
+    \b
+    Examples:
+      ccf documents list --limit 20
+      ccf documents list --connector-id cc-0123456789ab --endpoint-url http://127.0.0.1:8000
+    """
+    connector_id = connector_id or old_connector_id
     if connector_id is not None:
         print_remote_documents(make_client(), connector_id, limit, as_json)
         return
@@ -103,7 +122,12 @@ def list_documents(limit: int, offset: int, connector_id: str | None, index_path
 @index_option
 @json_option
 def show_document(document_id: str, index_path: str, as_json: bool) -> None:
-    """Show everything the index stores for document ID: metadata, typed attributes, ACL and text."""
+    """Show everything the index stores for document ID: metadata, typed attributes, ACL and text.
+
+    \b
+    Example:
+      ccf documents show handbook/holidays.md --index .ccf/index.db
+    """
     with open_index(index_path) as index:
         document = index.get(document_id)
     if document is None:

@@ -15,6 +15,7 @@ import click
 from ccf_core.engine import split_scope
 from ccf_core.state.sqlite import SqliteStateStore
 from ccf_runner.commands.common import json_option, open_state, state_option
+from ccf_runner.discovery import did_you_mean
 from ccf_runner.render import print_json, print_table
 
 #: How a scope recorded before state was kept per destination names its destination.
@@ -52,15 +53,30 @@ def _destination_label(identity: str | None) -> str:
 
 def _no_state(connector: str, state_path: str, known: dict[str, Any]) -> str:
     listed = ", ".join(known) or "none"
-    return f"no state recorded for connector {connector!r} in {state_path} (connectors with state: {listed})"
+    return (
+        f"no state recorded for connector {connector!r} in {state_path}{did_you_mean(connector, known)} "
+        f"(connectors with state: {listed})"
+    )
 
 
 @state.command("show")
-@click.option("--connector", metavar="NAME", help="The connector (default: a summary of every connector).")
+@click.option(
+    "--connector",
+    metavar="NAME",
+    help="The connector's name, as given to ccf-run --connector (default: a summary of every connector).",
+)
 @state_option
 @json_option
 def show_state(connector: str | None, state_path: str, as_json: bool) -> None:
-    """Show, per connector and destination, the documents and groups synced, when, and the checkpoint."""
+    """Show, per connector and destination, the documents and groups synced, when, and the checkpoint.
+
+    This is the local state ccf-run keeps (--state FILE); a backend connector's state is in
+    `ccf checkpoint get --connector-id ID` and `ccf documents list --connector-id ID`.
+
+    \b
+    Example:
+      ccf state show --connector hello
+    """
     with open_state(state_path) as store:
         known = _scopes(store)
         if connector is not None and connector not in known:
@@ -114,7 +130,12 @@ def _summary_lines(summary: dict[str, Any]) -> list[str]:
 
 
 @state.command("reset")
-@click.option("--connector", required=True, metavar="NAME", help="The connector whose state to forget.")
+@click.option(
+    "--connector",
+    required=True,
+    metavar="NAME",
+    help="The name of the connector whose state to forget, as given to ccf-run --connector.",
+)
 @click.option(
     "--destination",
     metavar="IDENTITY",
@@ -126,6 +147,10 @@ def reset_state(connector: str, destination: str | None, state_path: str, yes: b
     """Forget a connector's checksums and checkpoint: its next run lists and uploads everything again.
 
     The documents already in the destinations are left as they are.
+
+    \b
+    Example:
+      ccf state reset --connector hello --yes
     """
     with open_state(state_path) as store:
         scopes = _scopes(store).get(connector, [])

@@ -69,6 +69,16 @@ class NotFound(ApiError):
     error_type = ErrorType.NOT_FOUND
 
 
+class MethodNotAllowed(ApiError):
+    """The path exists, but no operation has this method; ``allowed`` lists the ones it has."""
+
+    error_type = ErrorType.METHOD_NOT_ALLOWED
+
+    def __init__(self, message: str, allowed: list[str]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
 class Conflict(ApiError):
     """The resource is in a state that does not allow the operation."""
 

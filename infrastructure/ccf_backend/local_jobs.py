@@ -1,9 +1,10 @@
-"""A stand-in for the job orchestrator on the local backend, so a job's lifecycle can be watched.
+"""Fake jobs for ``ccf backend serve --fake-jobs SECONDS``: state changes, nothing runs.
 
-There is no AWS Batch locally. This thread moves jobs through the same conditional transitions
-the orchestrator and the job-status function use (:mod:`ccf_backend.storage.jobs`): a STARTED
-job becomes RUNNING, a RUNNING job SUCCEEDED after ``job_seconds``, and a STOPPING job STOPPED,
-freeing its connector. Nothing runs: the jobs are fake, as the seed suggests for exploring.
+The local executor (:mod:`ccf_backend.local_executor`) runs jobs for real; this thread is for
+exploring the API or a client without a plugin. It moves jobs through the same conditional
+transitions the orchestrator and the job-status function use (:mod:`ccf_backend.storage.jobs`):
+a STARTED job becomes RUNNING, a RUNNING job SUCCEEDED after ``job_seconds``, and a STOPPING job
+STOPPED, freeing its connector.
 """
 
 from __future__ import annotations
@@ -14,15 +15,10 @@ import time
 from datetime import datetime
 from typing import Any
 
-from ccf_backend.settings import get_settings
-from ccf_backend.storage import codec
 from ccf_backend.storage import jobs as jobs_dao
-from ccf_backend.storage.base import dynamodb
 from ccf_core.api.models import JobStatus
 
 logger = logging.getLogger(__name__)
-
-_ACTIVE = (JobStatus.STARTED, JobStatus.RUNNING, JobStatus.STOPPING)
 
 
 def _age_seconds(timestamp: str | None) -> float:
@@ -44,25 +40,6 @@ def advance(job: dict[str, Any], job_seconds: float) -> JobStatus | None:
     if status is JobStatus.RUNNING and _age_seconds(job.get("updated_at")) >= job_seconds:
         return JobStatus.SUCCEEDED if jobs_dao.finish_job(connector_id, job_id, JobStatus.SUCCEEDED) else None
     return None
-
-
-def active_jobs() -> list[dict[str, Any]]:
-    """Every job that is STARTED, RUNNING or STOPPING (a scan: fine for a local backend)."""
-    request: dict[str, Any] = {
-        "TableName": get_settings().jobs_table,
-        "FilterExpression": "#status IN (:a, :b, :c)",
-        "ExpressionAttributeNames": {"#status": "status"},
-        "ExpressionAttributeValues": {
-            f":{key}": {"S": s.value} for key, s in zip("abc", _ACTIVE, strict=True)
-        },
-    }
-    found: list[dict[str, Any]] = []
-    while True:
-        response = dynamodb().scan(**request)
-        found.extend(codec.plain(raw) for raw in response.get("Items", []))
-        if not response.get("LastEvaluatedKey"):
-            return found
-        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 class LocalJobRunner:
@@ -87,7 +64,7 @@ class LocalJobRunner:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                for job in active_jobs():
+                for job in jobs_dao.list_active_jobs():
                     moved = advance(job, self.job_seconds)
                     if moved is not None:
                         logger.info(

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ccf_backend import logs, service
-from ccf_backend.errors import ApiError, BadRequest, InternalError, NotFound, Unauthorized
+from ccf_backend.errors import ApiError, BadRequest, InternalError, MethodNotAllowed, NotFound, Unauthorized
 from ccf_backend.settings import get_settings
 from ccf_core.api.models import (
     CONNECTOR_ID_PATTERN,
@@ -102,10 +102,28 @@ def _body(request: Request, model: type[BaseModel]) -> Any:
             raise BadRequest("body", str(err)) from err
     if not isinstance(data, dict):
         raise BadRequest("body", "must be a JSON object")
+    _refuse_nulls(data, "")
     try:
         return model.model_validate(data)
     except ValidationError as err:
         raise BadRequest.from_validation(err) from err
+
+
+#: Free-form objects whose values may be null (a JSON Merge Patch removes a key with null).
+_NULLABLE_CONTENT = ("configuration", "secret_references")
+
+
+def _refuse_nulls(data: dict[str, Any], prefix: str, depth: int = 0) -> None:
+    """A null where the spec has no null is a 400 (an absent field is how a value is kept).
+
+    Request objects nest three levels at most; anything deeper is refused by the model.
+    """
+    for name, value in data.items():
+        field = f"{prefix}.{name}" if prefix else str(name)
+        if value is None:
+            raise BadRequest(field, "must not be null; leave the field out instead")
+        if isinstance(value, dict) and depth < 3 and not (depth == 0 and name in _NULLABLE_CONTENT):
+            _refuse_nulls(value, field, depth + 1)
 
 
 def _no_constant(name: str) -> Any:
@@ -257,13 +275,24 @@ ROUTES: tuple[Route, ...] = (
 
 
 def match(method: str, path: str) -> tuple[Route, list[str]]:
-    """The route for ``method`` and ``path`` and the path's id segments; a 404 if none."""
+    """The route for ``method`` and ``path`` and the path's id segments.
+
+    Raises:
+        MethodNotAllowed: the path exists with other methods only (a 405 with ``Allow``).
+        NotFound: no operation has this path.
+    """
     start = path.find("/api/v1/")
     relative = path[start:] if start >= 0 else path
+    allowed: list[str] = []
     for route in ROUTES:
         found = route.pattern.match(relative)
         if found and route.method == method:
             return route, list(found.groups())
+        if found:
+            allowed.append(route.method)
+    if allowed:
+        methods = ", ".join(allowed)
+        raise MethodNotAllowed(f"{method} is not an operation of {relative}; use {methods}", allowed)
     raise NotFound(f"no operation for {method} {relative}")
 
 
@@ -276,6 +305,8 @@ def response(
         headers["x-amzn-RequestId"] = request_id
     if error is not None:
         headers["x-amzn-ErrorType"] = error.error_type.value
+    if isinstance(error, MethodNotAllowed):
+        headers["Allow"] = ", ".join(error.allowed)
     return {
         "statusCode": status,
         "headers": headers,

@@ -11,6 +11,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,19 +45,17 @@ from ccf_core.api.models import (
     StartCustomConnectorJobRequest,
     UpdateCustomConnectorRequest,
 )
+from ccf_core.api.secret_values import credential_problem, secret_advice
 
 logger = logging.getLogger(__name__)
 
 Result = tuple[int, dict[str, Any] | None]
 _UPDATE_ATTEMPTS = 10
-#: Fields that change how a job runs: they cannot change while one runs.
-_EXECUTION_FIELDS = (
-    "container_properties",
-    "connector_type",
-    "configuration",
-    "qbusiness",
-    "secret_references",
-)
+#: Fields that cannot change while a job runs (409 while IN_USE). The running job saves the
+#: checkpoint and document checksums of the plugin it runs when it ends; another plugin must not
+#: inherit them. Every other field may change at any time and applies to the next job (a running
+#: job already has its container, environment and secrets).
+_FIXED_WHILE_IN_USE = ("connector_type",)
 
 
 @dataclass(frozen=True)
@@ -147,11 +146,30 @@ def _next_token(operation: str, scope: str, last: dict[str, Any] | None, filters
 # -- connectors --------------------------------------------------------------------------------
 
 
+def check_roles(container_properties: dict[str, Any]) -> None:
+    """Refuse a job or execution role that is not in the backend's allow-lists (400 naming it)."""
+    settings = get_settings()
+    for name, allowed, variable in (
+        ("job_role_arn", settings.allowed_job_role_arns, "CCF_ALLOWED_JOB_ROLE_ARNS"),
+        ("execution_role_arn", settings.allowed_execution_role_arns, "CCF_ALLOWED_EXECUTION_ROLE_ARNS"),
+    ):
+        role = container_properties.get(name)
+        if allowed is not None and role not in allowed:
+            raise BadRequest(
+                f"container_properties.{name}",
+                f"{role} is not a role this backend may pass to jobs; use one of "
+                f"{', '.join(allowed) or '(none configured)'}, or ask the backend's operator to add it "
+                f"({variable})",
+            )
+
+
 def create_connector(caller: Caller, request: CreateCustomConnectorRequest) -> Result:
     """CreateCustomConnector: a new AVAILABLE connector."""
+    check_roles(request.container_properties.model_dump())
     now = now_iso()
     connector_id = new_connector_id()
     logs.bind(connector_id=connector_id)
+    check_no_secrets(request.configuration)
     item = {
         "connector_id": connector_id,
         "tenant": caller.tenant,
@@ -184,7 +202,11 @@ def list_connectors(caller: Caller, params: ListParameters) -> Result:
 
 
 def update_connector(caller: Caller, connector_id: str, request: UpdateCustomConnectorRequest) -> Result:
-    """UpdateCustomConnector: merge the given fields; absent (or null) fields keep their value."""
+    """UpdateCustomConnector: merge the given fields; absent fields keep their value.
+
+    Allowed while a job runs (the change applies to the next job), except for the fields in
+    ``_FIXED_WHILE_IN_USE``.
+    """
     for attempt in range(_UPDATE_ATTEMPTS):
         current = connectors_dao.get_connector(caller.tenant, connector_id)
         changes = merge_update(current, request)
@@ -196,7 +218,7 @@ def update_connector(caller: Caller, connector_id: str, request: UpdateCustomCon
                 connector_id,
                 changes,
                 int(current["version"]),
-                require_available=any(name in changes for name in _EXECUTION_FIELDS),
+                require_available=any(name in changes for name in _FIXED_WHILE_IN_USE),
             )
         except connectors_dao.VersionChanged:
             backoff(attempt)
@@ -217,10 +239,12 @@ def merge_update(current: dict[str, Any], request: UpdateCustomConnectorRequest)
     if given.get("container_properties") is not None:
         merged = _deep_merge(current.get("container_properties") or {}, given["container_properties"])
         wanted["container_properties"] = _validated(ContainerProperties, merged, "container_properties")
+        check_roles(wanted["container_properties"])
     if given.get("qbusiness") is not None:
         merged = _deep_merge(current.get("qbusiness") or {}, given["qbusiness"])
         wanted["qbusiness"] = _validated(QBusinessTarget, merged, "qbusiness")
     if given.get("configuration") is not None:
+        check_no_secrets(given["configuration"])
         configuration = merge_patch(current.get("configuration") or {}, given["configuration"])
         _check_size(configuration)
         wanted["configuration"] = configuration
@@ -230,6 +254,31 @@ def merge_update(current: dict[str, Any], request: UpdateCustomConnectorRequest)
             raise BadRequest("secret_references", f"at most {MAX_SECRET_REFERENCES} secret references")
         wanted["secret_references"] = references
     return {name: value for name, value in wanted.items() if current.get(name) != value}
+
+
+def check_no_secrets(configuration: dict[str, Any] | None) -> None:
+    """Refuse a configuration holding a credential (same rule as a job's environment variables).
+
+    Raises:
+        BadRequest: naming the key path (``configuration.auth.password``), never the value.
+    """
+    for path, name, value in _strings(configuration or {}, "", ""):
+        problem = credential_problem(name, value)
+        if problem:
+            advice = secret_advice(path)
+            raise BadRequest(f"configuration.{path}", f"looks like a secret ({problem}): {advice}")
+
+
+def _strings(value: Any, path: str, name: str) -> Iterator[tuple[str, str, str]]:
+    """Every string in ``value`` with its key path and the key it is under (list items: the list's)."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _strings(child, f"{path}.{key}" if path else str(key), str(key))
+    elif isinstance(value, list):
+        for position, child in enumerate(value):
+            yield from _strings(child, f"{path}[{position}]", name)
+    elif isinstance(value, str):
+        yield path, name, value
 
 
 def _deep_merge(current: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -295,7 +344,11 @@ def purge_connector_data(connector_id: str, seconds: float) -> bool:
 
 
 def start_job(caller: Caller, connector_id: str, request: StartCustomConnectorJobRequest) -> Result:
-    """StartCustomConnectorJob: one job at a time per connector (409 while one runs)."""
+    """StartCustomConnectorJob: one job at a time per connector (409 while one runs).
+
+    With a ``client_token``, a retry of the connector's latest start returns the job that start
+    created (whatever its status now) instead of a 409.
+    """
     now = now_iso()
     job = {
         "job_id": new_job_id(),
@@ -304,10 +357,21 @@ def start_job(caller: Caller, connector_id: str, request: StartCustomConnectorJo
         "created_at": now,
         "updated_at": now,
         "environment": [variable.model_dump() for variable in request.environment],
+        "client_token": request.client_token,
     }
     logs.bind(job_id=job["job_id"])
-    jobs_dao.start_job(caller.tenant, job)
-    return 201, {"job": job_detail(job)}
+    started = jobs_dao.start_job(caller.tenant, job)
+    if started == job["job_id"]:
+        return 201, {"job": job_detail(job)}
+    earlier = jobs_dao.get_job(connector_id, started)
+    if earlier.get("environment", []) != job["environment"]:
+        raise Conflict(
+            f"client_token was used for job {started} with another environment; "
+            "use a new token for a new start",
+            field="client_token",
+        )
+    logs.bind(job_id=started)
+    return 201, {"job": job_detail(earlier)}
 
 
 def stop_job(caller: Caller, connector_id: str, job_id: str) -> Result:

@@ -1,7 +1,9 @@
-"""Fixtures for the backend tests: the API on a local HTTP server, DynamoDB under moto.
+"""Fixtures for the backend tests: the API on a local HTTP server, on DynamoDB (moto) or SQLite.
 
 ``backend`` (one per test module) is :class:`ccf_backend.local_server.LocalBackend`: the Lambda
-handler behind ``http.server``, fed API Gateway proxy events, with moto's DynamoDB in-process.
+handler behind ``http.server``, fed API Gateway proxy events, with moto's DynamoDB in-process, or
+the SQLite storage in a temporary folder. A module that sets ``STORAGES = ("dynamodb", "sqlite")``
+runs every test against both implementations (the storage contract); others use DynamoDB.
 ``ccf`` is the generated boto3 ``ccf`` client pointed at it with dummy credentials, so every test
 goes through the service model, real HTTP, the handler and the storage together.
 """
@@ -32,9 +34,18 @@ IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ccf-runner:latest"
 CONTAINER = {"execution_role_arn": EXECUTION_ROLE, "image_uri": IMAGE, "job_role_arn": ROLE}
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run a module's backend tests on every storage its ``STORAGES`` names (DynamoDB by default)."""
+    storages = getattr(metafunc.module, "STORAGES", None)
+    if storages and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", storages, indirect=True, scope="module")
+
+
 @pytest.fixture(scope="module")
-def backend() -> Iterator[LocalBackend]:
-    """The API on 127.0.0.1 with fresh in-memory tables, for one test module.
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalBackend]:
+    """The API on 127.0.0.1 with fresh tables (moto) or a fresh SQLite file, for one test module.
 
     Its JSON logs go to the real stderr (whatever other tests did to logging), so the output
     CliRunner captures from the ``ccf`` commands holds only what the commands print.
@@ -43,8 +54,46 @@ def backend() -> Iterator[LocalBackend]:
     for handler in list(backend_logger.handlers):
         backend_logger.removeHandler(handler)
     logs.configure(stream=sys.__stderr__)
-    with LocalBackend() as running:
+    storage = getattr(request, "param", "dynamodb")
+    data_dir = tmp_path_factory.mktemp("backend") if storage == "sqlite" else None
+    with LocalBackend(data_dir=data_dir) as running:
         yield running
+
+
+@pytest.fixture
+def storage_kind(backend: LocalBackend) -> str:
+    """``sqlite`` or ``dynamodb``: which storage the module's backend runs on."""
+    return "sqlite" if backend.data_dir is not None else "dynamodb"
+
+
+@pytest.fixture
+def rows_left(backend: LocalBackend) -> Callable[[str], dict[str, int]]:
+    """How many rows each table still holds for a connector, read past the API."""
+
+    def count(connector_id: str) -> dict[str, int]:
+        if backend.storage is not None:
+            db = backend.storage._db
+            return {
+                table: db.execute(
+                    f"SELECT count(*) FROM {table} WHERE connector_id = ?", (connector_id,)
+                ).fetchone()[0]
+                for table in ("connectors", "checkpoints", "jobs", "documents")
+            }
+        from ccf_backend.settings import get_settings
+        from ccf_backend.storage.base import dynamodb
+
+        settings = get_settings()
+        found = {}
+        for table in (settings.connectors_table, settings.jobs_table, settings.documents_table):
+            response = dynamodb().query(
+                TableName=table,
+                KeyConditionExpression="connector_id = :id",
+                ExpressionAttributeValues={":id": {"S": connector_id}},
+            )
+            found[table] = len(response["Items"])
+        return found
+
+    return count
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,9 @@ import pytest
 
 from ccf_core.api.models import MAX_CHECKPOINT_BYTES
 
+#: Every test runs on both storage implementations (tests/backend/conftest.py).
+STORAGES = ("dynamodb", "sqlite")
+
 
 def test_put_get_delete_round_trip(ccf: Any, connector_id: str) -> None:
     data = json.dumps({"cursor": "2025-06-01T00:00:00Z", "pages": [1, 2, 3]})

@@ -11,6 +11,9 @@ from botocore.exceptions import ClientError
 
 from ccf_backend.local_server import LocalBackend
 
+#: Every test runs on both storage implementations (tests/backend/conftest.py).
+STORAGES = ("dynamodb", "sqlite")
+
 APPLICATION = "a" * 36
 INDEX = "b" * 36
 DATA_SOURCE = "c" * 36
@@ -114,15 +117,31 @@ def test_update_to_an_invalid_fargate_size_is_rejected(ccf: Any, connector_id: s
     assert "memory 2048 is not valid with cpu 4" in caught.value.response["Error"]["Message"]
 
 
-def test_changing_how_jobs_run_is_refused_while_in_use(ccf: Any, connector_id: str) -> None:
+def test_updates_are_allowed_while_a_job_runs(ccf: Any, connector_id: str) -> None:
+    """As upstream (its custom resource updates connectors in stack updates): applies to the next job."""
     ccf.start_custom_connector_job(connector_id=connector_id)
-    with pytest.raises(ccf.exceptions.ConflictException):
-        ccf.update_custom_connector(connector_id=connector_id, container_properties={"timeout": 600})
-    renamed = ccf.update_custom_connector(connector_id=connector_id, description="still editable")[
-        "connector"
-    ]
-    assert renamed["description"] == "still editable"
-    assert renamed["status"] == "IN_USE"
+    updated = ccf.update_custom_connector(
+        connector_id=connector_id,
+        description="still editable",
+        container_properties={"timeout": 600, "resource_requirements": {"cpu": 2, "memory": 4096}},
+        configuration={"base_url": "https://example.com"},
+        qbusiness={"application_id": "a" * 36, "index_id": "b" * 36, "data_source_id": "c" * 36},
+        secret_references={"TOKEN": SECRET},
+    )["connector"]
+    assert updated["status"] == "IN_USE"
+    assert updated["description"] == "still editable"
+    assert updated["container_properties"]["timeout"] == 600
+    assert updated["configuration"] == {"base_url": "https://example.com"}
+    assert updated["secret_references"] == {"TOKEN": SECRET}
+
+
+def test_connector_type_cannot_change_while_a_job_runs(ccf: Any, make_connector: Any) -> None:
+    connector_id = make_connector(connector_type="gitlab")["connector_id"]
+    ccf.start_custom_connector_job(connector_id=connector_id)
+    with pytest.raises(ccf.exceptions.ConflictException) as caught:
+        ccf.update_custom_connector(connector_id=connector_id, connector_type="webcrawler")
+    assert "IN_USE" in caught.value.response["Error"]["Message"]
+    assert ccf.get_custom_connector(connector_id=connector_id)["connector"]["connector_type"] == "gitlab"
 
 
 def test_list_pages_through_every_connector(ccf: Any, make_connector: Callable[..., dict[str, Any]]) -> None:
@@ -167,10 +186,9 @@ def test_delete_removes_the_connector_and_its_data(ccf: Any, connector_id: str) 
         ccf.list_custom_connector_documents(connector_id=connector_id)
 
 
-def test_delete_purges_documents_and_jobs_from_the_tables(ccf: Any, connector_id: str) -> None:
-    from ccf_backend.settings import get_settings
-    from ccf_backend.storage.base import dynamodb
-
+def test_delete_purges_documents_and_jobs_from_the_tables(
+    ccf: Any, connector_id: str, rows_left: Callable[[str], dict[str, int]]
+) -> None:
     ccf.batch_put_custom_connector_documents(
         connector_id=connector_id,
         documents=[{"document_id": f"d{i}", "checksum": "0" * 64} for i in range(30)],
@@ -179,15 +197,9 @@ def test_delete_purges_documents_and_jobs_from_the_tables(ccf: Any, connector_id
     from ccf_backend.storage import jobs
 
     jobs.finish_job(connector_id, job["job_id"], jobs.JobStatus.SUCCEEDED)
+    assert sum(rows_left(connector_id).values()) > 30
     ccf.delete_custom_connector(connector_id=connector_id)
-    settings = get_settings()
-    for table in (settings.documents_table, settings.jobs_table, settings.connectors_table):
-        left = dynamodb().query(
-            TableName=table,
-            KeyConditionExpression="connector_id = :id",
-            ExpressionAttributeValues={":id": {"S": connector_id}},
-        )
-        assert left["Items"] == [], table
+    assert set(rows_left(connector_id).values()) == {0}
 
 
 def test_delete_is_refused_while_a_job_runs(ccf: Any, connector_id: str) -> None:

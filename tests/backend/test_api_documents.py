@@ -6,6 +6,9 @@ from typing import Any
 
 import pytest
 
+#: Every test runs on both storage implementations (tests/backend/conftest.py).
+STORAGES = ("dynamodb", "sqlite")
+
 CHECKSUM = "a" * 64
 
 

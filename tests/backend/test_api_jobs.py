@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,6 +13,9 @@ from botocore.exceptions import ClientError
 
 from ccf_backend.storage import jobs as jobs_dao
 from ccf_core.api.models import JobStatus
+
+#: Every test runs on both storage implementations (tests/backend/conftest.py).
+STORAGES = ("dynamodb", "sqlite")
 
 
 def test_start_creates_a_started_job_and_makes_the_connector_in_use(ccf: Any, connector_id: str) -> None:
@@ -168,16 +172,11 @@ def test_metrics_reported_by_the_runner_are_on_the_job(ccf: Any, connector_id: s
 
 
 def test_finished_job_has_a_numeric_ttl_and_completed_at(ccf: Any, connector_id: str) -> None:
-    from ccf_backend.settings import get_settings
-    from ccf_backend.storage.base import dynamodb
-
     job = ccf.start_custom_connector_job(connector_id=connector_id)["job"]
     jobs_dao.finish_job(connector_id, job["job_id"], JobStatus.FAILED, failure_reason="container exited 1")
-    raw = dynamodb().get_item(
-        TableName=get_settings().jobs_table,
-        Key={"connector_id": {"S": connector_id}, "job_id": {"S": job["job_id"]}},
-    )["Item"]
-    assert "N" in raw["ttl"]
+    stored = jobs_dao.get_job(connector_id, job["job_id"])
+    assert isinstance(stored["ttl"], int)
+    assert stored["ttl"] > time.time() + 86_400
     fetched = ccf.get_custom_connector_job(connector_id=connector_id, job_id=job["job_id"])["job"]
     assert fetched["failure_reason"] == "container exited 1"
     assert fetched["completed_at"]

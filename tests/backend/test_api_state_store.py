@@ -11,6 +11,9 @@ from ccf_core.api import CCFClient
 from ccf_core.ports import StateStore
 from ccf_core.state.api import ApiStateStore, decode_id, encode_id
 
+#: Every test runs on both storage implementations (tests/backend/conftest.py).
+STORAGES = ("dynamodb", "sqlite")
+
 
 @pytest.fixture
 def store(ccf: Any, connector_id: str) -> ApiStateStore:

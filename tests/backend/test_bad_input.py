@@ -122,10 +122,10 @@ CASES: list[tuple[str, str, str, Any, str]] = [
         "environment[0].name",
     ),
     (
-        "environment reserved name",
+        "environment credential value",
         "POST",
         BASE + "/{c}/jobs",
-        {"environment": [{"name": "AWS_REGION", "value": "x"}]},
+        {"environment": [{"name": "GITLAB_TOKEN", "value": "not-a-reference"}]},
         "environment",
     ),
     (

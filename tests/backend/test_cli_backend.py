@@ -140,10 +140,10 @@ def test_an_unreachable_endpoint_is_explained(monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.mark.slow
 def test_backend_serve_prints_its_url_first_and_runs_the_seed_lifecycle(tmp_path: Any) -> None:
-    """The seed's "create connectors and jobs with fake resources to examine the lifecycle"."""
+    """The seed's "create connectors and jobs with fake resources to examine the lifecycle" (--fake-jobs)."""
     code = "from ccf_runner.commands.backend import backend; backend()"
     process = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", "--port", "0", "--job-seconds", "0.5"],
+        [sys.executable, "-c", code, "serve", "--port", "0", "--data", str(tmp_path), "--fake-jobs", "0.5"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -265,3 +265,28 @@ def test_keep_does_not_stop_explicit_deletions(run_sync: Run, destination) -> No
     run_sync(Explicit([_doc("a")], before=lambda context: context.keep_prefix("b")))
 
     assert destination.deleted_ids == ["b"]
+
+
+def test_a_problem_the_connector_reports_is_listed_without_failing_the_run(
+    run_sync: Run, destination
+) -> None:
+    from ccf_core import RunStatus
+
+    def unreadable_project(context: SyncContext) -> None:
+        context.keep_prefix("p1/")
+        context.report_problem("acme/secret", "forbidden", "acme/secret: 403; its documents are kept")
+
+    run_sync(Items([_doc("p1/a"), _doc("p2/a")]))
+
+    report = run_sync(Items([_doc("p2/a")], before=unreadable_project))
+
+    assert report.status is RunStatus.COMPLETED_WITH_FAILURES
+    assert (report.failed, report.kept, report.deleted) == (0, 1, 0)
+    assert report.as_dict()["problems"] == [
+        {
+            "document_id": "acme/secret",
+            "reason": "forbidden",
+            "message": "acme/secret: 403; its documents are kept",
+        }
+    ]
+    assert "could not list acme/secret (forbidden)" in report.to_text()

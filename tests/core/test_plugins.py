@@ -315,3 +315,116 @@ def test_hookspec_is_exercised_by_a_test(name: str) -> None:
     users = [path for path in TESTS_ROOT.rglob("test_*.py") if name in path.read_text(encoding="utf-8")]
 
     assert users, f"no test under {TESTS_ROOT} implements or calls the hook {name}"
+
+
+# -- connector classes are checked when registered ---------------------------------------------
+
+
+def _connector_class_plugin(body: str, *, base: str = "Connector") -> str:
+    """A plugin registering one class ``Bad(<base>)`` whose class body is ``body``."""
+    return textwrap.dedent(
+        """
+        from pydantic import BaseModel
+        from ccf_core import Connector, hookimpl
+
+        class Bad({base}):
+        {body}
+
+        @hookimpl
+        def ccf_register_connectors(registry):
+            registry.register(Bad)
+        """
+    ).format(base=base, body=textwrap.indent(textwrap.dedent(body), "    "))
+
+
+def test_sync_mode_given_as_a_plain_string_is_coerced(install: Install) -> None:
+    from ccf_core.connector import SyncMode
+
+    body = "name = 'plain'\nsync_mode = 'incremental'\ndef documents(self, c): return []"
+    install("plain", _connector_class_plugin(body))
+    info = connector_registry().get("plain")
+    assert info.connector_class.sync_mode is SyncMode.INCREMENTAL
+    assert info.sync_mode == "incremental"
+
+
+@pytest.mark.parametrize(
+    ("body", "base", "problem"),
+    [
+        (
+            "name = 'bad'\nsync_mode = 'fast'\ndef documents(self, c): return []",
+            "Connector",
+            "sync_mode 'fast' is not one of 'full', 'incremental'",
+        ),
+        ("name = 'bad'", "Connector", "it does not implement documents(self, context)"),
+        ("name = 'Bad Name'\ndef documents(self, c): return []", "Connector", "must be a lowercase word"),
+        (
+            "name = 'bad'\nConfig = dict\ndef documents(self, c): return []",
+            "Connector",
+            "Config must be a pydantic model class",
+        ),
+        ("name = 'bad'\ndef documents(self, c): return []", "object", "is not a subclass of ccf_core"),
+    ],
+)
+def test_invalid_connector_class_is_that_plugins_load_error_and_the_others_register(
+    install: Install, body: str, base: str, problem: str
+) -> None:
+    install("good", connector_plugin("good"))
+    install("bad", _connector_class_plugin(body, base=base))
+
+    registry = connector_registry()
+
+    assert "good" in registry and "bad" not in registry
+    error = str(get_plugin_manager().load_errors()["bad"])
+    assert "cannot be registered" in error or "is not a subclass" in error
+    assert problem in error
+
+
+def test_plugin_registering_a_good_then_a_bad_class_registers_neither(install: Install) -> None:
+    install(
+        "half",
+        textwrap.dedent(
+            """
+            from ccf_core import Connector, hookimpl
+
+            class Good(Connector):
+                name = "half-good"
+                def documents(self, context):
+                    return []
+
+            class Bad(Connector):
+                name = "half-bad"
+                sync_mode = "sometimes"
+
+            @hookimpl
+            def ccf_register_connectors(registry):
+                registry.register(Good)
+                registry.register(Bad)
+            """
+        ),
+    )
+    registry = connector_registry()
+    assert "half-good" not in registry
+    assert "half" in get_plugin_manager().load_errors()
+
+
+def test_destination_settings_are_read_off_the_factory_without_a_model() -> None:
+    from ccf_core.registry import DestinationRegistry
+
+    def factory(*, folder: str, size: int = 3) -> object:
+        raise AssertionError("not built")
+
+    registry = DestinationRegistry()
+    registry.register("files", factory)  # type: ignore[arg-type]
+    model = registry.get("files").settings_model()
+    assert model.model_validate({"folder": "x", "size": "4"}).model_dump() == {"folder": "x", "size": 4}
+    with pytest.raises(ValueError, match="folder"):
+        model.model_validate({"size": 1})
+    with pytest.raises(ValueError, match="extra"):
+        model.model_validate({"folder": "x", "colour": "red"})
+
+
+def test_destination_config_must_be_a_pydantic_model() -> None:
+    from ccf_core.registry import DestinationRegistry
+
+    with pytest.raises(CCFError, match="config must be a pydantic model class"):
+        DestinationRegistry().register("odd", lambda **o: None, config=dict)  # type: ignore[arg-type]

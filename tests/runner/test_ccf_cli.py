@@ -273,6 +273,8 @@ def test_state_reset_with_yes_forgets_checksums_so_the_next_run_sends_everything
     assert result.exit_code == 0
     rerun = CliRunner().invoke(run_cli.main, ["--connector", "wiki", "--log-format", "text"])
     assert "updated 3" in rerun.stdout and "reconciled" in rerun.stdout
+    first_line = rerun.stderr.splitlines()[0]
+    assert "wiki -> local index" in first_line and "full reconcile" in first_line
 
 
 @pytest.mark.usefixtures("wiki_in_qbusiness")
@@ -311,3 +313,9 @@ def test_state_show_without_a_state_file_says_to_run_ccf_run_first(tmp_path: Pat
     result = ccf("state", "show", "--connector", "wiki", "--state", str(tmp_path / "none.db"))
     assert result.exit_code == 1
     assert "no state database at" in result.output and "ccf-run" in result.output
+
+
+def test_state_show_of_a_misspelled_connector_guesses_the_name() -> None:
+    result = ccf("state", "show", "--connector", "wikki")
+    assert result.exit_code == 1
+    assert "no state recorded for connector 'wikki' in .ccf/state.db; did you mean 'wiki'?" in result.output

@@ -79,6 +79,9 @@ class Picky(Connector):
         super().__init__(config)
         raise ValueError(f"token {self.config.token.get_secret_value()} was refused")
 
+    def documents(self, context: SyncContext) -> Iterator[Document]:
+        return iter(())
+
 
 class Leaky(Connector):
     """Quotes its token in a failure message (a missing file) and in the error that ends the run."""
@@ -176,14 +179,14 @@ def test_secret_in_the_run_error_and_failures_is_masked_in_the_json_log() -> Non
     assert result.exit_code == exit_codes.FAILED
     assert TOKEN not in result.stderr
     final = json.loads(result.stderr.splitlines()[-1])
-    assert final["report"]["error"] == "RuntimeError: GET https://x?token=***"
+    assert "raised RuntimeError: GET https://x?token=*** " in final["report"]["error"]
 
 
 def test_secret_in_the_run_error_and_failures_is_masked_in_the_text_report() -> None:
     result = ccf_run("--connector", "leaky", "--set", f"token={TOKEN}")
     assert result.exit_code == exit_codes.FAILED
     assert TOKEN not in result.stdout
-    assert "error: RuntimeError: GET https://x?token=***" in result.stdout
+    assert "connector 'leaky' raised RuntimeError: GET https://x?token=*** " in result.stdout
     assert "missing-***.txt" in result.stdout
 
 
@@ -193,7 +196,7 @@ def test_secret_in_the_run_error_and_failures_is_masked_in_the_json_report() -> 
     text = Path("report.json").read_text()
     assert TOKEN not in text
     report = json.loads(text)
-    assert report["error"] == "RuntimeError: GET https://x?token=***"
+    assert "connector 'leaky' raised RuntimeError: GET https://x?token=*** " in report["error"]
     assert "missing-***.txt" in report["failures"][0]["message"]
 
 

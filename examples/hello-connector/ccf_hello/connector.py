@@ -70,6 +70,7 @@ class HelloConnector(Connector):
         root = self.config.path
         if not root.is_dir():
             raise FileNotFoundError(f"path: folder {str(root)!r} does not exist")
+        real_root = root.resolve()
         seen: set[Path] = set()
         for pattern in self.config.patterns:
             for path in sorted(root.glob(pattern)):
@@ -77,6 +78,17 @@ class HelloConnector(Connector):
                     continue
                 seen.add(path)
                 relative = path.relative_to(root)
+                # A symbolic link may point anywhere (/etc/passwd): never index a file that is
+                # not inside the configured folder once every link is resolved.
+                target = path.resolve()
+                if not target.is_relative_to(real_root):
+                    context.logger.warning(
+                        "skipped %s: it is a symbolic link to %s, outside the folder %s",
+                        relative,
+                        target,
+                        root,
+                    )
+                    continue
                 folder = relative.parts[0] if len(relative.parts) > 1 else ""
                 context.logger.debug("found %s", relative)
                 yield Document(

@@ -1,5 +1,8 @@
 """Connectors and their checkpoints in the connectors table.
 
+The public functions are the DynamoDB implementation of
+:class:`~ccf_backend.storage.interface.Storage`; after ``use_storage`` they run on another one.
+
 A connector is the item ``(connector_id, "connector")``. Its checkpoint (up to 1 MiB, more than a
 DynamoDB item holds) is stored zlib-compressed in up to four chunk items
 ``(connector_id, "checkpoint#NN")`` that carry the generation written in the connector item;
@@ -31,6 +34,7 @@ from ccf_backend.storage.base import (
     query_page,
     translate_throttling,
 )
+from ccf_backend.storage.interface import dispatch
 from ccf_backend.storage.tables import CONNECTOR_RECORD, TENANT_INDEX
 from ccf_core.api.models import ConnectorStatus
 
@@ -85,6 +89,7 @@ def encode_connector(values: dict[str, Any]) -> dict[str, Any]:
     return codec.item(prepared)
 
 
+@dispatch
 def create_connector(connector: dict[str, Any]) -> None:
     """Insert a new connector item; a 409 if the id exists (practically never: ids are random)."""
     try:
@@ -100,6 +105,7 @@ def create_connector(connector: dict[str, Any]) -> None:
         raise
 
 
+@dispatch
 def get_connector(tenant: str, connector_id: str) -> dict[str, Any]:
     """The connector (strongly consistent read), or a 404."""
     with translate_throttling():
@@ -110,6 +116,16 @@ def get_connector(tenant: str, connector_id: str) -> dict[str, Any]:
     return decode_connector(raw)
 
 
+@dispatch
+def find_connector(connector_id: str) -> dict[str, Any] | None:
+    """The connector whatever its tenant, or None: for the job functions, which act for no caller."""
+    with translate_throttling():
+        response = dynamodb().get_item(TableName=_table(), Key=_key(connector_id), ConsistentRead=True)
+    raw = response.get("Item")
+    return None if raw is None else decode_connector(raw)
+
+
+@dispatch
 def list_connectors(
     tenant: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -130,6 +146,7 @@ def list_connectors(
     return [decode_connector(raw) for raw in items], last
 
 
+@dispatch
 def update_connector(
     tenant: str,
     connector_id: str,
@@ -191,6 +208,7 @@ def update_connector(
     return decode_connector(response["Attributes"])
 
 
+@dispatch
 def delete_connector(tenant: str, connector_id: str) -> None:
     """Delete an AVAILABLE connector and its checkpoint in one transaction; 404 or 409 otherwise."""
     items: list[dict[str, Any]] = [
@@ -247,6 +265,7 @@ def _transact(items: list[dict[str, Any]]) -> None:
             backoff(attempt)
 
 
+@dispatch
 def put_checkpoint(tenant: str, connector_id: str, data: str) -> None:
     """Replace the connector's checkpoint (``data`` at most 1 MiB of UTF-8)."""
     compressed = zlib.compress(data.encode("utf-8"))
@@ -301,6 +320,7 @@ def put_checkpoint(tenant: str, connector_id: str, data: str) -> None:
         raise
 
 
+@dispatch
 def get_checkpoint(tenant: str, connector_id: str, attempts: int = 3) -> dict[str, Any]:
     """``{checkpoint_data, created_at, updated_at}``, or a 404 (no connector, or no checkpoint)."""
     for attempt in range(attempts):
@@ -343,6 +363,7 @@ def _read_partition(connector_id: str) -> dict[str, dict[str, Any]]:
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
+@dispatch
 def delete_checkpoint(tenant: str, connector_id: str) -> None:
     """Remove the checkpoint; a 404 when the connector or its checkpoint does not exist."""
     items: list[dict[str, Any]] = [

@@ -1,5 +1,8 @@
 """Document checksums in the documents table, keyed by connector and a hash of the document id.
 
+The public functions are the DynamoDB implementation of
+:class:`~ccf_backend.storage.interface.Storage`; after ``use_storage`` they run on another one.
+
 Ids may be 1825 characters, more than DynamoDB's 1024-byte sort key holds, so the sort key is
 the SHA-256 of the id and the id is an attribute. Two connectors never share a row, and a
 batch delete can only touch rows of the connector in the path (the reference's documents table
@@ -23,6 +26,7 @@ from ccf_backend.storage.base import (
     translate_throttling,
     write_batches,
 )
+from ccf_backend.storage.interface import dispatch
 
 
 def _table() -> str:
@@ -38,6 +42,7 @@ def _key(connector_id: str, document_id: str) -> dict[str, Any]:
     return {"connector_id": {"S": connector_id}, "document_key": {"S": document_key(document_id)}}
 
 
+@dispatch
 def put_documents(connector_id: str, documents: Sequence[tuple[str, str]]) -> None:
     """Record ``(document_id, checksum)`` pairs; ``created_at`` is kept for documents already known."""
     keys = [_key(connector_id, document_id) for document_id, _ in documents]
@@ -60,6 +65,7 @@ def put_documents(connector_id: str, documents: Sequence[tuple[str, str]]) -> No
     write_batches(_table(), requests)
 
 
+@dispatch
 def delete_documents(connector_id: str, document_ids: Sequence[str]) -> None:
     """Forget documents of this connector (ids it does not have are ignored)."""
     write_batches(
@@ -68,6 +74,7 @@ def delete_documents(connector_id: str, document_ids: Sequence[str]) -> None:
     )
 
 
+@dispatch
 def list_documents(
     connector_id: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -85,6 +92,7 @@ def list_documents(
     return [codec.plain(raw) for raw in items], last
 
 
+@dispatch
 def purge_documents(connector_id: str, deadline: float) -> bool:
     """Delete a deleted connector's documents until ``deadline`` (monotonic); True when done."""
     request: dict[str, Any] = {

@@ -1,5 +1,9 @@
 """Jobs in the jobs table, and the transitions that keep "one job at a time per connector".
 
+The public functions are the DynamoDB implementation of
+:class:`~ccf_backend.storage.interface.Storage`; after ``use_storage`` they run on another one
+(the SQLite store keeps the same transitions in SQL transactions).
+
 Every transition is one conditional write (or one transaction), never read-then-write:
 
 - start: the job's insert and the connector's AVAILABLE -> IN_USE in one TransactWriteItems,
@@ -32,6 +36,7 @@ from ccf_backend.storage.base import (
     write_batches,
 )
 from ccf_backend.storage.connectors import not_found as connector_not_found
+from ccf_backend.storage.interface import dispatch
 from ccf_backend.storage.tables import CONNECTOR_RECORD, CREATED_INDEX, TTL_ATTRIBUTE
 from ccf_core.api.models import STOPPABLE_JOB_STATUSES, TERMINAL_JOB_STATUSES, ConnectorStatus, JobStatus
 
@@ -60,8 +65,16 @@ def _busy(connector_id: str, connector: dict[str, Any] | None) -> Conflict:
     )
 
 
-def start_job(tenant: str, job: dict[str, Any]) -> None:
+@dispatch
+def start_job(tenant: str, job: dict[str, Any]) -> str:
     """Insert ``job`` (status STARTED) and mark its connector IN_USE, atomically.
+
+    With a ``client_token`` in ``job``, the connector remembers it (and the job it started) in the
+    same transaction; a later start with the token of the connector's latest start starts nothing.
+
+    Returns:
+        The id of the job the start stands for: ``job["job_id"]``, or the earlier job's id when
+        ``job["client_token"]`` is the token of the connector's latest start.
 
     Raises:
         NotFound: the connector does not exist.
@@ -69,21 +82,28 @@ def start_job(tenant: str, job: dict[str, Any]) -> None:
     """
     settings = get_settings()
     connector_id = job["connector_id"]
+    token = job.get("client_token")
+    update = "SET #status = :in_use, current_job_id = :job"
+    condition = "attribute_exists(connector_id) AND tenant = :tenant AND #status = :available"
+    values: dict[str, Any] = {
+        ":in_use": {"S": ConnectorStatus.IN_USE.value},
+        ":available": {"S": ConnectorStatus.AVAILABLE.value},
+        ":job": {"S": job["job_id"]},
+        ":tenant": {"S": tenant},
+    }
+    if token:
+        update += ", last_client_token = :token, last_client_token_job_id = :job"
+        condition += " AND (attribute_not_exists(last_client_token) OR last_client_token <> :token)"
+        values[":token"] = {"S": token}
     items = [
         {
             "Update": {
                 "TableName": settings.connectors_table,
                 "Key": {"connector_id": {"S": connector_id}, "record": {"S": CONNECTOR_RECORD}},
-                "UpdateExpression": "SET #status = :in_use, current_job_id = :job",
-                "ConditionExpression": "attribute_exists(connector_id) AND tenant = :tenant "
-                "AND #status = :available",
+                "UpdateExpression": update,
+                "ConditionExpression": condition,
                 "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": {
-                    ":in_use": {"S": ConnectorStatus.IN_USE.value},
-                    ":available": {"S": ConnectorStatus.AVAILABLE.value},
-                    ":job": {"S": job["job_id"]},
-                    ":tenant": {"S": tenant},
-                },
+                "ExpressionAttributeValues": values,
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         },
@@ -100,7 +120,7 @@ def start_job(tenant: str, job: dict[str, Any]) -> None:
         try:
             with translate_throttling():
                 client.transact_write_items(TransactItems=items)
-            return
+            return str(job["job_id"])
         except ClientError as err:
             if error_code(err) != "TransactionCanceledException":
                 raise
@@ -109,6 +129,8 @@ def start_job(tenant: str, job: dict[str, Any]) -> None:
                 old = (err.response.get("CancellationReasons") or [{}])[0].get("Item")
                 if not old or old.get("tenant", {}).get("S") != tenant:
                     raise connector_not_found(connector_id) from err
+                if token and old.get("last_client_token", {}).get("S") == token:
+                    return str(old["last_client_token_job_id"]["S"])
                 raise _busy(connector_id, old) from err
             if "TransactionConflict" in codes and attempt < _START_ATTEMPTS - 1:
                 # Another transaction is on the connector right now: once it lands, our
@@ -118,8 +140,10 @@ def start_job(tenant: str, job: dict[str, Any]) -> None:
             if "TransactionConflict" in codes:
                 raise _busy(connector_id, None) from err
             raise
+    raise _busy(connector_id, None)
 
 
+@dispatch
 def get_job(connector_id: str, job_id: str) -> dict[str, Any]:
     """The job (strongly consistent read), or a 404."""
     with translate_throttling():
@@ -131,6 +155,7 @@ def get_job(connector_id: str, job_id: str) -> dict[str, Any]:
     return codec.plain(response["Item"])
 
 
+@dispatch
 def list_jobs(
     connector_id: str, status: JobStatus | None, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -155,6 +180,34 @@ def list_jobs(
     return [codec.plain(raw) for raw in items], last
 
 
+@dispatch
+def list_active_jobs() -> list[dict[str, Any]]:
+    """Every job that is STARTED, RUNNING or STOPPING, of every connector (for the reaper).
+
+    A filtered scan: the reaper runs every few minutes and the table holds finished jobs only
+    for their retention period, so this stays small.
+    """
+    active = (JobStatus.STARTED, JobStatus.RUNNING, JobStatus.STOPPING)
+    values = {f":a{index}": {"S": status.value} for index, status in enumerate(active)}
+    request: dict[str, Any] = {
+        "TableName": _table(),
+        "FilterExpression": f"#status IN ({', '.join(values)})",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": values,
+        "ConsistentRead": True,
+    }
+    found: list[dict[str, Any]] = []
+    client = dynamodb()
+    while True:
+        with translate_throttling():
+            response = client.scan(**request)
+        found.extend(codec.plain(raw) for raw in response.get("Items", []))
+        if not response.get("LastEvaluatedKey"):
+            return found
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+@dispatch
 def request_stop(connector_id: str, job_id: str) -> dict[str, Any]:
     """Record a stop request (-> STOPPING); idempotent while STOPPING; 404 or 409 otherwise."""
     values = {
@@ -191,6 +244,7 @@ def request_stop(connector_id: str, job_id: str) -> dict[str, Any]:
     return codec.plain(response["Attributes"])
 
 
+@dispatch
 def put_metrics(connector_id: str, job_id: str, metrics: dict[str, Any]) -> dict[str, Any]:
     """Store the metrics the runner reported for a job (replacing earlier ones); 404 if no job."""
     try:
@@ -211,6 +265,7 @@ def put_metrics(connector_id: str, job_id: str, metrics: dict[str, Any]) -> dict
     return codec.plain(response["Attributes"])
 
 
+@dispatch
 def mark_running(connector_id: str, job_id: str, batch_job_id: str) -> bool:
     """STARTED -> RUNNING with the Batch job id; False if the job is no longer STARTED.
 
@@ -239,6 +294,7 @@ def mark_running(connector_id: str, job_id: str, batch_job_id: str) -> bool:
     return True
 
 
+@dispatch
 def finish_job(connector_id: str, job_id: str, status: JobStatus, failure_reason: str | None = None) -> bool:
     """End a job (SUCCEEDED, FAILED or STOPPED) and free its connector; False if already ended.
 
@@ -302,6 +358,7 @@ def finish_job(connector_id: str, job_id: str, status: JobStatus, failure_reason
     return True
 
 
+@dispatch
 def purge_jobs(connector_id: str, deadline: float) -> bool:
     """Delete a deleted connector's jobs until ``deadline`` (monotonic); True when none are left."""
     request: dict[str, Any] = {
