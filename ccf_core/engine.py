@@ -387,22 +387,26 @@ class _Run:
         document is validated, the content checksum decides, and a new version with the same
         content only updates the record.
         """
-        fingerprint = metadata_fingerprint(doc, content_type)
-        version = doc.version if doc.version is not None or doc.file is None else doc.file.version()
         record = SyncRecord.decode(previous) if previous else None
-        meta_key = metadata_key(fingerprint) if version is not None else None
-        if (
-            record is not None
-            and version is not None
-            and record.version == stored_version(version)
-            and record.metadata == meta_key
-        ):
-            self.report.unchanged += 1
-            return None
+        fingerprint: bytes | None = None
+        version: str | None = None
+        if record is not None and record.version is not None:
+            version = _version(doc)
+            if version is not None and record.version == stored_version(version):
+                # Same version: the metadata decides, without reading or validating again.
+                fingerprint = _fingerprint(doc, content_type)
+                if fingerprint is not None and record.metadata == metadata_key(fingerprint):
+                    self.report.unchanged += 1
+                    return None
         problems = document_problems(doc, content_type)
         if problems:
             self.report.fail(doc.id, "invalid_document", f"document {doc.id!r}: " + "; ".join(problems))
             return None
+        if record is None or record.version is None:
+            version = _version(doc)
+        if fingerprint is None:
+            fingerprint = metadata_fingerprint(doc, content_type)
+        meta_key = metadata_key(fingerprint) if version is not None else None
         checksum, size = document_checksum(doc, content_type, fingerprint)
         encoded = SyncRecord(checksum, meta_key, version).encode()
         if record is not None and record.checksum == checksum:
@@ -658,6 +662,19 @@ def stream_checksums(state: StateStore, scope: str, kind: str = "document") -> I
     if isinstance(state, StreamingStateStore):
         return state.iter_checksums(scope, kind)
     return state.load_checksums(scope, kind).items()
+
+
+def _version(doc: Document) -> str | None:
+    """The document's version: the connector's, or its file's size and mtime."""
+    return doc.version if doc.version is not None or doc.file is None else doc.file.version()
+
+
+def _fingerprint(doc: Document, content_type: ContentType | None) -> bytes | None:
+    """The metadata fingerprint, or None when it cannot be encoded (validation then says why)."""
+    try:
+        return metadata_fingerprint(doc, content_type)
+    except ValueError:  # UnicodeEncodeError: a lone surrogate from a name that is not UTF-8
+        return None
 
 
 def _filled(records: Iterable[tuple[str, str]]) -> WorkingSet:
