@@ -35,7 +35,9 @@ _COMMIT_EVERY = 20_000
 #: Seen marks held in memory before they are written to the SQLite file in one statement.
 _MARKS_BATCH = 2_000
 
-_SCHEMA = "CREATE TABLE ids (id TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
+# Ids are kept as UTF-8 bytes with lone surrogates passed through: a file name that is not UTF-8
+# must reach validation (and fail there, alone), not break the run. Bytes sort as code points do.
+_SCHEMA = "CREATE TABLE ids (id BLOB PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
 
 # Insert a produced id as seen, or mark a recorded one seen.
 _MARK = "INSERT INTO ids (id, value) VALUES (?, '') ON CONFLICT (id) DO UPDATE SET value = ''"
@@ -82,7 +84,10 @@ class WorkingSet:
                 memory.update(page)
                 continue
             db = self._spill()
-            db.executemany("INSERT OR REPLACE INTO ids (id, value) VALUES (?, ?)", page)
+            db.executemany(
+                "INSERT OR REPLACE INTO ids (id, value) VALUES (?, ?)",
+                [(_key(item_id), value) for item_id, value in page],
+            )
             self._count_writes(len(page))
 
     def _spill(self) -> sqlite3.Connection:
@@ -109,7 +114,10 @@ class WorkingSet:
         memory, self._memory = self._memory or {}, None
         items = iter(memory.items())
         while page := list(islice(items, PAGE_SIZE)):
-            db.executemany("INSERT INTO ids (id, value) VALUES (?, ?)", page)
+            db.executemany(
+                "INSERT INTO ids (id, value) VALUES (?, ?)",
+                [(_key(item_id), value) for item_id, value in page],
+            )
         memory.clear()
         self._db = db
         return db
@@ -130,7 +138,7 @@ class WorkingSet:
         if item_id in self._marks:
             return SEEN
         assert self._db is not None
-        row = self._db.execute("SELECT value FROM ids WHERE id = ?", (item_id,)).fetchone()
+        row = self._db.execute("SELECT value FROM ids WHERE id = ?", (_key(item_id),)).fetchone()
         return None if row is None else str(row[0])
 
     def see(self, item_id: str) -> str | None:
@@ -151,7 +159,7 @@ class WorkingSet:
 
     def _write_marks(self) -> None:
         if self._marks and self._db is not None:
-            self._db.executemany(_MARK, ((item_id,) for item_id in self._marks))
+            self._db.executemany(_MARK, ((_key(item_id),) for item_id in self._marks))
             self._count_writes(len(self._marks))
             self._marks = {}
 
@@ -167,7 +175,7 @@ class WorkingSet:
         self._write_marks()
         self._db.execute("COMMIT")
         self._db.execute("BEGIN")
-        after = ""
+        after = b""
         while True:
             rows = self._db.execute(
                 "SELECT id, value FROM ids WHERE id > ? AND value != '' ORDER BY id LIMIT ?",
@@ -176,7 +184,7 @@ class WorkingSet:
             if not rows:
                 return
             for item_id, value in rows:
-                yield str(item_id), str(value)
+                yield bytes(item_id).decode("utf-8", "surrogatepass"), str(value)
             after = rows[-1][0]
 
     def close(self) -> None:
@@ -194,3 +202,7 @@ class WorkingSet:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _key(item_id: str) -> bytes:
+    return item_id.encode("utf-8", "surrogatepass")

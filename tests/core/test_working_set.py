@@ -48,6 +48,15 @@ def test_unseen_lists_every_stored_id_not_seen_in_id_order(spill_at: int) -> Non
     assert unseen == expected
 
 
+def test_ids_that_are_not_valid_unicode_text_are_kept_as_they_are(spill_at: int) -> None:
+    """A file name that is not UTF-8 arrives with a lone surrogate; validation, not the set, fails it."""
+    with WorkingSet(spill_at).load(_records(3)) as known:
+        assert known.see("caf\udce9.md") is None
+        assert known.see("caf\udce9.md") == SEEN
+        assert known.see("id-0001") == "value-1"
+        assert [item for item, _ in known.unseen()] == ["id-0000", "id-0002"]
+
+
 def test_a_set_past_its_limit_moves_to_a_file_that_leaves_nothing_behind(tmp_path: Path) -> None:
     """The file is unlinked once open: even a killed run leaves no working set in the folder."""
     known = WorkingSet(spill_at=3, directory=tmp_path).load(_records(2))
