@@ -5,7 +5,8 @@ Two parts, each case in a fresh process, one JSON line per case:
 ``throughput`` (N files, 50,000 by default): the floor (a bare loop that opens, reads and SHA-256s
 each file), then a seed-style ``QBusinessCustomConnectorInterface`` over the same files through the
 Q Business destination with a stub boto3 client (a real client whose HTTP send answers at once, so
-request building and botocore's validation are measured): first sync, unchanged re-sync without
+request building and botocore's validation are measured; the first sync is also run with a plain
+stand-in object, without botocore): first sync, unchanged re-sync without
 versions (the content is read and hashed), unchanged re-sync with versions (size and mtime, no
 file opened). With ``--reference DIR`` (a checkout of the reference builder kit) its interface is
 run the same way. The last line gives each case as a share of the floor.
@@ -100,6 +101,16 @@ def stub_qbusiness_client() -> Any:
     return client
 
 
+class PlainStub:
+    """A stand-in object with the client's methods, answering at once: no botocore at all."""
+
+    def __getattr__(self, name: str) -> Any:
+        operation = "".join(part.title() for part in name.split("_"))
+        if operation not in RESPONSES:
+            raise AttributeError(name)
+        return lambda **_: dict(RESPONSES[operation])
+
+
 # throughput ---------------------------------------------------------------------------------
 
 
@@ -152,8 +163,10 @@ def case_floor(folder: Path, count: int) -> dict[str, Any]:
     return {"case": "floor", "documents": count, "documents_per_second": round(count / elapsed)}
 
 
-def case_ccf(folder: Path, state_path: Path, count: int, label: str, versions: bool) -> dict[str, Any]:
-    client = stub_qbusiness_client()
+def case_ccf(
+    folder: Path, state_path: Path, count: int, label: str, versions: bool, plain: bool = False
+) -> dict[str, Any]:
+    client = PlainStub() if plain else stub_qbusiness_client()
     # Start-up (botocore's model of Q Business, read once per process) is left out of the timing.
     qbusiness_limits()
     connector = SeedFolder(
@@ -174,7 +187,7 @@ def case_ccf(folder: Path, state_path: Path, count: int, label: str, versions: b
     }
 
 
-def case_reference(reference: Path, folder: Path, count: int) -> dict[str, Any]:
+def case_reference(reference: Path, folder: Path, count: int, plain: bool = False) -> dict[str, Any]:
     """The reference builder kit's interface over the same files, with the same stub client."""
     sys.path.insert(0, str(reference))
     from custom_connector_framework.custom_connector_interface import (  # type: ignore[import-not-found]
@@ -204,7 +217,7 @@ def case_reference(reference: Path, folder: Path, count: int) -> dict[str, Any]:
             return iter(())
 
     connector = RefFolder(
-        qbusiness_client=stub_qbusiness_client(),
+        qbusiness_client=PlainStub() if plain else stub_qbusiness_client(),
         qbusiness_app_id=IDS["app"],
         qbusiness_index_id=IDS["index"],
         qbusiness_data_source_id=IDS["source"],
@@ -213,7 +226,7 @@ def case_reference(reference: Path, folder: Path, count: int) -> dict[str, Any]:
     connector.sync()
     elapsed = time.perf_counter() - started
     return {
-        "case": "reference_first_sync",
+        "case": "reference_first_sync" + ("_plain_stub" if plain else ""),
         "documents": count,
         "documents_per_second": round(count / elapsed),
         "peak_rss_mb": peak_rss_mb(),
@@ -303,9 +316,11 @@ def run_case(args: list[str]) -> dict[str, Any]:
     if kind == "floor":
         return case_floor(Path(args[1]), int(args[2]))
     if kind == "ccf":
-        return case_ccf(Path(args[1]), Path(args[2]), int(args[3]), args[4], args[5] == "1")
+        return case_ccf(
+            Path(args[1]), Path(args[2]), int(args[3]), args[4], args[5] == "1", args[6:] == ["plain"]
+        )
     if kind == "reference":
-        return case_reference(Path(args[1]), Path(args[2]), int(args[3]))
+        return case_reference(Path(args[1]), Path(args[2]), int(args[3]), args[4:] == ["plain"])
     return case_memory(Path(args[1]), int(args[2]), args[3])
 
 
@@ -324,10 +339,18 @@ def throughput(tmp: Path, count: int, reference: Path | None) -> None:
         rates[label] = _in_child("ccf", str(folder), str(tmp / state), str(count), label, versions)[
             "documents_per_second"
         ]
+    # The same first sync with a plain stand-in object instead of a boto3 client: what is left is
+    # the engine and the destination's own work (botocore builds, validates and signs each call).
+    rates["ccf_first_sync_plain_stub"] = _in_child(
+        "ccf", str(folder), str(tmp / "plain.db"), str(count), "ccf_first_sync_plain_stub", "1", "plain"
+    )["documents_per_second"]
     if reference is not None:
         rates["reference_first_sync"] = _in_child("reference", str(reference), str(folder), str(count))[
             "documents_per_second"
         ]
+        rates["reference_first_sync_plain_stub"] = _in_child(
+            "reference", str(reference), str(folder), str(count), "plain"
+        )["documents_per_second"]
     summary: dict[str, Any] = {
         "summary": "throughput",
         "documents": count,
@@ -340,6 +363,9 @@ def throughput(tmp: Path, count: int, reference: Path | None) -> None:
     if "reference_first_sync" in rates:
         summary["ccf_first_sync_vs_reference"] = round(
             rates["ccf_first_sync"] / rates["reference_first_sync"], 2
+        )
+        summary["ccf_first_sync_vs_reference_plain_stub"] = round(
+            rates["ccf_first_sync_plain_stub"] / rates["reference_first_sync_plain_stub"], 2
         )
     print(json.dumps(summary), flush=True)
 

@@ -16,6 +16,7 @@ back before it share one state transaction, on the engine's thread.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -31,6 +32,14 @@ logger = logging.getLogger(__name__)
 
 #: After this many batches in a row fail with an exception, the destination is taken to be down.
 MAX_CONSECUTIVE_BATCH_ERRORS = 3
+
+#: A destination that answers a batch faster than this is called on the engine's thread: handing
+#: each batch to a worker costs more than the call (GIL hand-offs between 17 threads halved the
+#: rate of a destination answering at once), while a remote service keeps its batches in flight.
+INLINE_BELOW_SECONDS = 0.003
+
+#: While batches go to the workers, one batch in this many is sent inline to measure the call again.
+_PROBE_EVERY = 64
 
 Done = Callable[[BatchResult | BaseException], None]
 
@@ -59,6 +68,9 @@ class BatchPipeline:
         self._consecutive_errors = 0
         # Accepted documents whose record waits for the next state transaction.
         self._accepted: list[PreparedDocument] = []
+        # Seconds of the last batch sent inline (None before the first); decides inline or workers.
+        self._inline_seconds: float | None = None
+        self._since_probe = 0
 
     # documents -------------------------------------------------------------------------------
 
@@ -189,6 +201,15 @@ class BatchPipeline:
     def _submit(self, call: Callable[[], BatchResult], done: Done) -> None:
         if self._executor is None:
             self._finish(done, _outcome(call))
+            return
+        self._since_probe += 1
+        measured = self._inline_seconds
+        if measured is None or measured < INLINE_BELOW_SECONDS or self._since_probe >= _PROBE_EVERY:
+            self._since_probe = 0
+            started = time.perf_counter()
+            outcome = _outcome(call)
+            self._inline_seconds = time.perf_counter() - started
+            self._finish(done, outcome)
             return
         self._pending.append((done, self._executor.submit(call)))
 
