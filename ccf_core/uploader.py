@@ -38,7 +38,8 @@ MAX_CONSECUTIVE_BATCH_ERRORS = 3
 #: rate of a destination answering at once), while a remote service keeps its batches in flight.
 INLINE_BELOW_SECONDS = 0.003
 
-#: While batches go to the workers, one batch in this many is sent inline to measure the call again.
+#: While batches go to the workers, one batch in this many is sent inline to measure the call again;
+#: the gap doubles after each slow measure (a remote service rarely becomes fast in a run).
 _PROBE_EVERY = 64
 
 Done = Callable[[BatchResult | BaseException], None]
@@ -71,6 +72,7 @@ class BatchPipeline:
         # Seconds of the last batch sent inline (None before the first); decides inline or workers.
         self._inline_seconds: float | None = None
         self._since_probe = 0
+        self._probe_every = _PROBE_EVERY
 
     # documents -------------------------------------------------------------------------------
 
@@ -204,7 +206,9 @@ class BatchPipeline:
             return
         self._since_probe += 1
         measured = self._inline_seconds
-        if measured is None or measured < INLINE_BELOW_SECONDS or self._since_probe >= _PROBE_EVERY:
+        if measured is None or measured < INLINE_BELOW_SECONDS or self._since_probe >= self._probe_every:
+            if measured is not None and measured >= INLINE_BELOW_SECONDS:
+                self._probe_every = min(self._probe_every * 2, 64 * _PROBE_EVERY)
             self._since_probe = 0
             started = time.perf_counter()
             outcome = _outcome(call)

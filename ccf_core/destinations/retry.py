@@ -79,7 +79,7 @@ THROTTLE_DECREASE_FACTOR = 0.75
 
 #: Steps of one the number of calls in flight grows by per window of successful calls, so a
 #: limit lowered by a burst of throttles comes back within a few round trips.
-THROTTLE_RECOVERY_GROWTH = 4.0
+THROTTLE_RECOVERY_GROWTH = 3.5
 
 
 class AdaptiveLimiter:
