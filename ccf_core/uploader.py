@@ -69,8 +69,9 @@ class BatchPipeline:
         self._consecutive_errors = 0
         # Accepted documents whose record waits for the next state transaction.
         self._accepted: list[PreparedDocument] = []
-        # Seconds of the last batch sent inline (None before the first); decides inline or workers.
-        self._inline_seconds: float | None = None
+        # Seconds of the last batches sent inline; the fastest decides inline or workers (a pause of
+        # the process only ever adds time, so one slow measure does not send batches to the workers).
+        self._inline_seconds: deque[float] = deque(maxlen=3)
         self._since_probe = 0
         self._probe_every = _PROBE_EVERY
 
@@ -205,14 +206,14 @@ class BatchPipeline:
             self._finish(done, _outcome(call))
             return
         self._since_probe += 1
-        measured = self._inline_seconds
+        measured = min(self._inline_seconds) if self._inline_seconds else None
         if measured is None or measured < INLINE_BELOW_SECONDS or self._since_probe >= self._probe_every:
             if measured is not None and measured >= INLINE_BELOW_SECONDS:
                 self._probe_every = min(self._probe_every * 2, 64 * _PROBE_EVERY)
             self._since_probe = 0
             started = time.perf_counter()
             outcome = _outcome(call)
-            self._inline_seconds = time.perf_counter() - started
+            self._inline_seconds.append(time.perf_counter() - started)
             self._finish(done, outcome)
             return
         self._pending.append((done, self._executor.submit(call)))
