@@ -14,9 +14,9 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import Any, cast
 
 from ccf_core.checksum import (
     PENDING_DELETE,
@@ -33,6 +33,14 @@ from ccf_core.content_types import ContentType
 from ccf_core.errors import CCFError, ErrorBudgetExceeded, MassDeleteRefused, SyncAborted, SyncCancelled
 from ccf_core.models.acl import Group
 from ccf_core.models.document import Document, DocumentMetadata, DocumentVersion
+from ccf_core.notes import (
+    GENERATION_NOTE,
+    NOTE,
+    ListableDestination,
+    load_notes,
+    pad_note,
+    reconcile_reason,
+)
 from ccf_core.plugins import CCFPluginManager, get_plugin_manager
 from ccf_core.ports import Destination, PreparedDocument, RunInfo, StateStore, StreamingStateStore
 from ccf_core.report import PlannedChanges, RunStatus, SyncReport
@@ -46,12 +54,6 @@ logger = logging.getLogger(__name__)
 PERMANENT_REASONS = frozenset(
     {"invalid_document", "transform_error", "too_large", "needs_s3", "duplicate_id"}
 )
-
-#: The state kind of a destination's notes (see ``RunInfo.notes``).
-NOTE = "meta"
-
-#: The note holding the generation of the destination the state was last synced with.
-GENERATION_NOTE = "destination.generation"
 
 #: Records whose version changed but whose content did not are written in batches of this size.
 _RERECORD_BATCH = 500
@@ -176,7 +178,7 @@ class _Run:
         if value is None:
             self.engine.state.forget(self.scope, [key], kind=NOTE)
         else:
-            self.engine.state.record(self.scope, [(key, _pad(value))], kind=NOTE)
+            self.engine.state.record(self.scope, [(key, pad_note(value))], kind=NOTE)
 
     def _previous_version(self, document_id: str) -> str | None:
         value = self._known.get(document_id)
@@ -641,22 +643,6 @@ class _Run:
             self.options.progress(self.report)
 
 
-@runtime_checkable
-class ListableDestination(Protocol):
-    """A destination that can list what it holds, with a generation that changes when it is replaced."""
-
-    name: str
-    generation: str
-
-    def list_synced(self, connector: str) -> Iterable[tuple[str, str]]:
-        """``(id, checksum)`` of every document of ``connector`` it holds."""
-        ...
-
-    def count(self, connector: str | None = None) -> int:
-        """How many documents it holds (of ``connector``)."""
-        ...
-
-
 def stream_checksums(state: StateStore, scope: str, kind: str = "document") -> Iterable[tuple[str, str]]:
     """The stored ``(id, checksum)`` pairs of ``scope``, a page at a time when the store can stream."""
     if isinstance(state, StreamingStateStore):
@@ -691,34 +677,6 @@ def _pages(items: Iterable[Any], size: int = 5_000) -> Iterator[list[Any]]:
     iterator = iter(items)
     while page := list(itertools.islice(iterator, size)):
         yield page
-
-
-def load_notes(state: StateStore, scope: str) -> dict[str, str]:
-    """The destination notes kept in ``state`` for ``scope``."""
-    return {key: _unpad(value) for key, value in state.load_checksums(scope, kind=NOTE).items()}
-
-
-def reconcile_reason(
-    destination: ListableDestination, notes: Mapping[str, str], connector: str
-) -> str | None:
-    """Why the state and ``destination`` may disagree, or None when they were last synced together."""
-    noted = notes.get(GENERATION_NOTE)
-    if noted == destination.generation:
-        return None
-    if noted is not None:
-        return "the state was written for another index (it was deleted or replaced)"
-    if destination.count(connector):
-        return "the index holds documents the state has no record of (the state was lost or reset)"
-    return None
-
-
-def _pad(value: str) -> str:
-    # The CCF API keeps values of 32 to 512 characters; notes are often shorter.
-    return f"{value}|".ljust(32, "-")
-
-
-def _unpad(value: str) -> str:
-    return value.rpartition("|")[0] if "|" in value else value
 
 
 def revalidated(document: Document) -> Document:

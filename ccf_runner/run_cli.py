@@ -18,15 +18,9 @@ import click
 from pydantic import ValidationError
 
 from ccf_core.connector import Connector, validation_problems
-from ccf_core.engine import (
-    ListableDestination,
-    SyncEngine,
-    SyncOptions,
-    load_notes,
-    reconcile_reason,
-    state_scope,
-)
+from ccf_core.engine import SyncEngine, SyncOptions, state_scope
 from ccf_core.errors import ConnectorConfigError
+from ccf_core.notes import ListableDestination, load_notes, reconcile_reason
 from ccf_core.ports import Destination, StateStore
 from ccf_core.report import RunStatus, SyncReport
 from ccf_runner import exit_codes
