@@ -10,13 +10,12 @@ run got through every document.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from ccf_core.checksum import (
     PENDING_DELETE,
@@ -32,7 +31,7 @@ from ccf_core.connector import Connector, SyncContext, SyncMode
 from ccf_core.content_types import ContentType
 from ccf_core.errors import CCFError, ErrorBudgetExceeded, MassDeleteRefused, SyncAborted, SyncCancelled
 from ccf_core.models.acl import Group
-from ccf_core.models.document import Document, DocumentMetadata, DocumentVersion
+from ccf_core.models.document import Document, DocumentVersion
 from ccf_core.notes import (
     GENERATION_NOTE,
     NOTE,
@@ -42,11 +41,12 @@ from ccf_core.notes import (
     reconcile_reason,
 )
 from ccf_core.plugins import CCFPluginManager, get_plugin_manager
-from ccf_core.ports import Destination, PreparedDocument, RunInfo, StateStore, StreamingStateStore
+from ccf_core.ports import Destination, PreparedDocument, RunInfo, StateStore
 from ccf_core.report import PlannedChanges, RunStatus, SyncReport
+from ccf_core.transforms import TransformChain
 from ccf_core.uploader import BatchPipeline
 from ccf_core.validation import document_problems
-from ccf_core.working_set import SEEN, WorkingSet
+from ccf_core.working_set import SEEN, WorkingSet, filled_working_set, in_pages, stream_checksums
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,8 @@ class _Run:
         if self.options.dry_run:
             self.report.plan = PlannedChanges()
         self.report.problems = context.problems  # what the connector could not list, as it says so
-        self.transforms = list(reversed(engine.plugin_manager.hook.ccf_transform_document.get_hookimpls()))
+        hook = engine.plugin_manager.hook.ccf_transform_document
+        self.transforms = TransformChain(hook.get_hookimpls(), context)
         self._next_progress = 0.0
         # The stored records and the ids this run produced (in memory, or on disk when large).
         self._known = WorkingSet()
@@ -273,13 +274,15 @@ class _Run:
             or not isinstance(destination, ListableDestination)
             or self._notes.get(GENERATION_NOTE) == destination.generation
         ):
-            return _filled(stream_checksums(state, self.scope))
+            return filled_working_set(stream_checksums(state, self.scope))
         reason = (
             reconcile_reason(destination, self._notes, self.name) or "the state has no record of this index"
         )
         # Every document the destination holds is marked pending: the run sends each one the
         # source still has again, and deletes the others.
-        held = _filled((doc_id, PENDING_UPDATE) for doc_id, _ in destination.list_synced(self.name))
+        held = filled_working_set(
+            (doc_id, PENDING_UPDATE) for doc_id, _ in destination.list_synced(self.name)
+        )
         try:
             with WorkingSet() as stale:
                 stale.load(
@@ -291,9 +294,9 @@ class _Run:
                 if held.recorded or recorded:
                     logger.warning("%s: full reconcile of %s with %s", reason, self.name, destination.name)
                     self.report.reconciled = reason
-                    for page in _pages(doc_id for doc_id, _ in stale.unseen()):
+                    for page in in_pages(doc_id for doc_id, _ in stale.unseen()):
                         state.forget(self.scope, page)
-                    for records in _pages(held.unseen()):
+                    for records in in_pages(held.unseen()):
                         state.record(self.scope, records)
         except BaseException:
             held.close()
@@ -479,7 +482,7 @@ class _Run:
     def _transformed(self, document: Document, known: WorkingSet) -> Document | None:
         """The document after the transform hooks; None when dropped (skipped) or failed."""
         try:
-            transformed = self._transform(document)
+            transformed = self.transforms.apply(document)
         except Exception as err:
             known.see(document.id)
             self.report.fail(document.id, "transform_error", f"document {document.id!r}: {err}")
@@ -487,27 +490,6 @@ class _Run:
         if transformed is None:
             self.report.skipped += 1
         return transformed
-
-    def _transform(self, document: Document) -> Document | None:
-        """Run the transform hooks in turn, each on the previous one's result.
-
-        A changed document is validated again (``model_copy(update=...)`` skips validation), so
-        text content becomes bytes and a wrong type is caught here, for this document only.
-        """
-        current: object = document
-        for impl in self.transforms:
-            arguments = {"document": current, "context": self.context}
-            current = impl.function(*(arguments[name] for name in impl.argnames))
-            if current is None:
-                return None
-            if not isinstance(current, Document):
-                raise TypeError(
-                    f"the ccf_transform_document hook of plugin {impl.plugin_name} returned "
-                    f"{type(current).__name__}, not a Document or None"
-                )
-        if current is document:
-            return document
-        return revalidated(cast(Document, current))
 
     def _deletions(self, known: WorkingSet) -> Iterable[str]:
         """Explicit deletions, unfinished ones and, in full mode, every recorded id this run did not produce.
@@ -643,13 +625,6 @@ class _Run:
             self.options.progress(self.report)
 
 
-def stream_checksums(state: StateStore, scope: str, kind: str = "document") -> Iterable[tuple[str, str]]:
-    """The stored ``(id, checksum)`` pairs of ``scope``, a page at a time when the store can stream."""
-    if isinstance(state, StreamingStateStore):
-        return state.iter_checksums(scope, kind)
-    return state.load_checksums(scope, kind).items()
-
-
 def _version(doc: Document) -> str | None:
     """The document's version: the connector's, or its file's size and mtime."""
     return doc.version if doc.version is not None or doc.file is None else doc.file.version()
@@ -661,29 +636,3 @@ def _fingerprint(doc: Document, content_type: ContentType | None) -> bytes | Non
         return metadata_fingerprint(doc, content_type)
     except ValueError:  # UnicodeEncodeError: a lone surrogate from a name that is not UTF-8
         return None
-
-
-def _filled(records: Iterable[tuple[str, str]]) -> WorkingSet:
-    """A new working set holding ``records``; its file is removed if reading them fails."""
-    known = WorkingSet()
-    try:
-        return known.load(records)
-    except BaseException:
-        known.close()
-        raise
-
-
-def _pages(items: Iterable[Any], size: int = 5_000) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while page := list(itertools.islice(iterator, size)):
-        yield page
-
-
-def revalidated(document: Document) -> Document:
-    """Validate a document (and its metadata) again, as if it had just been built."""
-    metadata = DocumentMetadata.model_validate(
-        {name: getattr(document.metadata, name) for name in DocumentMetadata.model_fields}
-    )
-    fields = {name: getattr(document, name) for name in Document.model_fields}
-    fields["metadata"] = metadata
-    return Document.model_validate(fields)

@@ -33,7 +33,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ccf_core.connector import Connector, SyncMode, validation_problems
-from ccf_core.destinations.local_index import LocalIndex, SearchHit, StoredDocument
+from ccf_core.destinations.local_index import LocalIndex, StoredDocument
+from ccf_core.destinations.local_search import SearchHit
 from ccf_core.engine import SyncEngine, SyncOptions
 from ccf_core.errors import ConnectorConfigError
 from ccf_core.hookspecs import PROJECT_NAME

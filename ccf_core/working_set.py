@@ -19,6 +19,9 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
+from typing import TypeVar
+
+from ccf_core.ports import StateStore, StreamingStateStore
 
 #: The value of an id this run has produced (a stored record is never empty).
 SEEN = ""
@@ -41,6 +44,9 @@ _SCHEMA = "CREATE TABLE ids (id BLOB PRIMARY KEY, value TEXT NOT NULL) WITHOUT R
 
 # Insert a produced id as seen, or mark a recorded one seen.
 _MARK = "INSERT INTO ids (id, value) VALUES (?, '') ON CONFLICT (id) DO UPDATE SET value = ''"
+
+
+T = TypeVar("T")
 
 
 class WorkingSet:
@@ -206,3 +212,27 @@ class WorkingSet:
 
 def _key(item_id: str) -> bytes:
     return item_id.encode("utf-8", "surrogatepass")
+
+
+def filled_working_set(records: Iterable[tuple[str, str]]) -> WorkingSet:
+    """A new working set holding ``records``; its file is removed if reading them fails."""
+    known = WorkingSet()
+    try:
+        return known.load(records)
+    except BaseException:
+        known.close()
+        raise
+
+
+def in_pages(items: Iterable[T], size: int = 5_000) -> Iterator[list[T]]:
+    """``items`` in lists of at most ``size``."""
+    iterator = iter(items)
+    while page := list(islice(iterator, size)):
+        yield page
+
+
+def stream_checksums(state: StateStore, scope: str, kind: str = "document") -> Iterable[tuple[str, str]]:
+    """The stored ``(id, checksum)`` pairs of ``scope``, a page at a time when the store can stream."""
+    if isinstance(state, StreamingStateStore):
+        return state.iter_checksums(scope, kind)
+    return state.load_checksums(scope, kind).items()

@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +22,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ccf_core.destinations.local_search import (
+    SEARCH_TIME_LIMIT_SECONDS,
+    SNIPPET_SOURCE_CHARS,
+    SearchHit,
+    SearchResults,
+    SearchTimeout,
+    acl_allows,
+    fts_query,
+    query_terms,
+    snippet,
+)
 from ccf_core.destinations.text_extract import extract_text
 from ccf_core.models.acl import Group
 from ccf_core.ports import BatchLimits, BatchResult, PreparedDocument, RunInfo
@@ -35,14 +44,6 @@ logger = logging.getLogger(__name__)
 StoredAttribute = str | list[str] | int | datetime
 
 SCHEMA_VERSION = 2
-
-#: Searches stop after this many seconds (a SQLite progress handler interrupts the query).
-SEARCH_TIME_LIMIT_SECONDS = 10.0
-#: At most this many distinct words of a query are searched for.
-MAX_QUERY_TERMS = 16
-#: Snippets are cut from the first this-many characters of a document's text.
-SNIPPET_SOURCE_CHARS = 65536
-SNIPPET_CHARS = 160
 
 # External-content FTS5: the text lives once, in `documents`; the triggers keep the index in step
 # with every insert, upsert and delete. Documents are keyed by connector and id, as Q Business keys
@@ -110,15 +111,15 @@ _SELECT_PAGE = (
     f"SELECT {_COLUMNS} FROM documents WHERE (? IS NULL OR connector = ?) "  # noqa: S608
     "ORDER BY connector, id LIMIT ? OFFSET ?"
 )
-# Snippets are made in Python from the start of the text (see _snippet): FTS5's snippet() reads and
-# scores every match of the whole text, minutes for a large document full of the searched word.
+# Snippets are made in Python from the start of the text (see local_search.snippet): FTS5's
+# snippet() reads and scores every match of the whole text, minutes for a large document full of
+# the searched word.
 _SEARCH = (
     "SELECT d.rowid, d.connector, d.id, d.title, d.source_uri, d.content_type, d.acl, d.acl_relation, "
     "bm25(documents_fts) AS rank "
     "FROM documents_fts JOIN documents AS d ON d.rowid = documents_fts.rowid "
     "WHERE documents_fts MATCH ? ORDER BY rank, d.rowid LIMIT ? OFFSET ?"
 )
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -146,19 +147,6 @@ class StoredDocument:
     indexed_at: datetime
 
 
-@dataclass(frozen=True)
-class SearchHit:
-    """One search result; ``score`` is relevance, higher is better (the negated FTS5 bm25)."""
-
-    connector: str
-    id: str
-    title: str
-    source_uri: str | None
-    content_type: str | None
-    snippet: str
-    score: float
-
-
 def _schema_statements() -> list[str]:
     """The schema as single statements (executescript would end the surrounding transaction)."""
     statements, current = [], []
@@ -168,96 +156,6 @@ def _schema_statements() -> list[str]:
             statements.append("\n".join(current))
             current = []
     return statements
-
-
-def _principal_matches(
-    member: Mapping[str, Any], kind: str, user: str | None, groups: AbstractSet[str]
-) -> bool:
-    if kind == "user":
-        return user is not None and member.get("id") == user
-    return member.get("name") in groups
-
-
-def _control_grants(control: Mapping[str, Any], user: str | None, groups: AbstractSet[str]) -> bool | None:
-    """True or False for what an access control grants, None when it denies the searcher."""
-    allowed: list[bool] = []
-    for principal in control.get("principals", ()):
-        for kind in ("user", "group"):
-            member = principal.get(kind)
-            if member is None:
-                continue
-            matches = _principal_matches(member, kind, user, groups)
-            if member.get("access", "ALLOW") == "DENY":
-                if matches:
-                    return None
-            else:
-                allowed.append(matches)
-    if not allowed:
-        return False
-    return all(allowed) if control.get("memberRelation", "OR") == "AND" else any(allowed)
-
-
-def acl_allows(
-    acl: Sequence[Mapping[str, Any]], relation: str, user: str | None, groups: AbstractSet[str]
-) -> bool:
-    """Whether a searcher may see a document, with Amazon Q Business semantics.
-
-    An empty ACL is public. A DENY principal matching the searcher in any access control hides the
-    document; otherwise each control grants by its ALLOW principals (``memberRelation`` OR: any
-    matches, AND: all match, none: nothing granted) and the grants combine by ``relation``.
-
-    Args:
-        acl: The stored access controls (``AccessControl.to_api()`` dicts).
-        relation: The document's ``access_control_relation``, "AND" or "OR".
-        user: The searcher's user id (exact match), or None.
-        groups: Every group the searcher belongs to, transitive memberships included.
-
-    Returns:
-        True if the document is visible to the searcher.
-    """
-    if not acl:
-        return True
-    grants: list[bool] = []
-    for control in acl:
-        granted = _control_grants(control, user, groups)
-        if granted is None:
-            return False
-        grants.append(granted)
-    return all(grants) if relation == "AND" else any(grants)
-
-
-@dataclass(frozen=True)
-class SearchResults:
-    """The hits of a search, and how many matching documents the searcher's ACLs hid."""
-
-    hits: list[SearchHit]
-    hidden: int = 0
-
-
-class SearchTimeout(RuntimeError):
-    """A search ran past its time limit."""
-
-
-def query_terms(query: str) -> list[str]:
-    """The distinct words of a query, in order, at most :data:`MAX_QUERY_TERMS` of them."""
-    return list(dict.fromkeys(word.casefold() for word in _WORD.findall(query)))[:MAX_QUERY_TERMS]
-
-
-def _fts_query(terms: Sequence[str]) -> str:
-    # Each word becomes a quoted FTS5 string, so no user input can be read as FTS5 syntax.
-    return " AND ".join(f'"{word}"' for word in terms)
-
-
-def _snippet(text: str, terms: Sequence[str]) -> str:
-    """A short excerpt around the first word of ``terms`` found in ``text``, words marked ``**``."""
-    if not text:
-        return ""
-    pattern = re.compile(r"\b(" + "|".join(re.escape(term) for term in terms) + r")\b", re.IGNORECASE)
-    found = pattern.search(text)
-    start = 0 if found is None else max(0, found.start() - SNIPPET_CHARS // 3)
-    excerpt = " ".join(text[start : start + SNIPPET_CHARS].split())
-    marked = pattern.sub(lambda match: f"**{match.group(0)}**", excerpt)
-    return ("..." if start else "") + marked + ("..." if start + SNIPPET_CHARS < len(text) else "")
 
 
 def _encode_attributes(attributes: Mapping[str, object]) -> str:
@@ -584,7 +482,7 @@ class LocalIndex:
         extra_groups = list(groups)
         if not terms or limit <= 0:
             return SearchResults([])
-        match = _fts_query(terms)
+        match = fts_query(terms)
         filtered = user is not None or bool(extra_groups)
         searcher_groups = self.groups_of(user, extra_groups) if filtered else set()
         page = max(limit * 4, 50) if filtered else limit
@@ -611,9 +509,9 @@ class LocalIndex:
         (head,) = self._db.execute(
             "SELECT substr(text, 1, ?) FROM documents WHERE rowid = ?", (SNIPPET_SOURCE_CHARS, rowid)
         ).fetchone()
-        snippet = _snippet(head, terms) or _snippet(hit.title, terms)
+        excerpt = snippet(head, terms) or snippet(hit.title, terms)
         return SearchHit(
-            hit.connector, hit.id, hit.title, hit.source_uri, hit.content_type, snippet, hit.score
+            hit.connector, hit.id, hit.title, hit.source_uri, hit.content_type, excerpt, hit.score
         )
 
     @contextmanager

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import click
 
-from ccf_core.destinations.local_index import SearchTimeout
+from ccf_core.destinations.local_search import SearchTimeout
 from ccf_runner.commands.common import index_option, json_option, open_index
 from ccf_runner.render import print_json
 

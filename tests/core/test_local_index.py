@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ccf_core.content_types import ContentType
-from ccf_core.destinations.local_index import LocalIndex, acl_allows
+from ccf_core.destinations.local_index import LocalIndex
+from ccf_core.destinations.local_search import acl_allows
 from ccf_core.models import (
     AccessControl,
     AccessType,
@@ -435,7 +436,7 @@ def _index_text(index: LocalIndex, doc_id: str, text: str, acl=None) -> None:
 
 
 def test_a_repeated_word_is_searched_once(tmp_path) -> None:
-    from ccf_core.destinations.local_index import query_terms
+    from ccf_core.destinations.local_search import query_terms
 
     assert query_terms("deploy " * 1000) == ["deploy"]
     assert len(query_terms(" ".join(f"word{n}" for n in range(100)))) == 16
@@ -452,7 +453,7 @@ def test_snippets_come_from_the_start_of_a_huge_document(tmp_path) -> None:
 
 
 def test_a_search_past_its_time_limit_stops_with_a_clear_error(tmp_path) -> None:
-    from ccf_core.destinations.local_index import SearchTimeout
+    from ccf_core.destinations.local_search import SearchTimeout
 
     with LocalIndex(tmp_path / "index.db") as index:
         for number in range(200):
