@@ -1,6 +1,7 @@
-"""``ccf connectors|jobs|checkpoint`` and ``ccf documents list --connector``: the CCF API.
+"""``ccf connectors|checkpoint`` and ``ccf documents list --connector-id``: the CCF API.
 
-``ccf backend serve`` is in :mod:`ccf_runner.commands.serve` (re-exported here as ``backend``).
+``ccf backend serve`` is in :mod:`ccf_runner.commands.serve` and ``ccf jobs`` in
+:mod:`ccf_runner.commands.jobs`; ``backend`` is re-exported here.
 
 Every command talks to the API through the generated boto3 ``ccf`` client with the usual AWS
 credential chain (``--profile``, environment, instance role); ``--endpoint-url`` (or
@@ -13,7 +14,6 @@ from __future__ import annotations
 import functools
 import json
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -144,7 +144,7 @@ def api_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _pages(
+def api_pages(
     method: Callable[..., dict[str, Any]], key: str, limit: int | None, **params: Any
 ) -> Iterator[dict[str, Any]]:
     token = None
@@ -161,7 +161,7 @@ def _pages(
             return
 
 
-def _show(data: dict[str, Any], as_json: bool) -> None:
+def show_record(data: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
@@ -184,7 +184,7 @@ def _json_argument(text: str | None, what: str) -> Any:
         raise click.BadParameter(f"{what} is not valid JSON: {err.msg}") from err
 
 
-def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+def name_value_pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
     found = {}
     for value in values:
         name, sep, rest = value.partition("=")
@@ -266,7 +266,7 @@ def _connector_request(options: dict[str, Any]) -> dict[str, Any]:
     if target:
         request["qbusiness"] = target
     if options.get("secrets"):
-        request["secret_references"] = _pairs(options["secrets"], "--secret")
+        request["secret_references"] = name_value_pairs(options["secrets"], "--secret")
     return request
 
 
@@ -286,7 +286,7 @@ def create_connector(as_json: bool, **options: Any) -> None:
           --job-role-arn arn:aws:iam::123456789012:role/job
     """
     connector = make_client().create_custom_connector(**_connector_request(options))["connector"]
-    _show(connector, as_json)
+    show_record(connector, as_json)
 
 
 @connectors.command("get")
@@ -301,7 +301,7 @@ def get_connector(connector_id: str, as_json: bool) -> None:
     Example:
       ccf connectors get cc-0123456789ab --json
     """
-    _show(make_client().get_custom_connector(connector_id=connector_id)["connector"], as_json)
+    show_record(make_client().get_custom_connector(connector_id=connector_id)["connector"], as_json)
 
 
 @connectors.command("update")
@@ -323,7 +323,9 @@ def update_connector(connector_id: str, as_json: bool, removed: tuple[str, ...],
         request.setdefault("secret_references", {}).update(dict.fromkeys(removed))
     if not request:
         raise click.UsageError("give at least one field to change")
-    _show(make_client().update_custom_connector(connector_id=connector_id, **request)["connector"], as_json)
+    show_record(
+        make_client().update_custom_connector(connector_id=connector_id, **request)["connector"], as_json
+    )
 
 
 @connectors.command("list")
@@ -339,7 +341,7 @@ def list_connectors(max_items: int | None, as_json: bool) -> None:
       CCF_ENDPOINT_URL=http://127.0.0.1:8000 ccf connectors list
     """
     client = make_client()
-    found = list(_pages(client.list_custom_connectors, "connectors", max_items, max_results=100))
+    found = list(api_pages(client.list_custom_connectors, "connectors", max_items, max_results=100))
     if as_json:
         print_json(found)
         return
@@ -409,188 +411,6 @@ def connector_id_option(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-_JOB_COLUMNS = (
-    "JOB ID",
-    "STATUS",
-    "CREATED AT",
-    "COMPLETED AT",
-    "SCANNED",
-    "ADDED",
-    "UPDATED",
-    "DELETED",
-    "FAILED",
-)
-
-
-def _job_row(job: dict[str, Any]) -> tuple[Any, ...]:
-    metrics = job.get("metrics") or {}
-    counters = [metrics.get(name) for name in ("scanned", "added", "updated", "deleted", "failed")]
-    return (job["job_id"], job["status"], job["created_at"], job.get("completed_at"), *counters)
-
-
-@click.group()
-def jobs() -> None:
-    """Start, stop and inspect a connector's jobs."""
-
-
-@jobs.command("start")
-@connector_id_option
-@click.option(
-    "--env", "environment", multiple=True, metavar="NAME=VALUE", help="A variable for the job (repeatable)."
-)
-@api_options
-@json_option
-@api_errors
-def start_job(connector_id: str, environment: tuple[str, ...], as_json: bool) -> None:
-    """Start a job (refused while another job of the connector runs).
-
-    \b
-    Example:
-      ccf jobs start --connector-id cc-0123456789ab --env LOG_LEVEL=debug
-    """
-    variables = [{"name": name, "value": value} for name, value in _pairs(environment, "--env").items()]
-    _show(
-        make_client().start_custom_connector_job(connector_id=connector_id, environment=variables)["job"],
-        as_json,
-    )
-
-
-@jobs.command("stop")
-@connector_id_option
-@click.argument("job_id")
-@api_options
-@json_option
-@api_errors
-def stop_job(connector_id: str, job_id: str, as_json: bool) -> None:
-    """Ask job JOB_ID to stop (it becomes STOPPING, then STOPPED).
-
-    \b
-    Example:
-      ccf jobs stop --connector-id cc-0123456789ab ccj-0123456789ab
-    """
-    _show(make_client().stop_custom_connector_job(connector_id=connector_id, job_id=job_id)["job"], as_json)
-
-
-@jobs.command("get")
-@connector_id_option
-@click.argument("job_id")
-@api_options
-@json_option
-@api_errors
-def get_job(connector_id: str, job_id: str, as_json: bool) -> None:
-    """Show job JOB_ID with its metrics (and its log file, on a local backend).
-
-    \b
-    Example:
-      ccf jobs get --connector-id cc-0123456789ab ccj-0123456789ab
-    """
-    job = make_client().get_custom_connector_job(connector_id=connector_id, job_id=job_id)["job"]
-    found = local_log(connector_id, job_id, 0, head=True)
-    if found is not None:
-        job["log_file"] = found[0]
-    _show(job, as_json)
-
-
-@jobs.command("logs")
-@connector_id_option
-@click.option("--job", "job_id", required=True, metavar="ID", help="The job (ccj-...).")
-@click.option("--follow", "-f", is_flag=True, help="Keep printing until the job ends.")
-@api_options
-@api_errors
-def job_logs(connector_id: str, job_id: str, follow: bool) -> None:
-    """Print a job's output (jobs run by `ccf backend serve`; on AWS Batch they are in CloudWatch Logs).
-
-    \b
-    Example:
-      ccf jobs logs --connector-id cc-0123456789ab --job ccj-0123456789ab --follow
-    """
-    client = make_client()
-    job = client.get_custom_connector_job(connector_id=connector_id, job_id=job_id)["job"]
-    offset = 0
-    while True:
-        found = local_log(connector_id, job_id, offset)
-        if found is None:
-            raise click.ClickException(
-                "this API keeps no job logs: jobs on AWS Batch log to CloudWatch Logs (log group of the "
-                "backend's job definition); `ccf jobs logs` reads the logs of `ccf backend serve`"
-            )
-        _, data, offset = found
-        if data:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-        if not follow or job["status"] in _ENDED:
-            return
-        if not data:
-            time.sleep(0.5)
-            job = client.get_custom_connector_job(connector_id=connector_id, job_id=job_id)["job"]
-
-
-_ENDED = ("SUCCEEDED", "FAILED", "STOPPED")
-
-
-def local_log(
-    connector_id: str, job_id: str, offset: int, *, head: bool = False
-) -> tuple[str, bytes, int] | None:
-    """``(path, bytes from offset, next offset)`` of a job's log on a local backend; None elsewhere.
-
-    A job the local executor has not started yet has an empty log. Any other answer (an API on AWS,
-    an older server) means there is no local log.
-    """
-    import urllib.error
-    import urllib.request
-
-    params = click.get_current_context().ensure_object(dict)
-    endpoint = str(params.get("endpoint_url") or "").rstrip("/")
-    if urlsplit(endpoint).scheme not in ("http", "https"):
-        return None
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
-        f"{endpoint}/local/jobs/{connector_id}/{job_id}/log?offset={offset}", method="HEAD" if head else "GET"
-    )
-    if params.get("token"):
-        request.add_header("Authorization", f"Bearer {params['token']}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            path = response.headers.get("X-Ccf-Log-Path")
-            data = b"" if head else response.read()
-            next_offset = int(response.headers.get("X-Ccf-Log-Next-Offset") or offset + len(data))
-    except urllib.error.HTTPError as err:
-        path = err.headers.get("X-Ccf-Log-Path") if err.code == 404 else None
-        return (path, b"", offset) if path else None
-    except (OSError, ValueError):
-        return None
-    return (path, data, next_offset) if path else None
-
-
-@jobs.command("list")
-@connector_id_option
-@click.option(
-    "--status", type=click.Choice(["STARTED", "RUNNING", "STOPPING", "STOPPED", "FAILED", "SUCCEEDED"])
-)
-@max_items_option
-@api_options
-@json_option
-@api_errors
-def list_jobs(connector_id: str, status: str | None, max_items: int | None, as_json: bool) -> None:
-    """List a connector's jobs, newest first.
-
-    \b
-    Example:
-      ccf jobs list --connector-id cc-0123456789ab --status RUNNING
-    """
-    client = make_client()
-    params: dict[str, Any] = {"connector_id": connector_id, "max_results": 100}
-    if status:
-        params["status"] = status
-    found = list(_pages(client.list_custom_connector_jobs, "jobs", max_items, **params))
-    if as_json:
-        print_json(found)
-        return
-    print_table(_JOB_COLUMNS, [_job_row(job) for job in found])
-
-
-# -- ccf documents list --connector ------------------------------------------------------------
-
-
 def print_remote_documents(client: Any, connector_id: str, max_items: int | None, as_json: bool) -> None:
     """Print a connector's document records (id, checksum, times), every page up to ``max_items``.
 
@@ -598,7 +418,7 @@ def print_remote_documents(client: Any, connector_id: str, max_items: int | None
     """
     from ccf_core.state.api import META_PREFIX
 
-    pages = _pages(
+    pages = api_pages(
         client.list_custom_connector_documents,
         "documents",
         max_items,
@@ -702,4 +522,4 @@ def delete_checkpoint(connector_id: str) -> None:
     click.echo(f"checkpoint of {connector_id} deleted")
 
 
-__all__ = ["backend", "checkpoint", "connectors", "jobs"]
+__all__ = ["backend", "checkpoint", "connectors"]

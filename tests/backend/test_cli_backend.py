@@ -12,7 +12,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from ccf_runner.commands.backend import backend, checkpoint, connectors, documents_remote, jobs
+from ccf_runner.commands.backend import backend, checkpoint, connectors, documents_remote
+from ccf_runner.commands.jobs import jobs
 
 ROLE = "arn:aws:iam::123456789012:role/ccf-job"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ccf-runner:latest"
