@@ -208,6 +208,12 @@ def test_the_lock_is_released_when_the_run_ends(tmp_path, make_connector, make_d
 
 
 def test_runs_of_other_connectors_do_not_wait_for_each_other(tmp_path) -> None:
+    from ccf_core.errors import RunLocked
+
     state = SqliteStateStore(tmp_path / "state.db")
-    with state.lock("a"), state.lock("b"):
-        pass
+    with state.lock("a"):
+        with state.lock("b"):
+            held_both = True
+        with pytest.raises(RunLocked, match="another run of a "), state.lock("a"):
+            pass
+    assert held_both
