@@ -62,7 +62,11 @@ def metadata_fingerprint(document: Document, content_type: ContentType | None = 
         meta.access_control_relation.value,
         _acl(meta.access_control_list),
     ]
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+    return _encode_fingerprint(payload).encode("utf-8")
+
+
+#: One encoder for every fingerprint (``json.dumps`` with options builds a new one per call).
+_encode_fingerprint = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
 def document_checksum(
@@ -73,15 +77,30 @@ def document_checksum(
     ``content_type`` is the document's resolved content type and ``fingerprint`` its
     :func:`metadata_fingerprint`, when the caller already has them.
     """
+    checksum, size, _ = checksum_and_content(document, content_type, fingerprint)
+    return checksum, size
+
+
+def checksum_and_content(
+    document: Document, content_type: ContentType | None = None, fingerprint: bytes | None = None
+) -> tuple[str, int, bytes | None]:
+    """:func:`document_checksum`, plus the content when it was read in one chunk (else None).
+
+    A destination can send those bytes instead of reading the file again; a larger content is
+    never held whole.
+    """
     if fingerprint is None:
         fingerprint = metadata_fingerprint(document, content_type)
     digest = hashlib.sha256(fingerprint)
     digest.update(b"\x00")
-    size = 0
+    size = chunks = 0
+    content = b""
     for chunk in document.iter_content():
+        chunks += 1
+        content = chunk
         size += len(chunk)
         digest.update(chunk)
-    return digest.hexdigest(), size
+    return digest.hexdigest(), size, content if chunks <= 1 else None
 
 
 def group_checksum(group: Group) -> str:

@@ -21,7 +21,7 @@ from ccf_core.checksum import (
     PENDING_DELETE,
     PENDING_UPDATE,
     SyncRecord,
-    document_checksum,
+    checksum_and_content,
     group_checksum,
     metadata_fingerprint,
     metadata_key,
@@ -331,19 +331,28 @@ class _Run:
     def _documents(self, known: WorkingSet, pipeline: BatchPipeline | None) -> None:
         report, context, plan = self.report, self.context, self.report.plan
         progress = self.options.progress
-        for document in self.connector.documents(context):
-            if context.cancelled:
-                raise SyncCancelled()
-            report.scanned += 1
-            if progress is not None and report.scanned % 64 == 0:
-                self._progress()
-            prepared = self._prepare(document, known)
-            if prepared is None:
-                continue
+        try:
+            for document in self.connector.documents(context):
+                if context.cancelled:
+                    raise SyncCancelled()
+                report.scanned += 1
+                if progress is not None and report.scanned % 64 == 0:
+                    self._progress()
+                prepared = self._prepare(document, known)
+                if prepared is None:
+                    continue
+                if pipeline is not None:
+                    pipeline.add(prepared)
+                elif plan is not None:
+                    self._plan(plan, prepared)
+        except SyncAborted:
+            raise  # the destination or the state failed: nothing more is sent
+        except Exception:
+            # The connector failed or the run was cancelled: the full batches that wait are sent,
+            # as they would have been had the source kept going.
             if pipeline is not None:
-                pipeline.add(prepared)
-            elif plan is not None:
-                self._plan(plan, prepared)
+                self._send_full_batches(pipeline)
+            raise
         if context.cancelled:
             raise SyncCancelled()
         self._flush_rerecords()
@@ -352,6 +361,12 @@ class _Run:
             pipeline.drain()
         if plan is not None:
             plan.unchanged = report.unchanged
+
+    def _send_full_batches(self, pipeline: BatchPipeline) -> None:
+        try:
+            pipeline.send_full_batches()
+        except Exception as err:
+            logger.warning("sending the last full batches of %s failed: %s", self.name, err)
 
     def _prepare(self, item: Document | DocumentVersion, known: WorkingSet) -> PreparedDocument | None:
         """Transform, validate and checksum one document; None when there is nothing to send.
@@ -388,38 +403,43 @@ class _Run:
         """The document to send, or None when it is unchanged since ``previous`` (its stored record).
 
         With a version (given, or a file's size and mtime) and unchanged metadata, the content is
-        not read (nor the document validated again: it was valid when it was sent); otherwise the
-        document is validated, the content checksum decides, and a new version with the same
-        content only updates the record.
+        not read. Otherwise the content checksum decides; a document whose checksum is the one
+        recorded is not validated again (it was valid when it was sent), and a new version with the
+        same content only updates the record. Only a new or changed document is validated.
         """
+        report = self.report
         record = SyncRecord.decode(previous) if previous else None
-        fingerprint: bytes | None = None
-        version: str | None = None
-        if record is not None and record.version is not None:
-            version = _version(doc)
-            if version is not None and record.version == stored_version(version):
-                # Same version: the metadata decides, without reading or validating again.
-                fingerprint = _fingerprint(doc, content_type)
-                if fingerprint is not None and record.metadata == metadata_key(fingerprint):
-                    self.report.unchanged += 1
-                    return None
+        version = _version(doc)
+        fingerprint = _fingerprint(doc, content_type)
+        if fingerprint is None:
+            problems = document_problems(doc, content_type) or [
+                "metadata text: not valid UTF-8 (a lone surrogate, as os.fsdecode makes of a name in "
+                "another encoding); build titles, URIs and attributes from decoded text"
+            ]
+            report.fail(doc.id, "invalid_document", f"document {doc.id!r}: " + "; ".join(problems))
+            return None
+        meta_key = metadata_key(fingerprint) if version is not None else None
+        checksum: str | None = None
+        if record is not None:
+            same_version = version is not None and record.version == stored_version(version)
+            if same_version and record.metadata == meta_key:
+                report.unchanged += 1
+                return None
+            checksum, size, content = checksum_and_content(doc, content_type, fingerprint)
+            if record.checksum == checksum:
+                report.unchanged += 1
+                encoded = SyncRecord(checksum, meta_key, version).encode()
+                if encoded != previous:
+                    self._remember(doc.id, encoded)
+                return None
         problems = document_problems(doc, content_type)
         if problems:
-            self.report.fail(doc.id, "invalid_document", f"document {doc.id!r}: " + "; ".join(problems))
+            report.fail(doc.id, "invalid_document", f"document {doc.id!r}: " + "; ".join(problems))
             return None
-        if record is None or record.version is None:
-            version = _version(doc)
-        if fingerprint is None:
-            fingerprint = metadata_fingerprint(doc, content_type)
-        meta_key = metadata_key(fingerprint) if version is not None else None
-        checksum, size = document_checksum(doc, content_type, fingerprint)
+        if checksum is None:
+            checksum, size, content = checksum_and_content(doc, content_type, fingerprint)
         encoded = SyncRecord(checksum, meta_key, version).encode()
-        if record is not None and record.checksum == checksum:
-            self.report.unchanged += 1
-            if encoded != previous:
-                self._remember(doc.id, encoded)
-            return None
-        return PreparedDocument(doc, encoded, size, previous is None)
+        return PreparedDocument(doc, encoded, size, previous is None, content_type, content)
 
     def _load(self, item: DocumentVersion, known: WorkingSet) -> Document | None:
         """The document behind a version hint, or None when it is unchanged, gone or failed to load."""

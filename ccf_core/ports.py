@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from ccf_core.content_types import ContentType
 from ccf_core.models.acl import Group
 from ccf_core.models.document import Document
 from ccf_core.report import Failure, RunStatus
@@ -19,17 +20,33 @@ from ccf_core.report import Failure, RunStatus
 
 @dataclass(slots=True)
 class PreparedDocument:
-    """A document that passed validation, with its checksum, size and whether it is new."""
+    """A document that passed validation, with its checksum, size and whether it is new.
+
+    ``content_type`` is the document's resolved content type, and ``content`` the bytes the checksum
+    was computed from when the engine read them in one piece (small files), so a destination sends
+    what was checksummed without reading or inferring again. Both are optional: a destination
+    falls back to the document's own.
+    """
 
     document: Document
     checksum: str
     size: int
     is_new: bool
+    content_type: ContentType | None = None
+    content: bytes | None = None
 
     @property
     def id(self) -> str:
         """The document's id."""
         return self.document.id
+
+    def resolved_content_type(self) -> ContentType | None:
+        """The content type the engine resolved, else the document's own."""
+        return self.content_type if self.content_type is not None else self.document.resolved_content_type()
+
+    def read_bytes(self) -> bytes:
+        """The content that was checksummed, when the engine kept it; else the document's, read now."""
+        return self.content if self.content is not None else self.document.read_bytes()
 
 
 @dataclass

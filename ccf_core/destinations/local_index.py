@@ -311,13 +311,13 @@ class LocalIndex:
         for prepared in batch:
             doc = prepared.document
             try:
-                data = doc.read_bytes()
+                data = prepared.read_bytes()
             except OSError as err:
                 where = str(doc.file.path) if doc.file is not None else "in-memory content"
                 message = f"cannot read {where}: {err.strerror or err}"
                 result.failures.append(Failure(doc.id, "content_unreadable", message))
                 continue
-            content_type = doc.resolved_content_type()
+            content_type = prepared.resolved_content_type()
             meta = doc.metadata
             rows.append(
                 (

@@ -389,7 +389,9 @@ class QBusinessDestination:
     def _outgoing(self, prepared: PreparedDocument, result: BatchResult) -> _Outgoing | None:
         """Check and measure one document: inline, staged in S3, or a failure of its own."""
         doc_id = prepared.id
-        measured = measure_document(prepared.document, self.max_document_bytes)
+        measured = measure_document(
+            prepared.document, self.max_document_bytes, prepared.size, prepared.resolved_content_type()
+        )
         if isinstance(measured, Rejection):
             result.failures.append(Failure(doc_id, measured.reason, measured.message))
             return None
@@ -431,7 +433,7 @@ class QBusinessDestination:
                     documents.append(item.structure)
                 continue
             try:
-                blob = document.read_bytes()
+                blob = item.prepared.read_bytes()
             except OSError as err:
                 result.failures.append(
                     Failure(document.id, "content_unreadable", f"document {document.id!r}: {err}")

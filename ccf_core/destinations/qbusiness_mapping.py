@@ -134,24 +134,32 @@ class Rejection:
     message: str
 
 
-def measure_document(document: Document, max_document_bytes: int) -> MeasuredDocument | Rejection:
+def measure_document(
+    document: Document,
+    max_document_bytes: int,
+    size: int | None = None,
+    content_type: ContentType | None = None,
+) -> MeasuredDocument | Rejection:
     """Check a prepared document against botocore's model and measure its encoded size.
 
     ccf's own rules (:func:`ccf_core.validation.document_problems`) already ran in the engine: a
-    ``PreparedDocument`` passed them. The content is not read: its size is ``document.size()``.
+    ``PreparedDocument`` passed them. The content is not read: its size is ``size`` (what the
+    engine measured), else ``document.size()``; its content type ``content_type``, else resolved.
     """
     doc_id = document.id
-    try:
-        size = document.size()
-    except OSError as err:
-        return Rejection("content_unreadable", f"document {doc_id!r}: cannot read content: {err}")
+    if size is None:
+        try:
+            size = document.size()
+        except OSError as err:
+            return Rejection("content_unreadable", f"document {doc_id!r}: cannot read content: {err}")
     if size > max_document_bytes:
         return Rejection(
             "too_large",
             f"document {doc_id!r} is {size} bytes; Q Business accepts at most {max_document_bytes} bytes "
             "per document",
         )
-    content_type = document.resolved_content_type()
+    if content_type is None:
+        content_type = document.resolved_content_type()
     if content_type is None:
         return Rejection("invalid_document", f"document {doc_id!r}: content type: cannot infer one")
     structure = api_document(document, content_type, {"blob": b""})
@@ -222,7 +230,7 @@ class RequestShape:
         its default separators), except that a date is counted as an ISO string, longer than the
         epoch number botocore sends: the size is exact or a little over, never under.
         """
-        encoded = json.dumps(structure, default=_json_placeholder).encode("utf-8")
+        encoded = _encode_measured(structure).encode("utf-8")
         return len(encoded) + base64_length(blob_size) + _LIST_SEPARATOR
 
     def document_problems(self, structure: dict[str, Any]) -> list[str]:
@@ -245,6 +253,10 @@ def _json_placeholder(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"cannot measure a {type(value).__name__} in a request")
+
+
+#: ``json.dumps`` with botocore's settings, built once (``default=`` makes a new encoder per call).
+_encode_measured = json.JSONEncoder(default=_json_placeholder).encode
 
 
 @cache
