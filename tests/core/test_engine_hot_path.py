@@ -1,0 +1,142 @@
+"""What the engine's fast path promises: one read per document, validation only of what is sent,
+batches marked pending a few at a time without holding back a slow source."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ccf_core import (
+    BatchLimits,
+    Connector,
+    Document,
+    DocumentFile,
+    DocumentMetadata,
+    RunStatus,
+    SyncContext,
+    SyncEngine,
+    SyncReport,
+)
+from ccf_core.destinations.local_index import LocalIndex
+from ccf_core.state import SqliteStateStore
+from ccf_core.uploader import MARK_AHEAD_BATCHES
+
+Run = Callable[..., SyncReport]
+
+
+class Files(Connector):
+    """One document per file of a folder; ``between`` runs after each document is handed over."""
+
+    name = "files"
+
+    def __init__(self, paths: list[Path], between: Callable[[int], None] | None = None) -> None:
+        super().__init__()
+        self.paths = paths
+        self.between = between
+
+    def documents(self, context: SyncContext) -> Iterator[Document]:
+        for position, path in enumerate(self.paths):
+            yield Document(id=path.name, file=DocumentFile(path), metadata=DocumentMetadata(title=path.stem))
+            if self.between is not None:
+                self.between(position)
+
+
+def test_the_destination_stores_the_bytes_that_were_checksummed(tmp_path: Path) -> None:
+    """A file rewritten after the engine read it: the index holds what the recorded checksum covers."""
+    paths = [tmp_path / f"file-{number:02d}.txt" for number in range(3 * MARK_AHEAD_BATCHES)]
+    for path in paths:
+        path.write_text(f"first text of {path.stem}\n")
+
+    def rewrite_the_one_just_read(position: int) -> None:
+        paths[position].write_text("rewritten after it was read\n")
+
+    with LocalIndex(tmp_path / "index.db") as index, SqliteStateStore(tmp_path / "state.db") as state:
+        index.limits = BatchLimits(max_documents=2)
+        report = SyncEngine(index, state).run(Files(paths, rewrite_the_one_just_read))
+
+        assert report.status is RunStatus.SUCCEEDED
+        assert report.added == len(paths)
+        for path in paths:
+            stored = index.get(path.name)
+            assert stored is not None
+            assert stored.text.strip() == f"first text of {path.stem}"
+
+
+def test_unchanged_documents_are_not_validated_again(
+    run_sync: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = [tmp_path / f"file-{number}.txt" for number in range(5)]
+    for path in paths:
+        path.write_text(f"text of {path.stem}\n")
+    run_sync(Files(paths))
+    checked: list[str] = []
+    real = __import__("ccf_core.engine", fromlist=["document_problems"]).document_problems
+
+    def counting(document: Document, *args: object) -> list[str]:
+        checked.append(document.id)
+        return real(document, *args)
+
+    monkeypatch.setattr("ccf_core.engine.document_problems", counting)
+    # Touch every file (a new version) and change one: only the changed one is checked and sent.
+    for path in paths:
+        path.write_text(path.read_text())
+    paths[2].write_text("changed\n")
+
+    report = run_sync(Files(paths))
+
+    assert (report.unchanged, report.updated) == (4, 1)
+    assert checked == [paths[2].name]
+
+
+def test_text_that_is_not_utf8_in_an_attribute_fails_that_document_only(
+    run_sync: Run, make_connector
+) -> None:
+    bad = Document(
+        id="bad",
+        content="x",
+        metadata=DocumentMetadata(title="Bad", attributes={"folder": "caf\udce9"}),
+    )
+    good = Document(id="good", content="y", metadata=DocumentMetadata(title="Good"))
+
+    report = run_sync(make_connector([bad, good]))
+
+    assert report.added == 1
+    assert [failure.document_id for failure in report.failures] == ["bad"]
+    assert "not valid UTF-8" in report.failures[0].message
+
+
+def test_a_slow_source_does_not_hold_back_full_batches(run_sync: Run, make_destination, make_doc) -> None:
+    """Batches wait to be marked pending together only while the source is fast."""
+    destination = make_destination(BatchLimits(max_documents=1))
+    sent_when_produced: list[int] = []
+
+    class Slow(Connector):
+        name = "slow"
+
+        def documents(self, context: SyncContext) -> Iterator[Document]:
+            for number in range(6):
+                sent_when_produced.append(len(destination.sent_ids))
+                yield make_doc(f"d{number}")
+                time.sleep(0.06)
+
+    run_sync(Slow(), destination=destination)
+
+    # Each document is sent by the time the source produced the second one after it.
+    assert all(sent >= produced - 2 for produced, sent in enumerate(sent_when_produced))
+    assert len(destination.sent_ids) == 6
+
+
+def test_a_failing_source_still_sends_its_full_batches(
+    run_sync: Run, make_connector, make_docs, make_destination, state
+) -> None:
+    """Full batches waiting to be marked together are sent; the one being filled is not."""
+    destination = make_destination(BatchLimits(max_documents=1))
+
+    report = run_sync(make_connector(make_docs(6), fail_after=5), destination=destination)
+
+    assert report.status is RunStatus.FAILED
+    assert sorted(state.load_checksums("listing")) == ["doc-000", "doc-001", "doc-002", "doc-003"]
+    assert destination.sent_ids == ["doc-000", "doc-001", "doc-002", "doc-003"]
