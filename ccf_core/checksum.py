@@ -52,15 +52,18 @@ def metadata_fingerprint(document: Document, content_type: ContentType | None = 
     meta = document.metadata
     if content_type is None:
         content_type = document.resolved_content_type()
+    attributes = meta.attributes
+    controls = meta.access_control_list
+    # String enums go in as they are: JSON writes their value.
     payload = [
         CHECKSUM_VERSION,
         document.id,
-        content_type.value if content_type else None,
+        content_type,
         meta.title,
         meta.source_uri,
-        sorted([name, *_attribute(value)] for name, value in meta.attributes.items()),
-        meta.access_control_relation.value,
-        _acl(meta.access_control_list),
+        sorted([name, *_attribute(value)] for name, value in attributes.items()) if attributes else [],
+        meta.access_control_relation,
+        _acl(controls) if controls else [],
     ]
     return _encode_fingerprint(payload).encode("utf-8")
 
@@ -164,6 +167,12 @@ class SyncRecord:
             return cls(value)
         metadata, _, version = rest.partition(":")
         return cls(checksum, metadata, version)
+
+    @staticmethod
+    def version_of(value: str) -> str | None:
+        """The stored version of an encoded record, without decoding the rest (None when absent)."""
+        _, separator, rest = value.partition(":")
+        return rest.partition(":")[2] if separator else None
 
     def readable_version(self) -> str | None:
         """The connector's version as given (None when absent or stored as a hash)."""

@@ -95,8 +95,17 @@ def content_type_from_mime(mime: str | None) -> ContentType | None:
 def content_type_from_path(path: str | os.PathLike[str]) -> ContentType | None:
     """Infer the content type from a file name's extension, then from its guessed MIME type."""
     name = os.fspath(path)
-    found = _BY_EXTENSION.get(os.path.splitext(name)[1][1:].lower())
+    found = _BY_EXTENSION.get(_extension(name).lower())
     if found is not None:
         return found
     mime, _ = mimetypes.guess_type(name)
     return content_type_from_mime(mime)
+
+
+def _extension(name: str) -> str:
+    """The extension without its dot, as ``os.path.splitext`` finds it (leading dots are no extension)."""
+    base = name[name.rfind("/") + 1 :]
+    dot = base.rfind(".")
+    if dot <= 0 or not base[:dot].strip("."):
+        return ""
+    return base[dot + 1 :]

@@ -331,28 +331,19 @@ class _Run:
     def _documents(self, known: WorkingSet, pipeline: BatchPipeline | None) -> None:
         report, context, plan = self.report, self.context, self.report.plan
         progress = self.options.progress
-        try:
-            for document in self.connector.documents(context):
-                if context.cancelled:
-                    raise SyncCancelled()
-                report.scanned += 1
-                if progress is not None and report.scanned % 64 == 0:
-                    self._progress()
-                prepared = self._prepare(document, known)
-                if prepared is None:
-                    continue
-                if pipeline is not None:
-                    pipeline.add(prepared)
-                elif plan is not None:
-                    self._plan(plan, prepared)
-        except SyncAborted:
-            raise  # the destination or the state failed: nothing more is sent
-        except Exception:
-            # The connector failed or the run was cancelled: the full batches that wait are sent,
-            # as they would have been had the source kept going.
+        for document in self.connector.documents(context):
+            if context.cancelled:
+                raise SyncCancelled()
+            report.scanned += 1
+            if progress is not None and report.scanned % 64 == 0:
+                self._progress()
+            prepared = self._prepare(document, known)
+            if prepared is None:
+                continue
             if pipeline is not None:
-                self._send_full_batches(pipeline)
-            raise
+                pipeline.add(prepared)
+            elif plan is not None:
+                self._plan(plan, prepared)
         if context.cancelled:
             raise SyncCancelled()
         self._flush_rerecords()
@@ -361,12 +352,6 @@ class _Run:
             pipeline.drain()
         if plan is not None:
             plan.unchanged = report.unchanged
-
-    def _send_full_batches(self, pipeline: BatchPipeline) -> None:
-        try:
-            pipeline.send_full_batches()
-        except Exception as err:
-            logger.warning("sending the last full batches of %s failed: %s", self.name, err)
 
     def _prepare(self, item: Document | DocumentVersion, known: WorkingSet) -> PreparedDocument | None:
         """Transform, validate and checksum one document; None when there is nothing to send.
@@ -447,11 +432,7 @@ class _Run:
         if previous == SEEN:
             self.report.fail(item.id, "duplicate_id", f"document {item.id!r} was produced twice in this run")
             return None
-        if (
-            previous
-            and previous != PENDING_DELETE
-            and SyncRecord.decode(previous).version == stored_version(item.version)
-        ):
+        if previous and SyncRecord.version_of(previous) == stored_version(item.version):
             known.see(item.id)
             self.report.unchanged += 1
             return None

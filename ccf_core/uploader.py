@@ -38,15 +38,6 @@ MAX_CONSECUTIVE_BATCH_ERRORS = 3
 #: rate of a destination answering at once), while a remote service keeps its batches in flight.
 INLINE_BELOW_SECONDS = 0.003
 
-#: Full batches are marked pending in the state this many at a time, in one transaction: a state
-#: commit per batch of 10 cost more than reading, hashing and checking the batch's documents.
-MARK_AHEAD_BATCHES = 10
-
-#: ... or as soon as they hold this many bytes of content (kept in memory until sent), or the
-#: first of them waited this long (a slow source does not hold back what it already produced).
-MARK_AHEAD_BYTES = 8 * 1024 * 1024
-MARK_AHEAD_SECONDS = 0.05
-
 #: While batches go to the workers, one batch in this many is sent inline to measure the call again;
 #: the gap doubles after each slow measure (a remote service rarely becomes fast in a run).
 _PROBE_EVERY = 64
@@ -75,10 +66,6 @@ class BatchPipeline:
         self._pending: deque[tuple[Done, Future[BatchResult]]] = deque()
         self._batch: list[PreparedDocument] = []
         self._batch_bytes = 0
-        # Full batches waiting to be marked pending together and sent.
-        self._sealed: list[list[PreparedDocument]] = []
-        self._sealed_bytes = 0
-        self._sealed_at = 0.0
         self._consecutive_errors = 0
         # Accepted documents whose record waits for the next state transaction.
         self._accepted: list[PreparedDocument] = []
@@ -91,61 +78,33 @@ class BatchPipeline:
     # documents -------------------------------------------------------------------------------
 
     def add(self, prepared: PreparedDocument) -> None:
-        """Queue a document; full batches are sent, a few at a time."""
+        """Queue a document; a full batch is sent."""
         batch = self._batch
         if batch and (
             len(batch) >= self.limits.max_documents
             or self._batch_bytes + prepared.size > self.limits.max_bytes
         ):
-            if not self._sealed:
-                self._sealed_at = time.monotonic()
-            self._sealed.append(batch)
-            self._sealed_bytes += self._batch_bytes
-            self._batch, self._batch_bytes = [], 0
-            if (
-                len(self._sealed) >= MARK_AHEAD_BATCHES
-                or self._sealed_bytes >= MARK_AHEAD_BYTES
-                or time.monotonic() - self._sealed_at >= MARK_AHEAD_SECONDS
-            ):
-                try:
-                    self._send_sealed()
-                except Exception:
-                    self._fail_unsent([prepared], "the run stopped before it was sent")
-                    raise
+            try:
+                self.flush()
+            except Exception:
+                self._fail_unsent([prepared], "the run stopped before it was sent")
+                raise
             batch = self._batch
         batch.append(prepared)
         self._batch_bytes += prepared.size
 
     def flush(self) -> None:
-        """Send the batch being filled and the full ones waiting, once they are marked pending."""
-        if self._batch:
-            self._sealed.append(self._batch)
-            self._batch, self._batch_bytes = [], 0
-        self._send_sealed()
-
-    def send_full_batches(self) -> None:
-        """Send the full batches that wait (a run that stops early keeps what they hold)."""
-        self._send_sealed()
-
-    def _send_sealed(self) -> None:
-        """Mark the waiting batches pending in one state transaction, then send each."""
-        batches, self._sealed, self._sealed_bytes = self._sealed, [], 0
-        if not batches:
+        """Send the batch being filled, if any, once it is marked pending in the state."""
+        if not self._batch:
             return
-        sent = 0
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
         try:
             self._make_room()
-            self._write_state([(prepared.id, PENDING_UPDATE) for batch in batches for prepared in batch])
-            for batch in batches:
-                if sent:
-                    self._make_room()
-                sent += 1
-                put = partial(self.destination.put_documents, batch)
-                self._submit(put, partial(self._documents_done, batch))
+            self._write_state([(prepared.id, PENDING_UPDATE) for prepared in batch])
         except Exception:
-            for batch in batches[sent:]:
-                self._fail_unsent(batch, "the run stopped before it was sent")
+            self._fail_unsent(batch, "the run stopped before it was sent")
             raise
+        self._submit(partial(self.destination.put_documents, batch), partial(self._documents_done, batch))
 
     def _documents_done(
         self, batch: Sequence[PreparedDocument], outcome: BatchResult | BaseException
@@ -316,9 +275,9 @@ class BatchPipeline:
                 self._write_state([])
             except StateUnwritable as err:
                 first_error = first_error or err
-            for batch in [*self._sealed, self._batch]:
-                self._fail_unsent(batch, "the run stopped before it was sent")
-            self._sealed, self._sealed_bytes, self._batch = [], 0, []
+            if self._batch:
+                self._fail_unsent(self._batch, "the run stopped before it was sent")
+                self._batch = []
             if first_error is not None:
                 raise first_error
         finally:

@@ -195,7 +195,7 @@ class QBusinessDestination:
         self._connector = "connector"
         self._sync_id: str | None = None
         self._remember: Callable[[str, str | None], None] = lambda _key, _value: None
-        self._request_overhead = 0
+        self._request_overhead: int | None = None
         self._fatal: QBusinessError | None = None
         if self.s3_bucket and not self.role_arn:
             logger.warning(
@@ -231,10 +231,7 @@ class QBusinessDestination:
         self._connector = run.connector
         self._fatal = None
         self._caller.cancel_event = run.cancel_event
-        overhead: dict[str, Any] = {"documents": [], "dataSourceSyncId": "x" * 36}
-        if self.role_arn:
-            overhead["roleArn"] = self.role_arn
-        self._request_overhead = request_shape().body_size(overhead)
+        self._request_overhead = None  # measured when the first document is sent
         if run.dry_run:
             return
         self._remember = run.remember
@@ -386,6 +383,18 @@ class QBusinessDestination:
 
     # documents -------------------------------------------------------------------------------
 
+    def _overhead(self) -> int:
+        """The body size of a BatchPutDocument request without documents.
+
+        botocore's model is loaded on first use: a run that sends nothing never loads it.
+        """
+        if self._request_overhead is None:
+            overhead: dict[str, Any] = {"documents": [], "dataSourceSyncId": "x" * 36}
+            if self.role_arn:
+                overhead["roleArn"] = self.role_arn
+            self._request_overhead = request_shape().body_size(overhead)
+        return self._request_overhead
+
     def _outgoing(self, prepared: PreparedDocument, result: BatchResult) -> _Outgoing | None:
         """Check and measure one document: inline, staged in S3, or a failure of its own."""
         doc_id = prepared.id
@@ -395,7 +404,7 @@ class QBusinessDestination:
         if isinstance(measured, Rejection):
             result.failures.append(Failure(doc_id, measured.reason, measured.message))
             return None
-        if self._request_overhead + measured.encoded_size <= self.max_request_bytes:
+        if self._overhead() + measured.encoded_size <= self.max_request_bytes:
             return _Outgoing(prepared, measured.structure, measured.encoded_size, None)
         if not (self.s3_bucket and self.role_arn):
             message = (
@@ -412,13 +421,13 @@ class QBusinessDestination:
 
     def _chunks(self, outgoing: list[_Outgoing]) -> Iterator[list[_Outgoing]]:
         chunk: list[_Outgoing] = []
-        size = self._request_overhead
+        size = self._overhead()
         for item in outgoing:
             if chunk and (
                 len(chunk) >= MAX_BATCH_DOCUMENTS or size + item.encoded_size > self.max_request_bytes
             ):
                 yield chunk
-                chunk, size = [], self._request_overhead
+                chunk, size = [], self._overhead()
             chunk.append(item)
             size += item.encoded_size
         if chunk:

@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -68,6 +69,10 @@ def _as_utc(value: datetime | date) -> datetime:
     return value.astimezone(UTC)
 
 
+#: A datetime put in UTC (naive ones taken as UTC); the validator runs for set values only.
+_UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
 class DocumentMetadata(BaseModel):
     """What Q Business stores beside the content.
 
@@ -81,8 +86,8 @@ class DocumentMetadata(BaseModel):
 
     title: str
     source_uri: str | None = None
-    created_at: datetime | None = None
-    last_updated_at: datetime | None = None
+    created_at: _UtcDatetime | None = None
+    last_updated_at: _UtcDatetime | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
     access_control_list: list[AccessControl] = Field(default_factory=list)
     access_control_relation: MemberRelation = MemberRelation.OR
@@ -102,11 +107,6 @@ class DocumentMetadata(BaseModel):
             elif item is not None:
                 normalised[name] = item
         return normalised
-
-    @field_validator("created_at", "last_updated_at", mode="after")
-    @classmethod
-    def _timestamps_in_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else _as_utc(value)
 
 
 class Document(BaseModel):

@@ -178,3 +178,26 @@ def test_group_checksum_ignores_member_order_and_duplicates() -> None:
 
 def test_group_checksum_changes_with_members() -> None:
     assert group_checksum(Group(name="eng", users=("a",))) != group_checksum(Group(name="eng", users=("b",)))
+
+
+def test_fingerprint_encoding_is_pinned() -> None:
+    """The stored checksums of every index depend on these bytes: a change re-sends every document."""
+    when = datetime(2024, 5, 1, tzinfo=UTC)
+    engineers = Principal(group=PrincipalGroup(name="eng"))
+    document = doc(
+        attributes={"team": "search", "pages": 3, "tags": ["a", "b"], "when": when},
+        access_control_list=[AccessControl(principals=[alice(), engineers])],
+    )
+
+    assert metadata_fingerprint(document) == (
+        b'[1,"doc-1","PLAIN_TEXT","Title","https://example.com/doc",[["pages","n",3],["tags","l",["a","b"]],'
+        b'["team","s","search"],["when","d","2024-05-01T00:00:00+00:00"]],"OR",'
+        b'[["OR",[["u","alice@example.com","ALLOW",null],["g","eng","ALLOW",null]]]]]'
+    )
+
+
+def test_version_of_reads_what_decode_reads() -> None:
+    from ccf_core.checksum import PENDING_DELETE, PENDING_UPDATE, SyncRecord
+
+    for value in ("a" * 64, PENDING_DELETE, PENDING_UPDATE, "c:m:v", "c:m:", "c:m:v:with:colons", "c:m"):
+        assert SyncRecord.version_of(value) == SyncRecord.decode(value).version, value

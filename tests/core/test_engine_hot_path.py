@@ -1,9 +1,7 @@
-"""What the engine's fast path promises: one read per document, validation only of what is sent,
-batches marked pending a few at a time without holding back a slow source."""
+"""What the engine's fast path promises: one read per document, validation only of what is sent."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,7 +20,6 @@ from ccf_core import (
 )
 from ccf_core.destinations.local_index import LocalIndex
 from ccf_core.state import SqliteStateStore
-from ccf_core.uploader import MARK_AHEAD_BATCHES
 
 Run = Callable[..., SyncReport]
 
@@ -46,7 +43,7 @@ class Files(Connector):
 
 def test_the_destination_stores_the_bytes_that_were_checksummed(tmp_path: Path) -> None:
     """A file rewritten after the engine read it: the index holds what the recorded checksum covers."""
-    paths = [tmp_path / f"file-{number:02d}.txt" for number in range(3 * MARK_AHEAD_BATCHES)]
+    paths = [tmp_path / f"file-{number:02d}.txt" for number in range(12)]
     for path in paths:
         path.write_text(f"first text of {path.stem}\n")
 
@@ -106,37 +103,3 @@ def test_text_that_is_not_utf8_in_an_attribute_fails_that_document_only(
     assert report.added == 1
     assert [failure.document_id for failure in report.failures] == ["bad"]
     assert "not valid UTF-8" in report.failures[0].message
-
-
-def test_a_slow_source_does_not_hold_back_full_batches(run_sync: Run, make_destination, make_doc) -> None:
-    """Batches wait to be marked pending together only while the source is fast."""
-    destination = make_destination(BatchLimits(max_documents=1))
-    sent_when_produced: list[int] = []
-
-    class Slow(Connector):
-        name = "slow"
-
-        def documents(self, context: SyncContext) -> Iterator[Document]:
-            for number in range(6):
-                sent_when_produced.append(len(destination.sent_ids))
-                yield make_doc(f"d{number}")
-                time.sleep(0.06)
-
-    run_sync(Slow(), destination=destination)
-
-    # Each document is sent by the time the source produced the second one after it.
-    assert all(sent >= produced - 2 for produced, sent in enumerate(sent_when_produced))
-    assert len(destination.sent_ids) == 6
-
-
-def test_a_failing_source_still_sends_its_full_batches(
-    run_sync: Run, make_connector, make_docs, make_destination, state
-) -> None:
-    """Full batches waiting to be marked together are sent; the one being filled is not."""
-    destination = make_destination(BatchLimits(max_documents=1))
-
-    report = run_sync(make_connector(make_docs(6), fail_after=5), destination=destination)
-
-    assert report.status is RunStatus.FAILED
-    assert sorted(state.load_checksums("listing")) == ["doc-000", "doc-001", "doc-002", "doc-003"]
-    assert destination.sent_ids == ["doc-000", "doc-001", "doc-002", "doc-003"]
