@@ -31,13 +31,7 @@ from gitlab.exceptions import GitlabHttpError
 from ccf_core import CCFError, Connector, Document, DocumentVersion, Group, SyncContext, SyncMode
 from ccf_gitlab import render
 from ccf_gitlab.acl import ProjectAccess, project_access
-from ccf_gitlab.client import (
-    TRANSIENT_ERRORS,
-    AuthenticationFailed,
-    GitLabClient,
-    describe,
-    status_of,
-)
+from ccf_gitlab.client import TRANSIENT_ERRORS, AuthenticationFailed, GitLabClient, describe, status_of
 from ccf_gitlab.config import GitLabConfig, Kind, TokenUnavailable, resolve_token
 from ccf_gitlab.models import FileHistory, Item, Project
 from ccf_gitlab.scope import ScopeProblem, projects_in_scope

@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
 from fake_gitlab import FakeGitLabState, stamp
 
 from ccf_core.testing import ConnectorHarness
+from ccf_gitlab import acl, render
+from ccf_gitlab.client import GitLabClient
+from ccf_gitlab.models import FileHistory
 
 HANDBOOK = 1000
 COMMITS = "projects/*/repository/commits"
@@ -111,3 +115,19 @@ def test_a_forbidden_commits_listing_does_not_lose_a_new_file(
     run = harness.run()
     assert "Twenty-five days." in run.document("p1000/file/docs/holidays.md").text
     assert any("403 forbidden" in problem.message for problem in run.report.problems)
+
+
+def test_files_indexed_before_they_had_dates_get_them_after_the_upgrade(
+    harness: ConnectorHarness, world: FakeGitLabState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rendering format is part of every version: the next run after the upgrade renders again."""
+    with monkeypatch.context() as old:
+        old.setattr(render, "FORMAT", 1)
+        old.setattr(acl, "FORMAT", 1)
+        old.setattr(GitLabClient, "file_history", lambda *args: FileHistory())  # the old, dateless files
+        first = harness.run()
+    files = [doc_id for doc_id in first.document_ids() if "/file/" in doc_id]
+    assert all(first.document(doc_id).created_at is None for doc_id in files)
+    run = harness.run()
+    assert run.report.updated == len(files)  # only the files changed; the rest renders the same
+    assert all(run.document(doc_id).created_at is not None for doc_id in files)
