@@ -256,14 +256,15 @@ class GitLabClient:
             iterator=True,
             per_page=PER_PAGE,
         )
-        newest: Commit | None = None
-        oldest: Commit | None = None
+        first: dict[str, Any] | None = None
+        last: dict[str, Any] | None = None
         for data in pages:
             if isinstance(data, dict):
-                oldest = Commit.model_validate(data)
-                newest = newest or oldest
-        if newest is None or oldest is None:
+                first = data if first is None else first
+                last = data
+        if first is None or last is None:
             return FileHistory()
+        newest, oldest = Commit.model_validate(first), Commit.model_validate(last)
         return FileHistory(created=oldest.date, updated=newest.date, last_commit=newest.id)
 
     def raw_blob(self, project_id: int, sha: str, limit: int) -> bytes | None:
