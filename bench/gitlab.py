@@ -5,6 +5,7 @@ The fake (from ``plugins/gitlab/tests``) serves P projects (20 by default) of 20
 JSON line:
 
 - ``first``: the first (full) sync: API requests, seconds, peak RSS of the syncing process;
+  ``commits_calls`` is the part of the requests that read repository files' dates (one per file);
 - ``incremental``: after 1% of the items changed (2 files, 2 issues and half a merge request per
   project), the next run: API requests and seconds, and their share of the first sync's requests;
 - ``memory``: peak RSS of a first sync of 2 projects, beside the one of P projects.
@@ -33,6 +34,8 @@ sys.path.insert(0, str(ROOT / "plugins" / "gitlab" / "tests"))
 from fake_gitlab import REPORTER, TOKEN, FakeGitLab, FakeGitLabState, Item, stamp  # noqa: E402
 
 FILES, ISSUES, MERGE_REQUESTS = 200, 200, 50
+#: The fake's name for the route of a path's commits (the files' dates).
+COMMITS = "projects/*/repository/commits"
 
 
 def build(projects: int) -> FakeGitLabState:
@@ -123,11 +126,13 @@ def child(url: str, directory: str) -> None:
 
 def sync(fake: FakeGitLab, directory: str) -> dict[str, Any]:
     before = fake.state.total_calls
+    commits_before = fake.state.calls[COMMITS]
     result = subprocess.run(
         [sys.executable, __file__, "--child", fake.url, directory], capture_output=True, text=True, check=True
     )
     outcome: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     outcome["api_calls"] = fake.state.total_calls - before
+    outcome["commits_calls"] = fake.state.calls[COMMITS] - commits_before
     return outcome
 
 

@@ -21,7 +21,7 @@ import requests
 from gitlab.client import GitlabList
 from gitlab.exceptions import GitlabAuthenticationError, GitlabError, GitlabHttpError
 
-from ccf_gitlab.models import Item, Member, Note, Project, Release, TreeEntry, WikiPage
+from ccf_gitlab.models import Commit, FileHistory, Item, Member, Note, Project, Release, TreeEntry, WikiPage
 
 logger = logging.getLogger(__name__)
 
@@ -238,6 +238,34 @@ class GitLabClient:
                 return None
             raise
         return str(headers["X-Gitlab-Blob-Id"]), int(headers.get("X-Gitlab-Size", 0))
+
+    def file_history(self, project_id: int, path: str, ref: str) -> FileHistory:
+        """The oldest and newest commits that touched ``path`` up to ``ref``: the file's dates.
+
+        GitLab lists a path's commits newest first and sends no total for them (no ``X-Total`` or
+        ``X-Total-Pages``, so the last page cannot be asked for directly), and has no oldest-first
+        order: the oldest commit is the last one of the listing. Pages of 100 make that one request
+        for a file changed fewer than 100 times, and one more per further 100 commits. Only the
+        first and the last commit are kept. A rename starts a new history (no ``follow``).
+        """
+        # gl.http_list with query_data, not project.commits.list(path=...): python-gitlab's list()
+        # takes ``path`` as the URL to request, not as the query parameter.
+        pages = self.gl.http_list(
+            f"/projects/{project_id}/repository/commits",
+            query_data={"ref_name": ref, "path": path},
+            iterator=True,
+            per_page=PER_PAGE,
+        )
+        first: dict[str, Any] | None = None
+        last: dict[str, Any] | None = None
+        for data in pages:
+            if isinstance(data, dict):
+                first = data if first is None else first
+                last = data
+        if first is None or last is None:
+            return FileHistory()
+        newest, oldest = Commit.model_validate(first), Commit.model_validate(last)
+        return FileHistory(created=oldest.date, updated=newest.date, last_commit=newest.id)
 
     def raw_blob(self, project_id: int, sha: str, limit: int) -> bytes | None:
         """A blob's bytes, streamed; None once it turns out larger than ``limit``."""

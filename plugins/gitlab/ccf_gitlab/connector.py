@@ -33,7 +33,7 @@ from ccf_gitlab import render
 from ccf_gitlab.acl import ProjectAccess, project_access
 from ccf_gitlab.client import TRANSIENT_ERRORS, AuthenticationFailed, GitLabClient, describe, status_of
 from ccf_gitlab.config import GitLabConfig, Kind, TokenUnavailable, resolve_token
-from ccf_gitlab.models import Item, Project
+from ccf_gitlab.models import FileHistory, Item, Project
 from ccf_gitlab.scope import ScopeProblem, projects_in_scope
 
 logger = logging.getLogger(__name__)
@@ -337,7 +337,7 @@ class _RunState:
             if render.is_readme(entry.path) and _better_readme(entry.path, readme):
                 readme = (entry.path, entry.id)
             if index_files and render.wanted_file(entry.path, config.file_extensions, config.exclude_paths):
-                yield self._file_stub(project, access, entry.path, entry.id)
+                yield self._file_stub(project, access, entry.path, entry.id, head)
         return readme
 
     def _changed_files(
@@ -367,26 +367,56 @@ class _RunState:
             if found is None or found[1] > config.max_file_bytes:
                 self._deleted(prefix + path)
                 continue
-            yield self._file_stub(project, access, path, found[0])
+            yield self._file_stub(project, access, path, found[0], head)
         if any("/" not in path for path in (*compare.changed, *compare.deleted)):
             # Something at the root changed: find the README as a full listing would.
             readme = yield from self._all_files(project, access, head, index_files=False)
         return head, readme, True
 
-    def _file_stub(self, project: Project, access: ProjectAccess, path: str, sha: str) -> _Stub:
+    def _file_stub(self, project: Project, access: ProjectAccess, path: str, sha: str, head: str) -> _Stub:
+        """A file at commit ``head``: its blob ``sha`` is its version; loading it also reads its dates."""
         doc_id = f"{render.kind_prefix(project.id, 'files')}{path}"
         branch = str(project.default_branch)
+        entry = self.projects[str(project.id)]
+        version = f"{sha}|{access.fingerprint}"
 
         def load() -> Document | None:
             content = self.client.raw_blob(project.id, sha, self.config.max_file_bytes)
-            document = None
-            if content is not None:
-                document = render.file_document(project, branch, path, content, access.default)
-            if document is None:
+            if content is None or render.file_content_type(path, content) is None:
                 self._deleted(doc_id)  # too large or binary now: the index must not keep an old copy
+                return None
+            history = self._file_history(project, path, head, entry)
+            document = render.file_document(project, branch, path, content, access.default, history=history)
+            if document is not None and history is None:
+                # A version no listing produces: the next run loads the file again, with its dates.
+                document = document.model_copy(update={"version": f"{version}|undated"})
             return document
 
-        return _Stub(doc_id, f"{sha}|{access.fingerprint}", load, self.projects[str(project.id)])
+        return _Stub(doc_id, version, load, entry)
+
+    def _file_history(
+        self, project: Project, path: str, head: str, entry: dict[str, Any]
+    ) -> FileHistory | None:
+        """A file's dates and last commit; None (and a problem in the report) when GitLab would not say.
+
+        The file is still indexed, without dates: losing its content over its dates would be worse.
+        The project is listed completely on the next run, which loads the file again.
+        """
+        try:
+            return self.client.file_history(project.id, path, head)
+        except TRANSIENT_ERRORS as err:
+            if status_of(err) == 401:
+                raise
+            what = f"{project.path_with_namespace}: {path}"
+            self.context.logger.warning("gitlab: %s: commit dates unavailable: %s", what, describe(err))
+            self.context.report_problem(
+                what,
+                "dates_unavailable",
+                f"{what}: its commit dates could not be read ({describe(err)}); indexed without dates, "
+                "they are added on the next run",
+            )
+            entry["fp"] = None
+            return None
 
     def _overview(self, project: Project, access: ProjectAccess, readme: tuple[str, str] | None) -> _Stub:
         def load() -> Document:

@@ -98,6 +98,32 @@ class TreeEntry(BaseModel):
     type: str
 
 
+class Commit(BaseModel):
+    """An entry of ``/repository/commits``."""
+
+    model_config = _TOLERANT
+
+    id: str
+    committed_date: datetime | None = None
+    created_at: datetime | None = None
+
+    @property
+    def date(self) -> datetime | None:
+        """When the commit landed (``committed_date``; older GitLab only sends ``created_at``)."""
+        return self.committed_date or self.created_at
+
+
+class FileHistory(BaseModel):
+    """A repository file's dates: those of the oldest and the newest commits that touched it."""
+
+    model_config = _TOLERANT
+
+    created: datetime | None = None
+    updated: datetime | None = None
+    #: The sha of the newest commit that touched the file.
+    last_commit: str | None = None
+
+
 class Milestone(BaseModel):
     """The milestone of an issue or merge request."""
 

@@ -16,10 +16,11 @@ from urllib.parse import quote
 
 from ccf_core import AccessControl, ContentType, Document, DocumentMetadata
 from ccf_core.content_types import content_type_from_path
-from ccf_gitlab.models import Item, Note, Project, Release, WikiPage
+from ccf_gitlab.models import FileHistory, Item, Note, Project, Release, WikiPage
 
-#: Bump when the rendering changes, so every document is rendered again once.
-FORMAT = 1
+#: Bump when the rendering changes, so every document is rendered again once (it is part of every
+#: project's ACL fingerprint, which is part of every version). 2: repository files got their dates.
+FORMAT = 2
 
 README_NAMES = ("readme.md", "readme.markdown", "readme.rst", "readme.txt", "readme")
 
@@ -90,14 +91,26 @@ def file_url(project: Project, branch: str, path: str) -> str:
 
 
 def file_document(
-    project: Project, branch: str, path: str, content: bytes, acl: list[AccessControl]
+    project: Project,
+    branch: str,
+    path: str,
+    content: bytes,
+    acl: list[AccessControl],
+    *,
+    history: FileHistory | None = None,
 ) -> Document | None:
-    """A repository file as a document; None when it is binary of a type Q Business cannot read."""
+    """A repository file as a document; None when it is binary of a type Q Business cannot read.
+
+    ``history`` gives its dates and its last commit (None: unknown). The last commit is an attribute
+    too, because ccf's change detection leaves dates out: a file whose dates arrive later (or
+    change, as on the upgrade to FORMAT 2) then still differs from the copy in the index.
+    """
     content_type = file_content_type(path, content)
     if content_type is None:
         return None
     attributes = _base_attributes(project, "file")
     attributes["gitlab_file_path"] = path
+    attributes["gitlab_last_commit"] = history.last_commit if history else None
     return Document(
         id=f"{kind_prefix(project.id, 'files')}{path}",
         content=content,
@@ -105,6 +118,8 @@ def file_document(
         metadata=DocumentMetadata(
             title=f"{path} ({project.path_with_namespace})",
             source_uri=file_url(project, branch, path),
+            created_at=history.created if history else None,
+            last_updated_at=history.updated if history else None,
             attributes=attributes,
             access_control_list=acl,
         ),

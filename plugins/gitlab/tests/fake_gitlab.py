@@ -1,10 +1,11 @@
 """A fake GitLab REST API (v4) on a local HTTP server, for python-gitlab to talk to.
 
 It serves the recorded shapes of the endpoints the connector uses (groups, projects, members/all,
-repository tree, blobs, files, branches, compare, issues, merge requests, notes, wikis, releases),
-with GitLab's pagination headers (``x-page``, ``x-next-page``, ``x-total``, ``Link``), 401 for a
-wrong token, and 429 responses on demand. Its data lives in plain Python objects that a test
-changes between runs (edit an issue, delete a file, push a commit).
+repository tree, blobs, files, branches, compare, a path's commits, issues, merge requests, notes,
+wikis, releases), with GitLab's pagination headers (``x-page``, ``x-next-page``, ``x-total``,
+``Link``; commits without totals, as GitLab sends them), 401 for a wrong token, and 429 responses on
+demand. Its data lives in plain Python objects that a test changes between runs (edit an issue,
+delete a file, push a commit, each commit an hour after the one before).
 """
 
 from __future__ import annotations
@@ -93,7 +94,12 @@ class Project:
     #: A status every request about this project answers with (403, 404, 500), or None.
     fail_with: int | None = None
     #: Statuses for one part of the project, by path under it (``wikis``, ``issues/1/notes``...).
+    #: Also ``repository/commits?path=<file>`` for the commit listing of one file.
     fail_parts: dict[str, int] = field(default_factory=dict)
+    #: When each commit was made (minutes after the epoch, see :func:`stamp`), by sha.
+    commit_minutes: dict[str, int] = field(default_factory=dict)
+    #: The minute of the latest commit; the next one is an hour later unless told otherwise.
+    clock: int = 1000
     _blobs: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     def blob(self, sha: str) -> bytes | None:
@@ -115,8 +121,11 @@ class Project:
     def head(self) -> tuple[str, dict[str, bytes]]:
         return self.commits[-1]
 
-    def commit(self, files: dict[str, bytes | None]) -> str:
-        """Push a commit that sets (bytes) or deletes (None) files; returns its sha."""
+    def commit(self, files: dict[str, bytes | None], *, at: int | None = None) -> str:
+        """Push a commit that sets (bytes) or deletes (None) files; returns its sha.
+
+        It is dated ``at`` minutes after the epoch, by default an hour after the previous commit.
+        """
         tree = dict(self.head()[1]) if self.commits else {}
         for path, content in files.items():
             if content is None:
@@ -125,7 +134,35 @@ class Project:
                 tree[path] = content
         sha = hashlib.sha1(f"{self.id}:{len(self.commits)}:{sorted(tree)}".encode(), usedforsecurity=False)
         self.commits.append((sha.hexdigest(), tree))
+        self.clock = self.clock + 60 if at is None else at
+        self.commit_minutes[sha.hexdigest()] = self.clock
         return sha.hexdigest()
+
+    def history(self, ref: str, path: str) -> list[tuple[str, int]] | None:
+        """``(sha, minute)`` of the commits up to ``ref`` that changed ``path``, newest first.
+
+        None when ``ref`` is neither the default branch nor a commit sha. Like ``git log -- path``,
+        a path that is a folder matches every file under it.
+        """
+        order = [sha for sha, _ in self.commits]
+        if ref == self.default_branch:
+            end = len(order)
+        elif ref in order:
+            end = order.index(ref) + 1
+        else:
+            return None
+
+        def part(tree: dict[str, bytes]) -> dict[str, bytes]:
+            return {name: data for name, data in tree.items() if name == path or name.startswith(path + "/")}
+
+        found = []
+        before: dict[str, bytes] = {}
+        for sha, tree in self.commits[:end]:
+            now = part(tree)
+            if now != before:
+                found.append((sha, self.commit_minutes[sha]))
+            before = now
+        return found[::-1]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -466,7 +503,38 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Reply(200, {"file_path": rest[1], "blob_id": blob_sha(content)}, headers)
         if rest == ["compare"]:
             self._compare(project, params)
+        if rest == ["commits"]:
+            self._commits(project, params)
         raise _Reply(404, {"message": "404 Not Found"})
+
+    def _commits(self, project: Project, params: dict[str, str]) -> None:
+        """A path's commits, newest first, paged as GitLab pages commits.
+
+        GitLab sends no ``x-total`` / ``x-total-pages`` for commits and announces a next page
+        whenever a page is full (even when the next one turns out empty).
+        """
+        path = params.get("path", "")
+        status = project.fail_parts.get(f"repository/commits?path={path}")
+        if status is not None:
+            raise _Reply(status, {"message": f"{status} fake failure"})
+        history = project.history(params.get("ref_name", project.default_branch), path)
+        if history is None:
+            raise _Reply(404, {"message": "404 Commit Not Found"})
+        per_page = min(int(params.get("per_page", 20)), 100)
+        page = int(params.get("page", 1))
+        chunk = history[(page - 1) * per_page : page * per_page]
+        full = len(chunk) == per_page
+        headers = {
+            "x-page": str(page),
+            "x-per-page": str(per_page),
+            "x-next-page": str(page + 1) if full else "",
+            "x-prev-page": str(page - 1) if page > 1 else "",
+        }
+        if full:
+            base = f"http://{self.headers['Host']}{self.path.partition('?')[0]}"
+            query = urlencode({**params, "page": page + 1, "per_page": per_page})
+            headers["Link"] = f'<{base}?{query}>; rel="next"'
+        raise _Reply(200, [_commit_json(project, sha, minute) for sha, minute in chunk], headers)
 
     def _compare(self, project: Project, params: dict[str, str]) -> None:
         order = [sha for sha, _ in project.commits]
@@ -503,6 +571,25 @@ class _Handler(BaseHTTPRequestHandler):
                 "compare_same_ref": start == target_sha,
             },
         )
+
+
+def _commit_json(project: Project, sha: str, minute: int) -> dict[str, Any]:
+    when = stamp(minute).replace(".000Z", ".000+00:00")
+    return {
+        "id": sha,
+        "short_id": sha[:8],
+        "created_at": when,
+        "parent_ids": [],
+        "title": f"Commit {sha[:8]}",
+        "message": f"Commit {sha[:8]}\n",
+        "author_name": "Alice",
+        "author_email": "alice@example.com",
+        "authored_date": when,
+        "committer_name": "Alice",
+        "committer_email": "alice@example.com",
+        "committed_date": when,
+        "web_url": f"{project.web_url}/-/commit/{sha}",
+    }
 
 
 def _parse_time(text: str) -> datetime:

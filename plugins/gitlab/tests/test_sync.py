@@ -334,6 +334,8 @@ def test_a_chain_of_incremental_runs_equals_one_full_pass(
         complete = _snapshot(full)
     assert incremental == complete
     assert "p1001/issue/2" in complete and "p1000/issue/2" not in complete
+    created, updated = complete["p1002/file/README.md"][3:5]  # a file's dates are part of the match
+    assert created is not None and updated is not None and created < updated
 
 
 def test_plugin_is_conformant(config: dict[str, Any]) -> None:
