@@ -96,6 +96,10 @@ def checksum_and_content(
         fingerprint = metadata_fingerprint(document, content_type)
     digest = hashlib.sha256(fingerprint)
     digest.update(b"\x00")
+    if document.content is not None:
+        content = document.content
+        digest.update(content)
+        return digest.hexdigest(), len(content), content
     size = chunks = 0
     content = b""
     for chunk in document.iter_content():

@@ -165,31 +165,36 @@ def _check_content_type(
 
 def _check_attributes(document: Document, limits: QBusinessLimits, problems: list[str]) -> None:
     meta = document.metadata
-    reserved = sum(1 for value in (meta.source_uri, meta.created_at, meta.last_updated_at) if value)
-    count = len(meta.attributes) + reserved
+    attributes = meta.attributes
+    # The reserved attributes that will be sent (an empty source URI is left out).
+    reserved = bool(meta.source_uri) + (meta.created_at is not None) + (meta.last_updated_at is not None)
+    count = len(attributes) + reserved
     if count > limits.attributes_max:
         problems.append(f"attribute count: at most {limits.attributes_max} attributes, has {count}")
-    for name, value in meta.attributes.items():
-        if not _is_attribute_value(value):
+    string_max = limits.string_value_max
+    for name, value in attributes.items():
+        kind = type(value)
+        # The common types first, by identity: this runs for every attribute of every document sent.
+        if kind is str:
+            longest = len(value)
+        elif kind is int or kind is datetime:
+            longest = 0
+        elif not _is_attribute_value(value):
             problems.append(
                 f"attribute {name!r} type: {type(value).__name__} is not a Q Business attribute type; "
                 "use str, list[str], int or datetime"
             )
             continue
-        if name not in _GOOD_NAMES:
-            _check_attribute_name(name, limits, problems)
-        if isinstance(value, str):
-            longest = len(value)
         elif isinstance(value, list):
             longest = max(map(len, value), default=0)
         else:
-            continue
-        if longest > limits.string_value_max:
-            problems.append(
-                f"attribute {name!r} value length: at most {limits.string_value_max} characters, is {longest}"
-            )
-    if meta.source_uri is not None and len(meta.source_uri) > limits.string_value_max:
-        problems.append(f"source_uri length: at most {limits.string_value_max} characters")
+            longest = len(value) if isinstance(value, str) else 0
+        if name not in _GOOD_NAMES:
+            _check_attribute_name(name, limits, problems)
+        if longest > string_max:
+            problems.append(f"attribute {name!r} value length: at most {string_max} characters, is {longest}")
+    if meta.source_uri is not None and len(meta.source_uri) > string_max:
+        problems.append(f"source_uri length: at most {string_max} characters")
 
 
 #: Attribute names found valid: a connector uses a handful of names on millions of documents.

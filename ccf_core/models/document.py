@@ -100,7 +100,10 @@ class DocumentMetadata(BaseModel):
             return value
         normalised: dict[Any, Any] = {}
         for name, item in value.items():
-            if isinstance(item, date):
+            kind = type(item)
+            if kind is str or kind is int or kind is list:  # the common types, kept as they are
+                normalised[name] = item
+            elif isinstance(item, date):
                 normalised[name] = _as_utc(item)
             elif isinstance(item, tuple):
                 normalised[name] = list(item)
