@@ -11,6 +11,7 @@ in-memory DynamoDB (the DynamoDB half of the backend tests). Started jobs run as
 
 from __future__ import annotations
 
+import email.utils
 import functools
 import hmac
 import ipaddress
@@ -18,6 +19,7 @@ import json
 import os
 import socket
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -117,6 +119,18 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 LOCAL_PREFIX = "/local/"
 
 
+_date: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    """The ``Date`` header for now; formatted once a second, not once a request."""
+    global _date  # noqa: PLW0603 - a cache the request threads share (a tuple: replaced whole)
+    second = int(time.time())
+    if _date[0] != second:
+        _date = (second, email.utils.formatdate(second, usegmt=True))
+    return _date[1]
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     server_version = "ccf-local-backend"
     protocol_version = "HTTP/1.1"
@@ -134,7 +148,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         """Send the whole response in one write (no small writes for Nagle to hold back)."""
         lines = [f"{self.protocol_version} {status} {self.responses.get(status, ('',))[0]}\r\n"]
-        all_headers = {"Server": self.version_string(), "Date": self.date_time_string()}
+        all_headers = {"Server": self.version_string(), "Date": _http_date()}
         all_headers.update(headers or {})
         all_headers["Content-Length"] = str(len(body))
         if self.close_connection:
