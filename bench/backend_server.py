@@ -1,11 +1,11 @@
 """Latency, throughput and memory of ``ccf backend serve`` under list calls.
 
 Starts the real server (a subprocess, SQLite in a temporary folder, an access token, no job
-executor, logs discarded), creates 20 connectors, then sends ListCustomConnectors calls (20
-connectors a page, the bearer token on each) from a lean load generator: one thread in this
-process driving raw keep-alive sockets with ``selectors``, so that the client costs a small
-fraction of the server's CPU (``http.client`` in 50 threads cost about as much as the server).
-Cases:
+executor, its JSON access log on and written to /dev/null), creates 20 connectors, then sends
+ListCustomConnectors calls (20 connectors a page, the bearer token on each) from a lean load
+generator: one thread in this process driving raw keep-alive sockets with ``selectors``, so
+that the client costs a small fraction of the server's CPU (``http.client`` in 50 threads, what
+this bench used before, cost about as much as the server). Cases:
 
 - ``sequential``: 200 calls one after the other on one connection;
 - ``closed-loop-50``: N calls (10,000 by default) over 50 connections, each sending its next
@@ -21,7 +21,7 @@ Each case prints one JSON line: p50 and p95 latency in ms, requests/s, errors, t
 time per request, and the load generator's own CPU per request. Goal (issue 8): p50 under 20 ms
 and at least 300 requests/s with 50 clients, and an RSS that stays flat.
 
-Usage: python bench/backend_server.py [N] [--rate R] [--seconds S] [--access-log]
+Usage: python bench/backend_server.py [N] [--rate R] [--seconds S]
 """
 
 from __future__ import annotations
@@ -217,7 +217,6 @@ def main() -> None:
     parser.add_argument("calls", nargs="?", type=int, default=10_000, help="closed-loop calls")
     parser.add_argument("--rate", type=float, default=300.0, help="open-loop calls per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="open-loop duration")
-    parser.add_argument("--access-log", action="store_true", help="serve with the access log on")
     options = parser.parse_args()
     token = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory() as folder:
@@ -227,8 +226,6 @@ def main() -> None:
             CCF_API_TOKEN=token,
         )
         command = ["backend", "serve", "--port", "0", "--no-jobs", "--data", str(Path(folder) / "data")]
-        if options.access_log:
-            command.append("--access-log")
         server = subprocess.Popen(
             [sys.executable, "-c", "from ccf_runner.ccf_cli import main; main()", *command],
             stdout=subprocess.PIPE,

@@ -122,10 +122,10 @@ LOCAL_PREFIX = "/local/"
 _date: tuple[int, str] = (0, "")
 
 
-def _http_date() -> str:
-    """The ``Date`` header for now; formatted once a second, not once a request."""
+def _http_date(now: float | None = None) -> str:
+    """The ``Date`` header for ``now`` (default: the clock); formatted once a second, not per request."""
     global _date  # noqa: PLW0603 - a cache the request threads share (a tuple: replaced whole)
-    second = int(time.time())
+    second = int(time.time() if now is None else now)
     if _date[0] != second:
         _date = (second, email.utils.formatdate(second, usegmt=True))
     return _date[1]
