@@ -88,12 +88,14 @@ def test_rows_listed_many_times_are_parsed_once_and_the_cache_stays_bounded(tmp_
             storage.create_connector(_connector(f"cc-00000000000{number}", f"n{number}"))
         for _ in range(5):
             storage.list_connectors(TENANT, 10, None)
-        assert len(storage._parsed._items) == 3
-        storage._parsed._limit = 3
+        parsed = storage._parsed
+        assert len(parsed._items) == 3
+        parsed._max_chars = parsed._chars + 10  # room for no other row
         storage.update_connector(TENANT, "cc-000000000000", {"name": "renamed"}, 1, require_available=False)
         items, _ = storage.list_connectors(TENANT, 10, None)
         assert [item["name"] for item in items] == ["renamed", "n1", "n2"]
-        assert len(storage._parsed._items) <= 3
+        assert parsed._chars <= parsed._max_chars
+        assert parsed._chars == sum(len(text) for text in parsed._items)
     finally:
         storage.close()
 

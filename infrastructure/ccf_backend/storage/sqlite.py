@@ -82,20 +82,24 @@ class _ParsedRows:
     Listing the same rows again (what a polling client does) then skips the JSON decoding that
     was most of a list call's time. Each call gets its own top-level dict; nested values are
     shared with the cache, so callers must not change them in place (the service only reads
-    them to build views). At most ``limit`` texts are kept; past that the cache starts over.
+    them to build views). Once the texts kept reach ``max_chars`` characters (a connector's
+    configuration alone may be 64 KiB), the cache starts over: its memory stays bounded.
     """
 
-    def __init__(self, limit: int = 4096) -> None:
+    def __init__(self, max_chars: int = 8_000_000) -> None:
         self._items: dict[str, dict[str, Any]] = {}
-        self._limit = limit
+        self._chars = 0
+        self._max_chars = max_chars
 
     def item(self, text: str) -> dict[str, Any]:
         """The item stored as ``text``, as a dict of its own."""
         found = self._items.get(text)
         if found is None:
-            if len(self._items) >= self._limit:
+            if self._chars + len(text) > self._max_chars:
                 self._items.clear()
+                self._chars = 0
             found = self._items[text] = json.loads(text)
+            self._chars += len(text)
         return dict(found)
 
 
