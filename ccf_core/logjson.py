@@ -39,4 +39,8 @@ class JsonFormatter(logging.Formatter):
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
             data["exception"] = record.exc_text
+        return self.dumps(data)
+
+    def dumps(self, data: dict[str, Any]) -> str:
+        """The line's JSON text (values JSON does not know are written as ``str()`` gives them)."""
         return json.dumps(data, default=str, ensure_ascii=False)

@@ -7,8 +7,8 @@ Usage (from the repository root)::
     sam deploy --template-file infrastructure/template.yaml --guided
 
 The backend imports ccf_core's wire models (never ccf_runner or a plugin), so the package holds
-both, plus pydantic and pluggy built for the functions' runtime (Python 3.12 on arm64); boto3 comes
-with the Lambda runtime.
+both, plus pydantic, pluggy and orjson built for the functions' runtime (Python 3.12 on arm64);
+boto3 comes with the Lambda runtime.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "infrastructure" / ".build" / "lambda"
-REQUIREMENTS = ["pydantic>=2.11", "pluggy>=1.5"]
+REQUIREMENTS = ["pydantic>=2.11", "pluggy>=1.5", "orjson>=3.10"]
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "data")
 
 

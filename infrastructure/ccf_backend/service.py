@@ -115,19 +115,19 @@ _JOB_FIELDS = (
 
 def connector_summary(item: dict[str, Any]) -> dict[str, Any]:
     """A connector as lists show it (absent optional fields are left out, never null)."""
-    return {name: item[name] for name in _SUMMARY_FIELDS if item.get(name) is not None}
+    return {name: value for name in _SUMMARY_FIELDS if (value := item.get(name)) is not None}
 
 
 def connector_details(item: dict[str, Any]) -> dict[str, Any]:
     """A connector with its container properties, configuration, target and secret references."""
     details = connector_summary(item)
-    details.update({name: item[name] for name in _DETAIL_FIELDS if item.get(name) is not None})
+    details.update({name: value for name in _DETAIL_FIELDS if (value := item.get(name)) is not None})
     return details
 
 
 def job_detail(item: dict[str, Any]) -> dict[str, Any]:
     """A job as the API shows it."""
-    return {name: item[name] for name in _JOB_FIELDS if item.get(name) is not None}
+    return {name: value for name in _JOB_FIELDS if (value := item.get(name)) is not None}
 
 
 def _page(

@@ -8,7 +8,8 @@ JSON next to the columns the queries need; the checkpoint is a plain column (no 
 here). WAL journal: a killed server loses nothing committed, and readers never see half a write.
 
 One connection serves the whole process behind a lock: each call is a few hundred microseconds,
-and the local server is the only writer.
+and the local server is the only writer. List calls parse each row's JSON once: the parsed item is
+kept by its text (:class:`_ParsedRows`), so a page of unchanged rows costs a lookup per row.
 """
 
 from __future__ import annotations
@@ -75,6 +76,33 @@ def _dump(item: dict[str, Any]) -> str:
     )
 
 
+class _ParsedRows:
+    """Items parsed from their stored JSON text, kept by that text (a changed row is a new text).
+
+    Listing the same rows again (what a polling client does) then skips the JSON decoding that
+    was most of a list call's time. Each call gets its own top-level dict; nested values are
+    shared with the cache, so callers must not change them in place (the service only reads
+    them to build views). Once the texts kept reach ``max_chars`` characters (a connector's
+    configuration alone may be 64 KiB), the cache starts over: its memory stays bounded.
+    """
+
+    def __init__(self, max_chars: int = 8_000_000) -> None:
+        self._items: dict[str, dict[str, Any]] = {}
+        self._chars = 0
+        self._max_chars = max_chars
+
+    def item(self, text: str) -> dict[str, Any]:
+        """The item stored as ``text``, as a dict of its own."""
+        found = self._items.get(text)
+        if found is None:
+            if self._chars + len(text) > self._max_chars:
+                self._items.clear()
+                self._chars = 0
+            found = self._items[text] = json.loads(text)
+            self._chars += len(text)
+        return dict(found)
+
+
 def _busy(connector_id: str, current_job_id: str | None) -> Conflict:
     return Conflict(
         f"connector {connector_id} is IN_USE: job {current_job_id or 'another job'} is running; "
@@ -97,6 +125,7 @@ class SqliteStorage:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.job_retention_days = job_retention_days
         self._lock = threading.RLock()
+        self._parsed = _ParsedRows()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -176,7 +205,7 @@ class SqliteStorage:
             "SELECT item FROM connectors WHERE tenant = ? AND connector_id > ? ORDER BY connector_id LIMIT ?",
             (tenant, after, limit + 1),
         )
-        items = [json.loads(row[0]) for row in rows[:limit]]
+        items = [self._parsed.item(row[0]) for row in rows[:limit]]
         last = {"connector_id": items[-1]["connector_id"]} if len(rows) > limit else None
         return items, last
 
@@ -309,7 +338,7 @@ class SqliteStorage:
             parameters += [created, created, str(start_key.get("job_id", ""))]
         sql += " ORDER BY created_at DESC, job_id DESC LIMIT ?"
         rows = self._read(sql, [*parameters, limit + 1])
-        items = [json.loads(row[0]) for row in rows[:limit]]
+        items = [self._parsed.item(row[0]) for row in rows[:limit]]
         last = None
         if len(rows) > limit:
             last = {name: items[-1][name] for name in ("connector_id", "job_id", "created_at")}
