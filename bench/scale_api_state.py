@@ -56,9 +56,7 @@ def case_run(url: str, connector_id: str, count: int, label: str) -> dict[str, A
     """One run of ``count`` in-memory documents with its state in the API (in this process)."""
     ccf = CCFClient.from_endpoint(url, connector_id)
     calls: Counter[str] = Counter()
-    ccf.client.meta.events.register(
-        "before-call.*.*", lambda model, **_: calls.update([model.name])
-    )
+    ccf.client.meta.events.register("before-call.*.*", lambda model, **_: calls.update([model.name]))
     state = ApiStateStore(ccf)
     started = time.perf_counter()
     report = SyncEngine(AcceptAll(), state).run(InMemoryDocuments(count))

@@ -153,6 +153,34 @@ class CCFClient:
             if not token:
                 return
 
+    def iter_checksum_pages(self, page_size: int = MAX_LIST_DOCUMENTS) -> Iterator[list[tuple[str, str]]]:
+        """Every recorded ``(document_id, checksum)``, one list per page (``page_size`` per call).
+
+        What a state store needs, without a model object per record: a million records are a
+        thousand pages, and only the page being read is held.
+
+        Raises:
+            CCFApiError: a record of the answer has no id or checksum (not a CCF API).
+        """
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"max_results": page_size}
+            if token:
+                params["next_token"] = token
+            page = self._call("list_custom_connector_documents", **params)
+            try:
+                records = [
+                    (str(item["document_id"]), str(item["checksum"])) for item in page.get("documents", [])
+                ]
+            except KeyError as err:
+                raise CCFApiError(
+                    "InvalidResponse", f"a listed document has no {err.args[0]}: is the endpoint a CCF API?"
+                ) from err
+            yield records
+            token = page.get("next_token")
+            if not token:
+                return
+
     def list_documents(self) -> DocumentsMap:
         """Every recorded document by id (all pages)."""
         return DocumentsMap(documents={document.document_id: document for document in self.iter_documents()})
