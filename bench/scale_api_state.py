@@ -5,8 +5,9 @@ discarded), creates one connector per size through the API, then runs the engine
 :class:`~ccf_core.state.api.ApiStateStore` over the same in-memory text connector and accept-all
 destination as ``bench/scale.py memory``: a first run and an unchanged rerun, each in a fresh
 process. One JSON line per run: the run process's peak RSS, the server's RSS now and at its peak
-(for information: the server is not the job), elapsed seconds, documents/s, and the API calls the
-run made by operation.
+(for information: the server is not the job), elapsed seconds, documents/s, the CPU seconds of the
+run process and of the server (steadier than elapsed time on a busy machine), and the API calls
+the run made by operation.
 
 Goal (issue 9): a run's peak RSS at most 200 MB at 1,000,000 documents, first run and rerun; the
 lines for 100k, 300k and 1M show the slope.
@@ -27,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from backend_server import CONTAINER, ROOT, rss_mib
+from backend_server import CONTAINER, ROOT, cpu_seconds, rss_mib
 from scale import AcceptAll, InMemoryDocuments, peak_rss_mb
 
 from ccf_core import SyncEngine
@@ -58,9 +59,9 @@ def case_run(url: str, connector_id: str, count: int, label: str) -> dict[str, A
     calls: Counter[str] = Counter()
     ccf.client.meta.events.register("before-call.*.*", lambda model, **_: calls.update([model.name]))
     state = ApiStateStore(ccf)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     report = SyncEngine(AcceptAll(), state).run(InMemoryDocuments(count))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     state.close()
     return {
         "case": f"api_state_{label}",
@@ -71,12 +72,15 @@ def case_run(url: str, connector_id: str, count: int, label: str) -> dict[str, A
         "unchanged": report.unchanged,
         "seconds": round(elapsed, 1),
         "documents_per_second": round(count / elapsed),
+        "cpu_seconds": round(cpu, 1),
+        "cpu_us_per_document": round(cpu / count * 1e6),
         "peak_rss_mb": peak_rss_mb(),
         "api_calls": dict(sorted(calls.items())),
     }
 
 
 def _in_child(server_pid: int, *args: str) -> dict[str, Any]:
+    server_cpu = cpu_seconds(server_pid)
     output = subprocess.run(
         [sys.executable, __file__, "--case", *args],
         check=True,
@@ -85,6 +89,7 @@ def _in_child(server_pid: int, *args: str) -> dict[str, Any]:
         env=dict(os.environ, **CREDENTIALS),
     ).stdout
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    result["server_cpu_seconds"] = round(cpu_seconds(server_pid) - server_cpu, 1)
     result["server_rss_mb"] = round(rss_mib(server_pid), 1)
     result["server_peak_rss_mb"] = peak_rss_of(server_pid)
     print(json.dumps(result), flush=True)
