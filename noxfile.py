@@ -146,6 +146,7 @@ def bench(session: nox.Session) -> None:
     # Floor, ccf (and the reference kit when CCF_REFERENCE_KIT names its src folder), RSS to 1M.
     reference = os.environ.get("CCF_REFERENCE_KIT")
     session.run("python", "bench/scale.py", *(["--reference", reference] if reference else []))
+    session.run("python", "bench/scale_api_state.py")  # RSS to 1M with the state in `ccf backend serve`
     session.run("python", "bench/backend_server.py")
     session.run("python", "bench/search.py")
     session.install("-e", "plugins/gitlab")

@@ -7,12 +7,13 @@ records: a group ``g`` is stored as ``group:g``, a note ``n`` as ``meta:n``, and
 id starts with ``group:``, ``meta:`` or ``doc:`` as ``doc:<id>``, so they never collide.
 
 The first load lists every record once (1000 per call: 100,000 documents in 100 calls) and keeps
-the groups and notes it saw (and, when a note was asked for first and the documents are few, the
-documents until they are asked for), so the other loads of a run cost no call.
-:meth:`ApiStateStore.iter_checksums` streams the documents a page at a time, so a connector of
-millions of documents never has them all in memory. A job
-is the only writer of its connector's state while it runs, so what is kept stays exact as
-:meth:`record` and :meth:`forget` update it.
+the groups and notes it saw, so the other loads of a run cost no call. The documents met while
+loading groups or notes (the engine reads the notes first) are kept for the run's document load:
+in memory up to :data:`KEEP_DOCUMENTS`, then in a temporary SQLite file, so that a connector of
+millions of documents is listed once per run and never held in memory.
+:meth:`ApiStateStore.iter_checksums` streams the documents a page at a time. A job is the only
+writer of its connector's state while it runs, so the groups and notes kept stay exact as
+:meth:`record` and :meth:`forget` update them (a document write drops the kept documents).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from ccf_core.api.client import CONNECTOR_ID_VARIABLE, CCFClient
 from ccf_core.api.models import MAX_LIST_DOCUMENTS
+from ccf_core.working_set import WorkingSet
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +37,9 @@ GROUP = "group"
 META = "meta"
 _PREFIXES = {GROUP: GROUP_PREFIX, META: META_PREFIX}
 
-#: Documents listed while loading groups or notes are kept for the run's document load up to this
-#: many; past it they are listed again, so memory stays bounded whatever the connector's size.
+#: Documents listed while loading groups or notes are kept in memory for the run's document load up
+#: to this many; past it they move to a temporary SQLite file, so memory stays bounded whatever the
+#: connector's size and the documents are still listed once.
 KEEP_DOCUMENTS = 20_000
 
 
@@ -68,11 +71,14 @@ class ApiStateStore:
         client: a :class:`~ccf_core.api.CCFClient`, or a boto3 ``ccf`` client.
         connector_id: the backend connector; taken from ``client`` when it is a CCFClient, else
             from ``connector_id`` or ``CUSTOM_CONNECTOR_FRAMEWORK_CUSTOM_CONNECTOR_ID``.
+        page_size: records per list call (the API's maximum, 1000, unless a test wants more pages).
     """
 
     name = "api"
 
-    def __init__(self, client: CCFClient | Any, connector_id: str | None = None) -> None:
+    def __init__(
+        self, client: CCFClient | Any, connector_id: str | None = None, page_size: int = MAX_LIST_DOCUMENTS
+    ) -> None:
         if isinstance(client, CCFClient):
             if connector_id is not None and connector_id != client.connector_id:
                 raise ValueError(f"the CCFClient is for {client.connector_id}, not {connector_id}")
@@ -84,10 +90,11 @@ class ApiStateStore:
                     f"give connector_id (or set {CONNECTOR_ID_VARIABLE}) with a boto3 ccf client"
                 )
             self.ccf = CCFClient(client, found)
+        self.page_size = _page_size(page_size)
         # Groups and notes from the last listing, kept up to date by record() and forget().
         self._kept: dict[str, dict[str, str]] | None = None
         # Documents listed while loading another kind, handed out once to the next document load.
-        self._documents: dict[str, str] | None = None
+        self._documents: WorkingSet | None = None
 
     @property
     def connector_id(self) -> str:
@@ -103,43 +110,65 @@ class ApiStateStore:
         return dict(self.iter_checksums(connector, kind))
 
     def iter_checksums(
-        self, connector: str, kind: str = DOCUMENT, page_size: int = MAX_LIST_DOCUMENTS
+        self, connector: str, kind: str = DOCUMENT, page_size: int | None = None
     ) -> Iterator[tuple[str, str]]:
         """Every recorded ``(id, checksum)`` of ``kind``, listed a page (1000 records) at a time.
 
         Only the page being read is held (plus the groups and notes met on the way, which are
-        few); documents are kept for the next document load only when there are few of them.
+        few). Documents met while listing another kind are kept for the next document load, on
+        disk past :data:`KEEP_DOCUMENTS`, and handed out in id order without a call.
         """
         if kind == DOCUMENT and self._documents is not None:
             handed, self._documents = self._documents, None
-            yield from handed.items()
+            try:
+                yield from handed.unseen()
+            finally:
+                handed.close()
             return
         if kind != DOCUMENT and self._kept is not None:
             yield from dict(self._kept.get(kind, {})).items()
             return
         found: dict[str, dict[str, str]] = {GROUP: {}, META: {}}
-        documents: dict[str, str] | None = None if kind == DOCUMENT else {}
-        for record in self.ccf.iter_documents(page_size=min(max(page_size, 1), MAX_LIST_DOCUMENTS)):
-            item_kind, item_id = decode_id(record.document_id)
-            if item_kind == DOCUMENT:
-                if kind == DOCUMENT:
-                    yield item_id, record.checksum
-                elif documents is not None:
-                    documents[item_id] = record.checksum
-                    if len(documents) > KEEP_DOCUMENTS:
-                        documents = None  # too many to keep: the document load lists them again
-            else:
-                found[item_kind][item_id] = record.checksum
+        # The working set's layout is what is needed here: a dict that moves to an unlinked
+        # SQLite file once large, streamed back a page at a time.
+        keep = None if kind == DOCUMENT else WorkingSet(spill_at=KEEP_DOCUMENTS)
+        size = self.page_size if page_size is None else _page_size(page_size)
+        try:
+            for page in self.ccf.iter_checksum_pages(page_size=size):
+                documents: list[tuple[str, str]] = []
+                for stored_id, checksum in page:
+                    item_kind, item_id = decode_id(stored_id)
+                    if item_kind != DOCUMENT:
+                        found[item_kind][item_id] = checksum
+                    elif keep is None:
+                        yield item_id, checksum
+                    else:
+                        documents.append((item_id, checksum))
+                if keep is not None:
+                    keep.load(documents)
+        except BaseException:
+            if keep is not None:
+                keep.close()
+            raise
         self._kept = found
-        if kind != DOCUMENT:
-            self._documents = documents
+        if keep is not None:
+            self._drop_documents()
+            self._documents = keep
             yield from dict(found[kind]).items()
+
+    def _drop_documents(self) -> None:
+        """Forget the documents kept for the next load (they would no longer be exact)."""
+        if self._documents is not None:
+            self._documents.close()
+            self._documents = None
 
     def record(self, connector: str, items: Iterable[tuple[str, str]], kind: str = DOCUMENT) -> None:
         """Record ``(id, checksum)`` pairs as synced (1000 per call)."""
         pairs = dict(items)
         if not pairs:
             return
+        if kind == DOCUMENT:
+            self._drop_documents()
         self.ccf.batch_put_documents(
             {encode_id(item_id, kind): checksum for item_id, checksum in pairs.items()}
         )
@@ -151,6 +180,8 @@ class ApiStateStore:
         wanted = list(ids)
         if not wanted:
             return
+        if kind == DOCUMENT:
+            self._drop_documents()
         self.ccf.batch_delete_documents(encode_id(item_id, kind) for item_id in wanted)
         if kind != DOCUMENT and self._kept is not None:
             kept = self._kept.get(kind, {})
@@ -168,11 +199,20 @@ class ApiStateStore:
     def reset(self, connector: str) -> None:
         """Forget every checksum and the checkpoint of the backend connector."""
         self.ccf.delete_checkpoint()
-        ids = [document.document_id for document in self.ccf.iter_documents()]
-        self.ccf.batch_delete_documents(ids)
+        forgotten = 0
+        # A page at a time: the listing goes on after the last key read, so the rows deleted
+        # behind it do not move it.
+        for page in self.ccf.iter_checksum_pages(page_size=self.page_size):
+            self.ccf.batch_delete_documents(stored_id for stored_id, _ in page)
+            forgotten += len(page)
         self._kept = {GROUP: {}, META: {}}
-        self._documents = None
-        logger.info("forgot %d records and the checkpoint of connector %s", len(ids), self.connector_id)
+        self._drop_documents()
+        logger.info("forgot %d records and the checkpoint of connector %s", forgotten, self.connector_id)
 
     def close(self) -> None:
-        """Nothing to release (the boto3 client closes with the process)."""
+        """Drop the documents kept for a load that did not come (the boto3 client closes with the process)."""
+        self._drop_documents()
+
+
+def _page_size(size: int) -> int:
+    return min(max(size, 1), MAX_LIST_DOCUMENTS)

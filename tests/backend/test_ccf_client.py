@@ -83,3 +83,18 @@ def test_from_environment_builds_a_client_for_the_job(
 def test_from_environment_names_missing_variables() -> None:
     with pytest.raises(Exception, match=ENDPOINT_VARIABLE):
         CCFClient.from_environment({})
+
+
+def test_checksum_pages_list_what_the_models_list(client: CCFClient) -> None:
+    documents = {f"doc-{n}": f"{n:064x}" for n in range(2500)}
+    client.batch_put_documents(documents)
+    pages = list(client.iter_checksum_pages(page_size=1000))
+    assert [len(page) for page in pages] == [1000, 1000, 500]
+    assert dict(pair for page in pages for pair in page) == documents
+    assert {document.document_id: document.checksum for document in client.iter_documents()} == documents
+
+
+def test_checksum_pages_of_a_missing_connector_raise_the_api_error(ccf: Any) -> None:
+    with pytest.raises(ApiResourceNotFound) as caught:
+        list(CCFClient(ccf, "cc-0123456789ab").iter_checksum_pages())
+    assert caught.value.status == 404

@@ -55,11 +55,26 @@ def test_groups_and_notes_met_while_streaming_documents_cost_no_further_call() -
     assert len(api.page_sizes) == 4
 
 
-def test_many_documents_listed_for_a_note_are_not_kept_for_the_document_load(monkeypatch) -> None:
+def test_many_documents_listed_for_a_note_are_kept_on_disk_for_the_document_load(monkeypatch) -> None:
+    """Past KEEP_DOCUMENTS the documents go to a temporary file: still one listing per run."""
     monkeypatch.setattr("ccf_core.state.api.KEEP_DOCUMENTS", 100)
     api = PagedDocuments()
     store = ApiStateStore(api, connector_id="cc-0123456789abcdef")
     assert store.load_checksums("any", kind="meta") == {"n": "c" * 64}
+    assert store._documents is not None and store._documents.on_disk
+
+    assert store.load_checksums("any") == {f"doc-{number:05d}": "c" * 64 for number in range(RECORDS)}
+    assert len(api.page_sizes) == 4
+    assert len(store.load_checksums("any")) == RECORDS  # handed out once: the next load lists again
+    assert len(api.page_sizes) == 8
+
+
+def test_a_document_write_drops_the_documents_kept_for_the_next_load() -> None:
+    api = PagedDocuments()
+    api.batch_put_custom_connector_documents = lambda connector_id, documents: {}
+    store = ApiStateStore(api, connector_id="cc-0123456789abcdef")
+    store.load_checksums("any", kind="meta")
+    store.record("any", [("doc-new", "d" * 64)])
 
     assert len(store.load_checksums("any")) == RECORDS
     assert len(api.page_sizes) == 8

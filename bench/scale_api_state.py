@@ -1,0 +1,149 @@
+"""Peak memory of runs that keep their state in the CCF API, against ``ccf backend serve``, to 1M documents.
+
+Starts the real local backend (a subprocess, SQLite in a temporary folder, no job executor, logs
+discarded), creates one connector per size through the API, then runs the engine with
+:class:`~ccf_core.state.api.ApiStateStore` over the same in-memory text connector and accept-all
+destination as ``bench/scale.py memory``: a first run and an unchanged rerun, each in a fresh
+process. One JSON line per run: the run process's peak RSS, the server's RSS now and at its peak
+(for information: the server is not the job), elapsed seconds, documents/s, the CPU seconds of the
+run process and of the server (steadier than elapsed time on a busy machine), and the API calls
+the run made by operation.
+
+Goal (issue 9): a run's peak RSS at most 200 MB at 1,000,000 documents, first run and rerun; the
+lines for 100k, 300k and 1M show the slope.
+
+Usage: python bench/scale_api_state.py [--sizes N,N,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from backend_server import CONTAINER, ROOT, cpu_seconds, rss_mib
+from scale import AcceptAll, InMemoryDocuments, peak_rss_mb
+
+from ccf_core import SyncEngine
+from ccf_core.api import CCFClient, create_client
+from ccf_core.state.api import ApiStateStore
+
+# boto3 signs every request; the local server checks no signature, any credentials do.
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def peak_rss_of(pid: int) -> float:
+    """The peak resident memory of process ``pid`` in MiB (Linux ``VmHWM``; 0.0 elsewhere)."""
+    status = Path(f"/proc/{pid}/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def case_run(url: str, connector_id: str, count: int, label: str) -> dict[str, Any]:
+    """One run of ``count`` in-memory documents with its state in the API (in this process)."""
+    ccf = CCFClient.from_endpoint(url, connector_id)
+    calls: Counter[str] = Counter()
+    ccf.client.meta.events.register("before-call.*.*", lambda model, **_: calls.update([model.name]))
+    state = ApiStateStore(ccf)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    report = SyncEngine(AcceptAll(), state).run(InMemoryDocuments(count))
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    state.close()
+    return {
+        "case": f"api_state_{label}",
+        "connector": "in-memory documents (no files)",
+        "documents": count,
+        "status": report.status.value,
+        "uploaded": report.uploaded,
+        "unchanged": report.unchanged,
+        "seconds": round(elapsed, 1),
+        "documents_per_second": round(count / elapsed),
+        "cpu_seconds": round(cpu, 1),
+        "cpu_us_per_document": round(cpu / count * 1e6),
+        "peak_rss_mb": peak_rss_mb(),
+        "api_calls": dict(sorted(calls.items())),
+    }
+
+
+def _in_child(server_pid: int, *args: str) -> dict[str, Any]:
+    server_cpu = cpu_seconds(server_pid)
+    output = subprocess.run(
+        [sys.executable, __file__, "--case", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, **CREDENTIALS),
+    ).stdout
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    result["server_cpu_seconds"] = round(cpu_seconds(server_pid) - server_cpu, 1)
+    result["server_rss_mb"] = round(rss_mib(server_pid), 1)
+    result["server_peak_rss_mb"] = peak_rss_of(server_pid)
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def start_server(data: Path) -> tuple[subprocess.Popen[str], str]:
+    """``ccf backend serve`` on a free loopback port, storing in ``data``; the process and its URL."""
+    env = dict(
+        os.environ,
+        **CREDENTIALS,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
+    env.pop("CCF_API_TOKEN", None)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from ccf_runner.ccf_cli import main; main()",
+            *("backend", "serve", "--port", "0", "--no-jobs", "--data", str(data)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert server.stdout is not None
+    return server, server.stdout.readline().strip()
+
+
+def main(argv: list[str]) -> None:
+    if argv and argv[0] == "--case":
+        url, connector_id, count, label = argv[1:5]
+        print(json.dumps(case_run(url, connector_id, int(count), label)), flush=True)
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,300000,1000000")
+    options = parser.parse_args(argv)
+    os.environ.update(CREDENTIALS)
+    with tempfile.TemporaryDirectory(prefix="ccf-scale-api-") as tmp:
+        server, url = start_server(Path(tmp) / "data")
+        try:
+            api = create_client(url)
+            for count in (int(size) for size in options.sizes.split(",")):
+                body = {"name": f"scale-{count}", "container_properties": CONTAINER}
+                connector_id = api.create_custom_connector(**body)["connector"]["connector_id"]
+                for label in ("first_run", "unchanged_rerun"):
+                    _in_child(server.pid, url, connector_id, str(count), label)
+                # The next size starts from an empty table, as its own connector would in AWS.
+                api.delete_custom_connector(connector_id=connector_id)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
