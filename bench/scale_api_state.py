@@ -28,6 +28,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+# The children run with -P (bench/ not first on sys.path, so bench/gitlab.py does not hide
+# python-gitlab from the plugins); the sibling bench modules are found at the end of the path.
+sys.path.append(str(Path(__file__).resolve().parent))
+
 from backend_server import CONTAINER, ROOT, cpu_seconds, rss_mib
 from scale import AcceptAll, InMemoryDocuments, peak_rss_mb
 
@@ -82,7 +86,7 @@ def case_run(url: str, connector_id: str, count: int, label: str) -> dict[str, A
 def _in_child(server_pid: int, *args: str) -> dict[str, Any]:
     server_cpu = cpu_seconds(server_pid)
     output = subprocess.run(
-        [sys.executable, __file__, "--case", *args],
+        [sys.executable, "-P", __file__, "--case", *args],
         check=True,
         capture_output=True,
         text=True,
