@@ -24,6 +24,7 @@ import httpx
 
 from ccf_core import CCFError
 from ccf_webcrawler.config import WebCrawlerConfig
+from ccf_webcrawler.lanes import LaneTransport
 from ccf_webcrawler.safety import AddressPolicy, GuardedNetworkBackend
 from ccf_webcrawler.urls import normalise_url
 
@@ -39,6 +40,8 @@ MAX_RETRY_AFTER = 120.0
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: Bodies up to this size are read (and dropped) to keep the connection alive.
 _DRAIN_LIMIT = 64 * 1024
+#: Idle connections each request lane keeps alive (to other sites than its current one).
+_LANE_KEEPALIVE = 2
 
 #: Answers ``None`` when a URL may be fetched, else the reason it may not.
 Gate = Callable[[str], Awaitable[str | None]]
@@ -176,25 +179,31 @@ class Fetcher:
     def __init__(self, config: WebCrawlerConfig, headers: Mapping[str, str], policy: AddressPolicy) -> None:
         self.config = config
         self.pacer = HostPacer(config.requests_per_second)
-        verify: ssl.SSLContext | bool = True
+        # One TLS context for every lane: loading the CA certificates costs tens of milliseconds each.
+        verify = httpx.create_ssl_context()
         if config.ca_bundle is not None:
-            verify = httpx.create_ssl_context()
             try:
                 verify.load_verify_locations(cafile=str(config.ca_bundle))
             except (OSError, ssl.SSLError) as err:
                 raise CrawlSettingsError(f"ca_bundle: cannot read {config.ca_bundle}: {err}") from None
-        transport = httpx.AsyncHTTPTransport(
-            verify=verify,
-            http2=True,
-            limits=httpx.Limits(
-                max_connections=config.concurrency, max_keepalive_connections=config.concurrency
-            ),
-        )
-        pool = getattr(transport, "_pool", None)
-        if isinstance(pool, httpcore.AsyncConnectionPool):
-            pool._network_backend = GuardedNetworkBackend(policy)
-        else:  # pragma: no cover - a future httpx; the per-URL resolution check still applies
-            logger.warning("httpx changed its transport; addresses are checked before requests only")
+        backend = GuardedNetworkBackend(policy)
+
+        def lane() -> httpx.AsyncHTTPTransport:
+            # A lane runs one request at a time: its pool holds that connection and, for a crawl of
+            # several sites, a few kept alive to the others.
+            transport = httpx.AsyncHTTPTransport(
+                verify=verify,
+                http2=True,
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=_LANE_KEEPALIVE),
+            )
+            pool = getattr(transport, "_pool", None)
+            if isinstance(pool, httpcore.AsyncConnectionPool):
+                pool._network_backend = backend
+            else:  # pragma: no cover - a future httpx; the per-URL resolution check still applies
+                logger.warning("httpx changed its transport; addresses are checked before requests only")
+            return transport
+
+        transport = LaneTransport(config.concurrency, lane)
         self.client = httpx.AsyncClient(
             transport=transport,
             headers={"User-Agent": config.user_agent, **headers},
