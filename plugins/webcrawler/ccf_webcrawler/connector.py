@@ -53,6 +53,13 @@ def page_document(item: Fetched) -> Document:
     )
 
 
+def _same_records(records: dict[str, PageRecord], stored: dict[str, PageRecord]) -> bool:
+    """True when ``records`` are exactly the records decoded from the stored checkpoint."""
+    if len(records) != len(stored):
+        return False
+    return all(stored.get(url) is record for url, record in records.items())
+
+
 class _CrawlThread:
     """Runs a crawl on its own event loop and thread; items come out of :attr:`items`."""
 
@@ -109,7 +116,8 @@ class WebCrawlerConnector(Connector):
         config = self.config
         headers = resolve_headers(config.headers)
         scope = scope_fingerprint(config)
-        previous = self._trusted_records(decode(context.checkpoint, scope), context)
+        stored = decode(context.checkpoint, scope)
+        previous = self._trusted_records(stored, context)
         output: queue.Queue[Item] = queue.Queue(maxsize=max(16, 2 * config.concurrency))
         crawl = Crawl(config, headers, previous, output)
         runner = _CrawlThread(crawl)
@@ -130,7 +138,11 @@ class WebCrawlerConnector(Connector):
             for keep in item.keep:
                 (context.keep_prefix if keep.prefix else context.keep)(keep.document_id)
             self._log_summary(context, item)
-            context.set_checkpoint(encode(item.records, scope))
+            if context.checkpoint and _same_records(item.records, stored):
+                # Every page answered 304 (or kept its record): the checkpoint is the one stored.
+                context.set_checkpoint(context.checkpoint)
+            else:
+                context.set_checkpoint(encode(item.records, scope))
         finally:
             runner.stop()
 
@@ -146,7 +158,7 @@ class WebCrawlerConnector(Connector):
             stale = (
                 record.document
                 and record.reusable
-                and context.previous_version(document_id(url)) != version_of(record.validators)
+                and context.previous_version(document_id(url)) != record.version
             )
             trusted[url] = (
                 PageRecord(Validators(), record.html, record.document, record.canonical, record.links)

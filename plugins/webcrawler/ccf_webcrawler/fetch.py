@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -130,6 +131,11 @@ class HostPacer:
         self.interval = 1.0 / requests_per_second if requests_per_second else 0.0
         self._next: dict[str, float] = {}
         self._delays: dict[str, float] = {}
+
+    @property
+    def active(self) -> bool:
+        """True when some host is paced (a rate, or a Crawl-delay)."""
+        return bool(self.interval or self._delays)
 
     def set_delay(self, host: str, seconds: float) -> None:
         """Use at least ``seconds`` between two requests to ``host``."""
@@ -293,8 +299,8 @@ class Fetcher:
     async def _attempt(
         self, url: str, current: str, wanted: Wanted, validators: Validators
     ) -> tuple[FetchResult, str | None]:
-        host = httpx.URL(current).netloc.decode("ascii")
-        await self.pacer.wait(host)
+        if self.pacer.active:
+            await self.pacer.wait(urlsplit(current).netloc)
         try:
             async with self.client.stream("GET", current, headers=validators.headers()) as response:
                 return await self._read(url, current, response, wanted)
