@@ -19,7 +19,15 @@ from urllib.parse import unquote, urlsplit
 
 from ccf_core import Connector, Document, DocumentMetadata, DocumentVersion, SyncContext, SyncMode
 from ccf_webcrawler.config import WebCrawlerConfig
-from ccf_webcrawler.crawler import Crawl, Fetched, Finished, Item, Unchanged, scope_fingerprint
+from ccf_webcrawler.crawler import (
+    Crawl,
+    Fetched,
+    Finished,
+    Item,
+    Unchanged,
+    UnchangedPages,
+    scope_fingerprint,
+)
 from ccf_webcrawler.fetch import Outcome, Validators
 from ccf_webcrawler.records import PageRecord, decode, encode, version_of
 from ccf_webcrawler.secrets import resolve_headers
@@ -131,8 +139,11 @@ class WebCrawlerConnector(Connector):
                     return
                 if isinstance(item, Fetched):
                     yield page_document(item)
-                elif isinstance(item, Unchanged):
-                    yield self._unchanged(item, runner, context)
+                elif isinstance(item, UnchangedPages):
+                    for page in item.pages:
+                        if context.cancelled:
+                            return
+                        yield self._unchanged(page, runner, context)
             if item.error is not None:
                 raise item.error
             for keep in item.keep:
