@@ -42,17 +42,19 @@ def _page(number: int, pages: int) -> bytes:
 
 
 def _response(path: str, if_none_match: str | None, pages: int) -> bytes:
+    page = path[3:-5] if path.startswith("/p/") and path.endswith(".html") else ""
     if path == "/":
-        status, body, etag = 200, b'<a href="/p/0.html">start</a>', '"home"'
-    elif path.startswith("/p/") and path.endswith(".html") and path[3:-5].isdigit():
-        number = int(path[3:-5])
-        status, body, etag = (200, b"", f'"p{number}"') if number < pages else (404, b"", None)
+        etag: str | None = '"home"'
+    elif page.isdigit() and int(page) < pages:
+        etag = f'"p{page}"'
     else:  # robots.txt too: none, everything allowed
-        status, body, etag = 404, b"", None
-    if etag is not None and if_none_match == etag:
-        status = 304
-    elif status == 200 and not body:
-        body = _page(int(path[3:-5]), pages)
+        etag = None
+    if etag is None:
+        status, body = 404, b""
+    elif if_none_match == etag:
+        status, body = 304, b""
+    else:
+        status, body = 200, b'<a href="/p/0.html">start</a>' if path == "/" else _page(int(page), pages)
     lines = [f"HTTP/1.1 {status} {_REASONS[status]}"]
     if etag is not None:
         lines.append(f"ETag: {etag}")
