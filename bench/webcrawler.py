@@ -6,7 +6,8 @@ every response. Each crawl runs in a fresh process through ``ccf_core.testing.Co
 into the local index. Cases, one JSON line each:
 
 - ``first_crawl``: 2,000 pages, 20 ms latency, default settings (concurrency 16): pages/s.
-- ``recrawl_unchanged``: the same index again, nothing changed (every page answers 304).
+- ``recrawl_unchanged``: the same index again, nothing changed (every page answers 304), and its
+  latency floor: pages x latency / concurrency, below which no crawl at that concurrency can go.
 - ``concurrency_1``: a first crawl with ``concurrency: 1`` (first 400 pages, same latency).
 - ``memory``: 20,000 pages, no added latency: peak RSS of the crawling process, and the size of
   the checkpoint (the page records) it saved.
