@@ -65,11 +65,6 @@ class LaneTransport(httpx.AsyncBaseTransport):
         self._idle: list[_Lane] = []  # the one idle the longest first
         self._waiters: list[asyncio.Future[None]] = []
 
-    @property
-    def transports(self) -> list[httpx.AsyncBaseTransport]:
-        """The lanes' transports made so far."""
-        return [lane.transport for lane in self._all]
-
     async def _acquire(self, origin: tuple[bytes, bytes, int | None]) -> _Lane:
         while not self._idle and len(self._all) >= self._size:
             waiter = asyncio.get_running_loop().create_future()
