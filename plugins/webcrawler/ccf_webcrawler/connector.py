@@ -19,7 +19,15 @@ from urllib.parse import unquote, urlsplit
 
 from ccf_core import Connector, Document, DocumentMetadata, DocumentVersion, SyncContext, SyncMode
 from ccf_webcrawler.config import WebCrawlerConfig
-from ccf_webcrawler.crawler import Crawl, Fetched, Finished, Item, Unchanged, scope_fingerprint
+from ccf_webcrawler.crawler import (
+    Crawl,
+    Fetched,
+    Finished,
+    Item,
+    Unchanged,
+    UnchangedPages,
+    scope_fingerprint,
+)
 from ccf_webcrawler.fetch import Outcome, Validators
 from ccf_webcrawler.records import PageRecord, decode, encode, version_of
 from ccf_webcrawler.secrets import resolve_headers
@@ -51,6 +59,13 @@ def page_document(item: Fetched) -> Document:
             attributes={"content_length": len(result.body), "crawl_depth": item.depth},
         ),
     )
+
+
+def _same_records(records: dict[str, PageRecord], stored: dict[str, PageRecord]) -> bool:
+    """True when ``records`` are exactly the records decoded from the stored checkpoint."""
+    if len(records) != len(stored):
+        return False
+    return all(stored.get(url) is record for url, record in records.items())
 
 
 class _CrawlThread:
@@ -109,7 +124,8 @@ class WebCrawlerConnector(Connector):
         config = self.config
         headers = resolve_headers(config.headers)
         scope = scope_fingerprint(config)
-        previous = self._trusted_records(decode(context.checkpoint, scope), context)
+        stored = decode(context.checkpoint, scope)
+        previous = self._trusted_records(stored, context)
         output: queue.Queue[Item] = queue.Queue(maxsize=max(16, 2 * config.concurrency))
         crawl = Crawl(config, headers, previous, output)
         runner = _CrawlThread(crawl)
@@ -123,14 +139,21 @@ class WebCrawlerConnector(Connector):
                     return
                 if isinstance(item, Fetched):
                     yield page_document(item)
-                elif isinstance(item, Unchanged):
-                    yield self._unchanged(item, runner, context)
+                elif isinstance(item, UnchangedPages):
+                    for page in item.pages:
+                        if context.cancelled:
+                            return
+                        yield self._unchanged(page, runner, context)
             if item.error is not None:
                 raise item.error
             for keep in item.keep:
                 (context.keep_prefix if keep.prefix else context.keep)(keep.document_id)
             self._log_summary(context, item)
-            context.set_checkpoint(encode(item.records, scope))
+            if context.checkpoint and _same_records(item.records, stored):
+                # Every page answered 304 (or kept its record): the checkpoint is the one stored.
+                context.set_checkpoint(context.checkpoint)
+            else:
+                context.set_checkpoint(encode(item.records, scope))
         finally:
             runner.stop()
 
@@ -146,7 +169,7 @@ class WebCrawlerConnector(Connector):
             stale = (
                 record.document
                 and record.reusable
-                and context.previous_version(document_id(url)) != version_of(record.validators)
+                and context.previous_version(document_id(url)) != record.version
             )
             trusted[url] = (
                 PageRecord(Validators(), record.html, record.document, record.canonical, record.links)

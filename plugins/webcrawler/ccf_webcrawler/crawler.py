@@ -35,6 +35,8 @@ _HTML_MIMES = frozenset({"text/html", "application/xhtml+xml"})
 _GENERIC_MIMES = frozenset({"", "application/octet-stream", "binary/octet-stream", "text/plain"})
 #: Sitemap indexes nested deeper than this are not followed.
 MAX_SITEMAP_NESTING = 3
+#: Unchanged pages handed to the connector at once.
+UNCHANGED_BATCH = 64
 
 
 def content_type_of(mime: str, url: str) -> ContentType | None:
@@ -92,6 +94,14 @@ class Unchanged:
 
 
 @dataclass
+class UnchangedPages:
+    """Pages answered 304, handed over together: one queue item, and one wake-up of the connector's
+    thread (and hand-over of the interpreter lock), for up to :data:`UNCHANGED_BATCH` pages."""
+
+    pages: list[Unchanged]
+
+
+@dataclass
 class Keep:
     """An indexed document (or, with ``prefix``, a whole site) to keep although not listed."""
 
@@ -111,7 +121,7 @@ class Finished:
     fetched: int = 0
 
 
-Item = Fetched | Unchanged | Finished
+Item = Fetched | UnchangedPages | Finished
 
 
 class Crawl:
@@ -152,6 +162,7 @@ class Crawl:
         self._resolved: dict[str, str | None] = {}
         self._kept_sites: set[str] = set()
         self._truncated = 0
+        self._unchanged_pages: list[Unchanged] = []
         self.fetcher: Fetcher | None = None
         self.robots: RobotsCache | None = None
 
@@ -174,6 +185,11 @@ class Crawl:
             except queue.Full:
                 await asyncio.sleep(0.002)
 
+    async def _flush_unchanged(self) -> None:
+        pages, self._unchanged_pages = self._unchanged_pages, []
+        if pages:
+            await self._emit(UnchangedPages(pages))
+
     async def run(self) -> None:
         """Crawl until the frontier is empty (or ``stopping``); always ends with :class:`Finished`."""
         finished = Finished()
@@ -192,6 +208,7 @@ class Crawl:
                         worker.cancel()
                     await asyncio.gather(*workers, return_exceptions=True)
             self.closed = True
+            await self._flush_unchanged()
             if self._truncated:
                 logger.warning(
                     "max_pages (%d) reached: %d more URLs were found but not fetched",
@@ -471,7 +488,9 @@ class Crawl:
         self._follow(url, record.links or (), depth)
         await self._wake_workers()
         if record.document:
-            await self._emit(Unchanged(url, depth, record))
+            self._unchanged_pages.append(Unchanged(url, depth, record))
+            if len(self._unchanged_pages) >= UNCHANGED_BATCH:
+                await self._flush_unchanged()
 
     async def _failed(self, url: str, final: str, depth: int, reason: str) -> None:
         self._report(url, reason)

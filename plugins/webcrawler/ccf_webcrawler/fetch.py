@@ -18,12 +18,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 
 from ccf_core import CCFError
 from ccf_webcrawler.config import WebCrawlerConfig
+from ccf_webcrawler.lanes import LaneTransport
 from ccf_webcrawler.safety import AddressPolicy, GuardedNetworkBackend
 from ccf_webcrawler.urls import normalise_url
 
@@ -39,6 +41,8 @@ MAX_RETRY_AFTER = 120.0
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: Bodies up to this size are read (and dropped) to keep the connection alive.
 _DRAIN_LIMIT = 64 * 1024
+#: Idle connections each request lane keeps alive (to other sites than its current one).
+_LANE_KEEPALIVE = 2
 
 #: Answers ``None`` when a URL may be fetched, else the reason it may not.
 Gate = Callable[[str], Awaitable[str | None]]
@@ -128,6 +132,11 @@ class HostPacer:
         self._next: dict[str, float] = {}
         self._delays: dict[str, float] = {}
 
+    @property
+    def active(self) -> bool:
+        """True when some host is paced (a rate, or a Crawl-delay)."""
+        return bool(self.interval or self._delays)
+
     def set_delay(self, host: str, seconds: float) -> None:
         """Use at least ``seconds`` between two requests to ``host``."""
         self._delays[host] = max(seconds, 0.0)
@@ -176,25 +185,31 @@ class Fetcher:
     def __init__(self, config: WebCrawlerConfig, headers: Mapping[str, str], policy: AddressPolicy) -> None:
         self.config = config
         self.pacer = HostPacer(config.requests_per_second)
-        verify: ssl.SSLContext | bool = True
+        # One TLS context for every lane: loading the CA certificates costs tens of milliseconds each.
+        verify = httpx.create_ssl_context()
         if config.ca_bundle is not None:
-            verify = httpx.create_ssl_context()
             try:
                 verify.load_verify_locations(cafile=str(config.ca_bundle))
             except (OSError, ssl.SSLError) as err:
                 raise CrawlSettingsError(f"ca_bundle: cannot read {config.ca_bundle}: {err}") from None
-        transport = httpx.AsyncHTTPTransport(
-            verify=verify,
-            http2=True,
-            limits=httpx.Limits(
-                max_connections=config.concurrency, max_keepalive_connections=config.concurrency
-            ),
-        )
-        pool = getattr(transport, "_pool", None)
-        if isinstance(pool, httpcore.AsyncConnectionPool):
-            pool._network_backend = GuardedNetworkBackend(policy)
-        else:  # pragma: no cover - a future httpx; the per-URL resolution check still applies
-            logger.warning("httpx changed its transport; addresses are checked before requests only")
+        backend = GuardedNetworkBackend(policy)
+
+        def lane() -> httpx.AsyncHTTPTransport:
+            # A lane runs one request at a time: its pool holds that connection and, for a crawl of
+            # several sites, a few kept alive to the others.
+            transport = httpx.AsyncHTTPTransport(
+                verify=verify,
+                http2=True,
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=_LANE_KEEPALIVE),
+            )
+            pool = getattr(transport, "_pool", None)
+            if isinstance(pool, httpcore.AsyncConnectionPool):
+                pool._network_backend = backend
+            else:  # pragma: no cover - a future httpx; the per-URL resolution check still applies
+                logger.warning("httpx changed its transport; addresses are checked before requests only")
+            return transport
+
+        transport = LaneTransport(config.concurrency, lane)
         self.client = httpx.AsyncClient(
             transport=transport,
             headers={"User-Agent": config.user_agent, **headers},
@@ -284,8 +299,8 @@ class Fetcher:
     async def _attempt(
         self, url: str, current: str, wanted: Wanted, validators: Validators
     ) -> tuple[FetchResult, str | None]:
-        host = httpx.URL(current).netloc.decode("ascii")
-        await self.pacer.wait(host)
+        if self.pacer.active:
+            await self.pacer.wait(urlsplit(current).netloc)
         try:
             async with self.client.stream("GET", current, headers=validators.headers()) as response:
                 return await self._read(url, current, response, wanted)

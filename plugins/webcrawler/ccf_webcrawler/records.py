@@ -22,6 +22,7 @@ import logging
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 from ccf_webcrawler.fetch import Validators
@@ -53,9 +54,14 @@ class PageRecord:
     links: tuple[str, ...] | None = ()
 
     @property
+    def version(self) -> str | None:
+        """The document version recorded with the engine (see :func:`version_of`)."""
+        return version_of(self.validators)
+
+    @property
     def reusable(self) -> bool:
         """True when a 304 for this page tells the crawl everything it needs."""
-        usable = version_of(self.validators) is not None
+        usable = self.version is not None
         return usable and (not self.html or self.links is not None)
 
 
@@ -157,13 +163,7 @@ def decode(checkpoint: Mapping[str, Any] | None, scope: str) -> dict[str, PageRe
         table = _front_decode(data["urls"])
         records: dict[str, PageRecord] = {}
         for number, etag, last_modified, flags, canonical, deltas in data["pages"]:
-            links: tuple[str, ...] | None = None
-            if deltas is not None:
-                positions, total = [], 0
-                for delta in deltas:
-                    total += delta
-                    positions.append(total)
-                links = tuple(table[p] for p in positions)
+            links = None if deltas is None else tuple(map(table.__getitem__, accumulate(deltas)))
             records[table[number]] = PageRecord(
                 validators=Validators(etag or None, last_modified or None),
                 html=bool(flags & 1),

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import select
 import socket
+import ssl
 import typing
 from collections.abc import Sequence
 
@@ -86,6 +88,46 @@ class AddressPolicy:
         return addresses
 
 
+class _Stream(httpcore.AsyncNetworkStream):
+    """httpcore's stream with a cheap ``is_readable``.
+
+    The connection pool asks every idle connection ``is_readable`` (closed by the server?) twice
+    per request; anyio answers by building a table of every socket attribute, two system calls
+    included, each time. Here the socket is looked up once and polled.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self.inner = inner
+        self.socket: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self.inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self.inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return _Stream(await self.inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        if info == "is_readable" and self.socket is not None:
+            descriptor = self.socket.fileno()
+            if descriptor < 0:
+                return True  # closed: as readable as a connection the server closed
+            poll = select.poll()
+            poll.register(descriptor, select.POLLIN)
+            return bool(poll.poll(0))
+        return self.inner.get_extra_info(info)
+
+
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
     """httpcore's default network backend, connecting only to addresses the policy allows."""
 
@@ -108,13 +150,14 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         except OSError as err:
             raise httpcore.ConnectError(f"cannot resolve {host}: {err}") from err
         # TLS still verifies (and sends SNI for) the host name: httpcore takes it from the URL.
-        return await self.inner.connect_tcp(
+        stream = await self.inner.connect_tcp(
             str(addresses[0]),
             port,
             timeout=timeout,
             local_address=local_address,
             socket_options=socket_options,
         )
+        return _Stream(stream)
 
     async def connect_unix_socket(
         self,

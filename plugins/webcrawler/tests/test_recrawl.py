@@ -6,7 +6,7 @@ import pytest
 
 from ccf_core.engine import state_scope
 from ccf_core.testing import ConnectorHarness
-from ccf_webcrawler import crawler
+from ccf_webcrawler import crawler, records
 from tests.site import LAST_MODIFIED, Response, Site, html
 
 
@@ -18,6 +18,25 @@ def test_recrawl_of_an_unchanged_site_downloads_nothing(harness: ConnectorHarnes
     assert second.report.added == second.report.updated == second.report.deleted == 0
     page_requests = [r for r in site.requests if r.path.startswith("/section/")]
     assert page_requests and all(r.status == 304 for r in page_requests)
+
+
+def test_checkpoint_of_an_unchanged_site_is_kept_as_it_was(harness: ConnectorHarness, site: Site) -> None:
+    """An all-304 recrawl saves the stored page records as they are; a changed page renews them."""
+    scope = state_scope("webcrawler", harness.index)
+    harness.run()
+    stored = harness.state.get_checkpoint(scope)
+    harness.run()
+    assert harness.state.get_checkpoint(scope) == stored
+    page = site.url("/section/3/page-3.html")
+    site.pages["/section/3/page-3.html"] = Response(html("Section 3 page 3", "<p>now about otters</p>"))
+    harness.run()
+    renewed = harness.state.get_checkpoint(scope)
+    assert renewed != stored
+    assert records.decode(renewed, renewed["scope"])[page] != records.decode(stored, stored["scope"])[page]
+    site.requests.clear()
+    run = harness.run()
+    assert run.report.unchanged == run.report.scanned
+    assert next(r for r in site.requests if r.path == "/section/3/page-3.html").status == 304
 
 
 def test_conditional_requests_carry_etag_or_last_modified(harness: ConnectorHarness, site: Site) -> None:
