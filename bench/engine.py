@@ -18,58 +18,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 from ccf_core import (
-    BatchLimits,
-    BatchResult,
     Document,
     DocumentFile,
     DocumentMetadata,
-    Group,
-    PreparedDocument,
     QBusinessCustomConnectorInterface,
-    RunInfo,
-    RunStatus,
 )
 from ccf_core.state.sqlite import SqliteStateStore
+from ccf_core.testing import AcceptingDestination
 from ccf_core.validation import qbusiness_limits
 
 SIZES = (10_000, 100_000)
 REPEATS = 3
-
-
-class NoOpDestination:
-    """Accepts everything and counts the calls."""
-
-    name = "no-op"
-    limits = BatchLimits(max_documents=10, max_bytes=10 * 1024 * 1024, max_delete_ids=10)
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def open(self, run: RunInfo) -> None:
-        pass
-
-    def close(self, status: RunStatus) -> None:
-        pass
-
-    def put_documents(self, batch: Sequence[PreparedDocument]) -> BatchResult:
-        self.calls += 1
-        return BatchResult(accepted=[prepared.id for prepared in batch])
-
-    def delete_documents(self, document_ids: Sequence[str]) -> BatchResult:
-        self.calls += 1
-        return BatchResult(accepted=list(document_ids))
-
-    def put_groups(self, groups: Sequence[Group]) -> BatchResult:
-        self.calls += 1
-        return BatchResult(accepted=[group.name for group in groups])
-
-    def delete_groups(self, names: Sequence[str]) -> BatchResult:
-        self.calls += 1
-        return BatchResult(accepted=list(names))
 
 
 class FolderConnector(QBusinessCustomConnectorInterface):
@@ -104,7 +67,7 @@ def write_files(folder: Path, count: int) -> None:
 
 
 def run_case(folder: Path, state_path: Path, count: int, label: str) -> dict[str, object]:
-    destination = NoOpDestination()
+    destination = AcceptingDestination()
     # Start-up (botocore's model, read once per process) is timed apart from the documents:
     # with PYTHONDONTWRITEBYTECODE set it alone can take longer than 10,000 documents.
     started = time.perf_counter()

@@ -31,30 +31,25 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ccf_core import (
-    BatchLimits,
-    BatchResult,
     Connector,
     Document,
     DocumentFile,
     DocumentMetadata,
     DocumentVersion,
-    Group,
-    PreparedDocument,
     QBusinessCustomConnectorInterface,
-    RunInfo,
-    RunStatus,
     SyncContext,
     SyncEngine,
 )
 from ccf_core.destinations.qbusiness_mapping import request_shape
 from ccf_core.plugins import get_plugin_manager
 from ccf_core.state.sqlite import SqliteStateStore
+from ccf_core.testing import AcceptingDestination
 from ccf_core.validation import qbusiness_limits
 
 IDS = {
@@ -274,31 +269,6 @@ def case_reference(reference: Path, folder: Path, count: int, plain: bool = Fals
 # memory -------------------------------------------------------------------------------------
 
 
-class AcceptAll:
-    """Accepts everything at once."""
-
-    name = "accept-all"
-    limits = BatchLimits(max_documents=10, max_bytes=10 * 1024 * 1024, max_delete_ids=10)
-
-    def open(self, run: RunInfo) -> None:
-        pass
-
-    def close(self, status: RunStatus) -> None:
-        pass
-
-    def put_documents(self, batch: Sequence[PreparedDocument]) -> BatchResult:
-        return BatchResult(accepted=[prepared.id for prepared in batch])
-
-    def delete_documents(self, document_ids: Sequence[str]) -> BatchResult:
-        return BatchResult(accepted=list(document_ids))
-
-    def put_groups(self, groups: Sequence[Group]) -> BatchResult:
-        return BatchResult(accepted=[group.name for group in groups])
-
-    def delete_groups(self, names: Sequence[str]) -> BatchResult:
-        return BatchResult(accepted=list(names))
-
-
 class InMemoryDocuments(Connector):
     """N text documents made in memory (no files), with a version so a rerun reads nothing."""
 
@@ -321,7 +291,7 @@ class InMemoryDocuments(Connector):
 def case_memory(state_path: Path, count: int, label: str) -> dict[str, Any]:
     state = SqliteStateStore(state_path)
     started = time.perf_counter()
-    report = SyncEngine(AcceptAll(), state).run(InMemoryDocuments(count))
+    report = SyncEngine(AcceptingDestination(), state).run(InMemoryDocuments(count))
     elapsed = time.perf_counter() - started
     state.close()
     return {

@@ -33,11 +33,12 @@ from typing import Any
 sys.path.append(str(Path(__file__).resolve().parent))
 
 from backend_server import CONTAINER, ROOT, cpu_seconds, rss_mib
-from scale import AcceptAll, InMemoryDocuments, peak_rss_mb
+from scale import InMemoryDocuments, peak_rss_mb
 
 from ccf_core import SyncEngine
 from ccf_core.api import CCFClient, create_client
 from ccf_core.state.api import ApiStateStore
+from ccf_core.testing import AcceptingDestination
 
 # boto3 signs every request; the local server checks no signature, any credentials do.
 CREDENTIALS = {
@@ -64,7 +65,7 @@ def case_run(url: str, connector_id: str, count: int, label: str) -> dict[str, A
     ccf.client.meta.events.register("before-call.*.*", lambda model, **_: calls.update([model.name]))
     state = ApiStateStore(ccf)
     started, cpu_started = time.perf_counter(), time.process_time()
-    report = SyncEngine(AcceptAll(), state).run(InMemoryDocuments(count))
+    report = SyncEngine(AcceptingDestination(), state).run(InMemoryDocuments(count))
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     state.close()
     return {

@@ -24,7 +24,7 @@ A run whose status is ``failed`` or ``stopped`` raises :class:`ConnectorRunFaile
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path, PurePath
@@ -38,13 +38,55 @@ from ccf_core.destinations.local_search import SearchHit
 from ccf_core.engine import SyncEngine, SyncOptions
 from ccf_core.errors import ConnectorConfigError
 from ccf_core.hookspecs import PROJECT_NAME
+from ccf_core.models.acl import Group
 from ccf_core.plugins import connector_registry
+from ccf_core.ports import BatchLimits, BatchResult, PreparedDocument, RunInfo
 from ccf_core.registry import CONNECTOR_NAME_PATTERN, connector_class_problems
 from ccf_core.report import RunStatus, SyncReport
 from ccf_core.state.sqlite import SqliteStateStore
 
 #: Written into the files a folder conformance check puts outside the configured folder.
 OUTSIDE_MARKER = "ccf-conformance-outside-the-folder"
+
+
+class AcceptingDestination:
+    """A destination that accepts everything at once and keeps nothing but a count of its calls.
+
+    For benchmarks and tests of what comes before the destination (a connector, a state store,
+    the engine itself): every document, deletion and group is accepted.
+    """
+
+    name = "accepting"
+
+    def __init__(self, limits: BatchLimits | None = None) -> None:
+        self.limits = limits or BatchLimits()
+        self.calls = 0
+
+    def open(self, run: RunInfo) -> None:
+        """Nothing to open."""
+
+    def close(self, status: RunStatus) -> None:
+        """Nothing to close."""
+
+    def put_documents(self, batch: Sequence[PreparedDocument]) -> BatchResult:
+        """Accept the batch."""
+        self.calls += 1
+        return BatchResult(accepted=[prepared.id for prepared in batch])
+
+    def delete_documents(self, document_ids: Sequence[str]) -> BatchResult:
+        """Accept the deletions."""
+        self.calls += 1
+        return BatchResult(accepted=list(document_ids))
+
+    def put_groups(self, groups: Sequence[Group]) -> BatchResult:
+        """Accept the groups."""
+        self.calls += 1
+        return BatchResult(accepted=[group.name for group in groups])
+
+    def delete_groups(self, names: Sequence[str]) -> BatchResult:
+        """Accept the group deletions."""
+        self.calls += 1
+        return BatchResult(accepted=list(names))
 
 
 class ConnectorRunFailed(AssertionError):

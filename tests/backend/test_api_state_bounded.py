@@ -8,26 +8,21 @@ the caller never exceed one page, and a whole run of the engine lists every reco
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from ccf_core import (
-    BatchLimits,
-    BatchResult,
     Connector,
     Document,
     DocumentMetadata,
-    Group,
-    PreparedDocument,
-    RunInfo,
-    RunStatus,
     SyncContext,
     SyncEngine,
 )
 from ccf_core.api import CCFClient
 from ccf_core.state.api import ApiStateStore
+from ccf_core.testing import AcceptingDestination
 
 STORAGES = ("sqlite",)
 RECORDS = 5_000
@@ -120,31 +115,6 @@ def test_reset_forgets_every_record_a_page_at_a_time(ccf: Any, filled: str) -> N
     assert store.get_checkpoint("any") is None
 
 
-class AcceptAll:
-    """A destination that accepts everything at once."""
-
-    name = "accept-all"
-    limits = BatchLimits(max_documents=10, max_bytes=1024 * 1024, max_delete_ids=10)
-
-    def open(self, run: RunInfo) -> None:
-        pass
-
-    def close(self, status: RunStatus) -> None:
-        pass
-
-    def put_documents(self, batch: Sequence[PreparedDocument]) -> BatchResult:
-        return BatchResult(accepted=[prepared.id for prepared in batch])
-
-    def delete_documents(self, document_ids: Sequence[str]) -> BatchResult:
-        return BatchResult(accepted=list(document_ids))
-
-    def put_groups(self, groups: Sequence[Group]) -> BatchResult:
-        return BatchResult(accepted=[group.name for group in groups])
-
-    def delete_groups(self, names: Sequence[str]) -> BatchResult:
-        return BatchResult(accepted=list(names))
-
-
 class Texts(Connector):
     """``count`` small text documents."""
 
@@ -169,12 +139,12 @@ def test_an_unchanged_rerun_lists_the_state_once(
 ) -> None:
     """The notes are read first, then the documents: one listing serves both, kept on disk."""
     monkeypatch.setattr("ccf_core.state.api.KEEP_DOCUMENTS", PAGE)
-    first = SyncEngine(AcceptAll(), ApiStateStore(CCFClient(ccf, connector_id), page_size=PAGE))
+    first = SyncEngine(AcceptingDestination(), ApiStateStore(CCFClient(ccf, connector_id), page_size=PAGE))
     assert first.run(Texts(RECORDS)).added == RECORDS
 
     store = ApiStateStore(CCFClient(ccf, connector_id), page_size=PAGE)
     with ListingCounter(ccf) as counter:
-        report = SyncEngine(AcceptAll(), store).run(Texts(RECORDS))
+        report = SyncEngine(AcceptingDestination(), store).run(Texts(RECORDS))
 
     assert (report.unchanged, report.added, report.failed) == (RECORDS, 0, 0)
     assert counter.calls["ListCustomConnectorDocuments"] == RECORDS // PAGE
