@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ from ccf_core.destinations.text_extract import extract_text
 from ccf_core.models.acl import Group
 from ccf_core.ports import BatchLimits, BatchResult, PreparedDocument, RunInfo
 from ccf_core.report import Failure, RunStatus
+from ccf_core.sqlite_transaction import locked_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -269,16 +270,8 @@ class LocalIndex:
         """Where the index lives, for the runner's first output line."""
         return f"local index {self.path}"
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return locked_transaction(self._db, self._lock)
 
     # -- Destination -------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ccf_core.errors import RunLocked
+from ccf_core.sqlite_transaction import locked_transaction
 
 #: How long a connection waits for another process's write to end before giving up.
 BUSY_TIMEOUT_SECONDS = 60.0
@@ -121,14 +122,8 @@ class SqliteStateStore:
         """Run ``statement`` for every row, all or nothing."""
         if not rows:
             return
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany(statement, rows)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with locked_transaction(self._db, self._lock, "BEGIN") as db:
+            db.executemany(statement, rows)
 
     def get_checkpoint(self, connector: str) -> dict[str, Any] | None:
         """The checkpoint of the last completed run, if any."""
@@ -152,11 +147,9 @@ class SqliteStateStore:
 
     def reset(self, connector: str) -> None:
         """Forget a connector's checksums and checkpoint."""
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.execute("DELETE FROM synced WHERE connector = ?", (connector,))
-            self._db.execute("DELETE FROM checkpoints WHERE connector = ?", (connector,))
-            self._db.execute("COMMIT")
+        with locked_transaction(self._db, self._lock, "BEGIN") as db:
+            db.execute("DELETE FROM synced WHERE connector = ?", (connector,))
+            db.execute("DELETE FROM checkpoints WHERE connector = ?", (connector,))
 
     def summary(self, connector: str) -> dict[str, Any]:
         """Counts and last sync time of a connector, for ``ccf state show``."""

@@ -18,8 +18,8 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from ccf_backend.storage.documents import document_key
 from ccf_backend.storage.interface import Page
 from ccf_backend.storage.jobs import job_not_found
 from ccf_core.api.models import STOPPABLE_JOB_STATUSES, TERMINAL_JOB_STATUSES, ConnectorStatus, JobStatus
+from ccf_core.sqlite_transaction import locked_transaction
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -145,17 +146,9 @@ class SqliteStorage:
         with self._lock:
             self._db.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         """One write transaction (taken at once, so its reads and writes are atomic)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        return locked_transaction(self._db, self._lock)
 
     def _read(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
