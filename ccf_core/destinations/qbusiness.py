@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from io import BytesIO
 from typing import Any, TypeVar
 
 from ccf_core.destinations.qbusiness_mapping import (
@@ -37,8 +36,8 @@ from ccf_core.destinations.qbusiness_mapping import (
     measure_document,
     operation_input_problems,
     request_shape,
-    s3_key,
 )
+from ccf_core.destinations.qbusiness_staging import S3Staging
 from ccf_core.destinations.retry import (
     AdaptiveLimiter,
     Backoff,
@@ -181,13 +180,18 @@ class QBusinessDestination:
         if client is None:
             client = build_client("qbusiness", session, region, endpoint_url)
         self.client = client
-        self._s3_client = s3_client
-        self._s3_settings = (session, region, s3_endpoint_url)
         self._caller = RetryingCaller(
             client,
             max_in_flight=in_flight,
             max_attempts=int(max_attempts),
             backoff=Backoff(float(retry_base_delay), float(retry_max_delay)),
+        )
+        self._staging = (
+            S3Staging(
+                self.s3_bucket, s3_prefix, s3_client, (session, region, s3_endpoint_url), self._caller.count
+            )
+            if self.s3_bucket
+            else None
         )
         poll = float(conflict_poll_seconds)
         self._conflict_backoff = Backoff(poll, max(30.0, poll))
@@ -284,8 +288,8 @@ class QBusinessDestination:
                 lambda chunk: {**self._index_ids(), "dataSourceSyncId": sync_id, "documents": chunk},
                 result,
             )
-        if result.accepted and self.s3_bucket:
-            self._remove_staged(result.accepted)
+        if result.accepted and self._staging is not None:
+            self._staging.remove(self._connector, result.accepted)
         return result
 
     def put_groups(self, groups: Sequence[Group]) -> BatchResult:
@@ -406,7 +410,7 @@ class QBusinessDestination:
             return None
         if self._overhead() + measured.encoded_size <= self.max_request_bytes:
             return _Outgoing(prepared, measured.structure, measured.encoded_size, None)
-        if not (self.s3_bucket and self.role_arn):
+        if self._staging is None or not self.role_arn:
             message = (
                 f"document {doc_id!r} is {measured.size} bytes ({base64_length(measured.size)} once "
                 f"base64-encoded), over the {self.max_request_bytes}-byte limit of an inline request; "
@@ -415,7 +419,7 @@ class QBusinessDestination:
             )
             result.failures.append(Failure(doc_id, "needs_s3", message))
             return None
-        key = s3_key(self.s3_prefix, self._connector, doc_id)
+        key = self._staging.key(self._connector, doc_id)
         structure = {**measured.structure, "content": {"s3": {"bucket": self.s3_bucket, "key": key}}}
         return _Outgoing(prepared, structure, RequestShape.document_size(structure, 0), key)
 
@@ -438,8 +442,12 @@ class QBusinessDestination:
         for item in chunk:
             document = item.prepared.document
             if item.staged_key is not None:
-                if self._stage(item, result):
+                assert self._staging is not None  # a key is only given when staging is set up
+                failure = self._staging.upload(item.prepared, item.staged_key)
+                if failure is None:
                     documents.append(item.structure)
+                else:
+                    result.failures.append(failure)
                 continue
             try:
                 blob = item.prepared.read_bytes()
@@ -496,54 +504,6 @@ class QBusinessDestination:
                 code = str(error.get("errorCode") or "service_error")
                 message = str(error.get("errorMessage") or "no message")
                 result.failures.append(Failure(doc_id, code, f"Q Business refused it ({code}): {message}"))
-
-    # S3 --------------------------------------------------------------------------------------
-
-    def _s3(self) -> Any:
-        with self._lock:
-            if self._s3_client is None:
-                session, region, endpoint_url = self._s3_settings
-                self._s3_client = build_client("s3", session, region, endpoint_url, attempts=3)
-            return self._s3_client
-
-    def _stage(self, item: _Outgoing, result: BatchResult) -> bool:
-        """Upload a large document to S3 (multipart when big); False (and a failure) if it fails."""
-        import boto3
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        document = item.prepared.document
-        key = str(item.staged_key)
-        try:
-            if document.file is not None:
-                self._s3().upload_file(str(document.file.path), self.s3_bucket, key)
-            else:
-                self._s3().upload_fileobj(BytesIO(document.read_bytes()), self.s3_bucket, key)
-        except OSError as err:
-            message = f"document {document.id!r}: {err}"
-            result.failures.append(Failure(document.id, "content_unreadable", message))
-            return False
-        except (boto3.exceptions.S3UploadFailedError, ClientError, BotoCoreError) as err:
-            result.failures.append(
-                Failure(
-                    document.id,
-                    "s3_upload_failed",
-                    f"staging document {document.id!r} at s3://{self.s3_bucket}/{key} failed: "
-                    f"{type(err).__name__}: {err}",
-                )
-            )
-            return False
-        self._caller.count("S3Upload")
-        return True
-
-    def _remove_staged(self, document_ids: list[str]) -> None:
-        """Delete the staged copies of deleted documents (best effort: a lifecycle rule also works)."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        keys = [{"Key": s3_key(self.s3_prefix, self._connector, doc_id)} for doc_id in document_ids]
-        try:
-            self._s3().delete_objects(Bucket=self.s3_bucket, Delete={"Objects": keys, "Quiet": True})
-        except (ClientError, BotoCoreError) as err:
-            logger.warning("could not remove staged copies of deleted documents from S3: %s", err)
 
     # groups ----------------------------------------------------------------------------------
 
