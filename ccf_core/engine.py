@@ -13,8 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ccf_core.checksum import (
@@ -40,13 +39,17 @@ from ccf_core.notes import (
     pad_note,
     reconcile_reason,
 )
+from ccf_core.options import SyncOptions
 from ccf_core.plugins import CCFPluginManager, get_plugin_manager
 from ccf_core.ports import Destination, PreparedDocument, RunInfo, StateStore
 from ccf_core.report import PlannedChanges, RunStatus, SyncReport
+from ccf_core.scope import split_scope, state_scope
 from ccf_core.transforms import TransformChain
 from ccf_core.uploader import BatchPipeline
 from ccf_core.validation import document_problems
 from ccf_core.working_set import SEEN, WorkingSet, filled_working_set, in_pages, stream_checksums
+
+__all__ = ["SyncEngine", "SyncOptions", "split_scope", "state_scope"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,46 +60,6 @@ PERMANENT_REASONS = frozenset(
 
 #: Records whose version changed but whose content did not are written in batches of this size.
 _RERECORD_BATCH = 500
-
-
-def state_scope(connector: str, destination: Destination) -> str:
-    """The key a connector's state is kept under for one destination: ``connector@identity``.
-
-    State belongs to a connector *and* a destination, so pointing a connector at another index
-    syncs everything there instead of finding it all "unchanged". A destination without an
-    ``identity`` attribute keeps the bare connector name.
-    """
-    identity = getattr(destination, "identity", None)
-    return f"{connector}@{identity}" if identity else connector
-
-
-def split_scope(scope: str) -> tuple[str, str | None]:
-    """``(connector, destination identity)`` of a state key (identity None for a bare name)."""
-    connector, separator, identity = scope.partition("@")
-    return connector, identity if separator else None
-
-
-@dataclass(frozen=True)
-class SyncOptions:
-    """How a run behaves.
-
-    Attributes:
-        full: force a full pass for an incremental connector (ignore the checkpoint, find deletions).
-        dry_run: compute the plan without writing to the destination or the state.
-        allow_mass_delete: allow a run to delete more than ``max_delete_fraction`` of the index.
-        max_delete_fraction: the share of the index a run may delete without ``allow_mass_delete``.
-        error_budget: the share of scanned documents that may fail before the run counts as failed.
-        progress: called with the report now and then during the run (for progress displays).
-        progress_interval: seconds between two progress calls.
-    """
-
-    full: bool = False
-    dry_run: bool = False
-    allow_mass_delete: bool = False
-    max_delete_fraction: float = 0.5
-    error_budget: float = 0.1
-    progress: Callable[[SyncReport], None] | None = None
-    progress_interval: float = 0.25
 
 
 class SyncEngine:
