@@ -22,7 +22,10 @@ def locked_transaction(
         db.execute(begin)
         try:
             yield db
+            db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # Also when COMMIT itself failed (busy past the timeout, disk full): a transaction
+            # left open would make every later BEGIN fail.
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
