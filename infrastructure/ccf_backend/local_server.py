@@ -169,10 +169,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _body_length(self) -> int | None:
         """The request's Content-Length, or None after answering 400 for a bad one."""
+        if self.headers.get("Transfer-Encoding"):
+            # The body's end could not be found: answer, and close rather than misread the rest.
+            self._error(
+                errors.BadRequest("Transfer-Encoding", "not supported: send the body with a Content-Length"),
+                close=True,
+            )
+            return None
         text = self.headers.get("Content-Length")
         if text is None:
             return 0
-        if not text.strip().isdigit():
+        text = text.strip()
+        if not (text.isascii() and text.isdigit()):  # "²".isdigit() is True, and int() refuses it
             self._error(
                 errors.BadRequest("Content-Length", f"must be a number of bytes, not {text[:40]!r}"),
                 close=True,
@@ -194,21 +202,23 @@ class _RequestHandler(BaseHTTPRequestHandler):
         scheme, _, value = given.partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), self.token.encode()):
             return True
+        # Closed: the body of a refused request is never read.
         self._error(
             errors.Unauthorized(
                 "this server requires its access token: send 'Authorization: Bearer <token>' "
                 "(ccf: --token or CCF_API_TOKEN)"
-            )
+            ),
+            close=True,
         )
         return False
 
     def _serve(self) -> None:
+        if not self._authorized():
+            return
         length = self._body_length()
         if length is None:
             return
         body = self.rfile.read(length) if length else b""
-        if not self._authorized():
-            return
         if self.path.startswith(LOCAL_PREFIX):
             self._serve_local()
             return

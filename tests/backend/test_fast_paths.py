@@ -11,6 +11,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ccf_backend import logs
 from ccf_backend.local_server import _http_date
 from ccf_backend.storage.sqlite import SqliteStorage
@@ -81,13 +83,25 @@ def test_changing_a_listed_item_does_not_change_the_next_listing(tmp_path: Path)
         storage.close()
 
 
-def test_rows_listed_many_times_are_parsed_once_and_the_cache_stays_bounded(tmp_path: Path) -> None:
+def test_rows_listed_many_times_are_parsed_once_and_the_cache_stays_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     storage = SqliteStorage(tmp_path / "backend.db")
     try:
         for number in range(3):
             storage.create_connector(_connector(f"cc-00000000000{number}", f"n{number}"))
+        decoded: list[str] = []
+        real_loads = json.loads
+
+        def counting_loads(text: str) -> Any:
+            decoded.append(text)
+            return real_loads(text)
+
+        monkeypatch.setattr("ccf_backend.storage.sqlite.json.loads", counting_loads)
         for _ in range(5):
             storage.list_connectors(TENANT, 10, None)
+        assert len(decoded) == 3  # five listings of three rows: each row parsed once
+        monkeypatch.undo()
         parsed = storage._parsed
         assert len(parsed._items) == 3
         parsed._max_chars = parsed._chars + 10  # room for no other row

@@ -83,17 +83,20 @@ def test_accepted_connections_have_nagle_off() -> None:
 def test_keep_alive_requests_share_one_connection(open_backend: LocalBackend) -> None:
     connection = HTTPConnection(open_backend.endpoint_url.removeprefix("http://"), timeout=10)
     try:
+        first = None
         for _ in range(3):
             connection.request("GET", CONNECTORS)
             response = connection.getresponse()
             assert response.status == 200
             json.loads(response.read())
-        assert connection.sock is not None  # never closed in between
+            # http.client would reconnect silently: the socket must be the first one each time.
+            first = first or connection.sock
+            assert connection.sock is first
     finally:
         connection.close()
 
 
-@pytest.mark.parametrize("length", ["abc", "-5", "1e3", " "])
+@pytest.mark.parametrize("length", ["abc", "-5", "1e3", " ", "\u00b2"])
 def test_a_malformed_content_length_is_a_400_without_a_traceback(
     open_backend: LocalBackend, length: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -225,3 +228,26 @@ def test_many_clients_at_once_are_all_answered(open_backend: LocalBackend) -> No
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def test_a_chunked_body_is_refused_and_the_connection_closed(open_backend: LocalBackend) -> None:
+    answer = _raw(
+        open_backend,
+        f"POST {CONNECTORS} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+        + b"2\r\n{}\r\n0\r\n\r\n",
+    )
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"Connection: close" in head
+    assert json.loads(body)["field"] == "Transfer-Encoding"
+
+
+def test_a_request_without_the_token_is_refused_before_its_body_is_read(locked_backend: LocalBackend) -> None:
+    """A 10 MB body announced by a client without the token is never waited for."""
+    answer = _raw(
+        locked_backend,
+        f"POST {CONNECTORS} HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n{{".encode(),
+    )
+    head, _, _ = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 401 ")
+    assert b"Connection: close" in head
