@@ -337,7 +337,9 @@ class _Run:
             report.fail(doc_id, "duplicate_id", f"document {doc_id!r} was produced twice in this run")
             return None
         if previous == PENDING_DELETE:
-            previous = None  # a deletion was cut short: whatever the destination holds is replaced
+            # A deletion was cut short: the destination may still hold the document. It is sent
+            # as an update, so a refusal keeps a pending mark (never a state with no record).
+            previous = PENDING_UPDATE
         content_type = doc.resolved_content_type()
         try:
             return self._changed(doc, content_type, previous)

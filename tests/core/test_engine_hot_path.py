@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -79,7 +80,8 @@ def test_unchanged_documents_are_not_validated_again(
     monkeypatch.setattr("ccf_core.engine.document_problems", counting)
     # Touch every file (a new version) and change one: only the changed one is checked and sent.
     for path in paths:
-        path.write_text(path.read_text())
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     paths[2].write_text("changed\n")
 
     report = run_sync(Files(paths))
@@ -103,3 +105,18 @@ def test_text_that_is_not_utf8_in_an_attribute_fails_that_document_only(
     assert report.added == 1
     assert [failure.document_id for failure in report.failures] == ["bad"]
     assert "not valid UTF-8" in report.failures[0].message
+
+
+def test_a_refused_document_whose_deletion_was_cut_short_keeps_a_pending_mark(
+    run_sync: Run, make_connector, make_doc, destination, state
+) -> None:
+    """The destination may still hold it: the state must not forget it, or nothing ever deletes it."""
+    from ccf_core.checksum import PENDING_DELETE, PENDING_UPDATE
+
+    state.record("listing", [("a", PENDING_DELETE)])
+    destination.reject("a", "too_large", "refused by test")
+
+    report = run_sync(make_connector([make_doc("a")]))
+
+    assert report.failed == 1
+    assert state.load_checksums("listing") == {"a": PENDING_UPDATE}
