@@ -150,8 +150,9 @@ def local_log(
 ) -> tuple[str, bytes, int] | None:
     """``(path, bytes from offset, next offset)`` of a job's log on a local backend; None elsewhere.
 
-    A job the local executor has not started yet has an empty log. Any other answer (an API on AWS,
-    an older server) means there is no local log.
+    A job the local executor has not started yet has an empty log. A refused token, a server error
+    or an unreachable server is an error; any other answer (an API on AWS, an older server) means
+    there is no local log.
     """
     import urllib.error
     import urllib.request
@@ -171,8 +172,16 @@ def local_log(
             data = b"" if head else response.read()
             next_offset = int(response.headers.get("X-Ccf-Log-Next-Offset") or offset + len(data))
     except urllib.error.HTTPError as err:
+        if err.code == 401:
+            raise click.ClickException(
+                "cannot read the job log: the server refused the access token (--token or CCF_API_TOKEN)"
+            ) from None
+        if err.code >= 500:
+            raise click.ClickException(f"cannot read the job log: the server answered {err.code}") from None
         path = err.headers.get("X-Ccf-Log-Path") if err.code == 404 else None
         return (path, b"", offset) if path else None
+    except urllib.error.URLError as err:
+        raise click.ClickException(f"cannot read the job log from {endpoint}: {err.reason}") from None
     except (OSError, ValueError):
         return None
     return (path, data, next_offset) if path else None

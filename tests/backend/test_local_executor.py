@@ -323,6 +323,14 @@ def test_with_a_token_the_job_and_the_cli_send_it(tmp_path: Path, site: Path) ->
         assert "succeeded" in cli(*args, "--token", token).output
         refused = CliRunner().invoke(ccf_main, args, env={"CCF_API_TOKEN": ""})
         assert refused.exit_code == 1
+        # The log is read apart from the API calls: a refused token there is said as such.
+        import click
+
+        from ccf_runner.commands.jobs import local_log
+
+        context = click.Context(click.Command("logs"), obj={"endpoint_url": server.url, "token": "wrong"})
+        with context, pytest.raises(click.ClickException, match="refused the access token"):
+            local_log(connector_id, job_id, 0)
         assert token not in (server.data / "jobs" / connector_id / f"{job_id}.log").read_text()
     finally:
         server.stop()
