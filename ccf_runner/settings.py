@@ -194,6 +194,11 @@ def parse_value(raw: str, model: type[BaseModel], path: list[str]) -> Any:
     if raw == "":
         return raw
     item = _list_item_type(annotation) if annotation is not _NOT_FOUND else _NOT_FOUND
+    if item is not _NOT_FOUND and bool in annotation_members(annotation):
+        # A field that is a flag or a list (``bool | list[str]``): true/false is the flag.
+        scalar = _yaml_or_text(raw)
+        if isinstance(scalar, bool):
+            return scalar
     if item is not _NOT_FOUND and not raw.lstrip().startswith("["):
         # A list written the way people type it: a,b,c (the YAML form [a, b] still works).
         parts = [part.strip() for part in raw.split(",") if part.strip()]

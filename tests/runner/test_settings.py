@@ -164,3 +164,23 @@ def test_schema_marks_secret_fields_and_expands_nested_models() -> None:
 def test_secret_values_finds_nested_secrets() -> None:
     config = SiteConfig.model_validate({"url": "u", "token": "tok-1", "auth": {"password": "pw-2"}})
     assert sorted(secret_values(config)) == ["pw-2", "tok-1"]
+
+
+class FlagOrList(BaseModel):
+    private: bool | list[str] = False
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("true", True),
+        ("false", False),
+        ("10.0.0.0/8", ["10.0.0.0/8"]),
+        ("10.0.0.0/8, ::1", ["10.0.0.0/8", "::1"]),
+    ],
+)
+def test_a_field_that_is_a_flag_or_a_list_takes_both_from_set(raw: str, expected: object) -> None:
+    assert config_from_assignments([f"private={raw}"], FlagOrList) == {"private": expected}
+    assert (
+        FlagOrList.model_validate(config_from_assignments([f"private={raw}"], FlagOrList)).private == expected
+    )
