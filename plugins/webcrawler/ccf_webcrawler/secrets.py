@@ -32,7 +32,7 @@ def resolve_value(header: str, value: str, environ: Mapping[str, str] | None = N
         if name not in environ:
             raise HeaderSecretError(f"headers.{header}: environment variable {name} is not set")
         return environ[name]
-    if value.startswith("arn:aws:"):
+    if value.startswith("arn:"):  # every partition: arn:aws:, arn:aws-cn:, arn:aws-us-gov:
         if not is_secret_reference(value):
             raise HeaderSecretError(
                 f"headers.{header}: only Secrets Manager and SSM parameter ARNs are supported references"

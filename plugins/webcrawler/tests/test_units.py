@@ -302,3 +302,11 @@ def test_records_of_a_20000_page_site_fit_the_checkpoint_budget() -> None:
     checkpoint = encode(records, "s")
     assert len(json.dumps(checkpoint)) < CHECKPOINT_BUDGET
     assert decode(checkpoint, "s")[f"{base}/7.html"].links is not None
+
+
+def test_an_arn_of_another_partition_is_never_sent_as_the_header_value() -> None:
+    config = WebCrawlerConfig(
+        start_urls=["https://a/"], headers={"Authorization": "arn:aws-cn:s3:::bucket/key"}
+    )
+    with pytest.raises(HeaderSecretError, match="headers.Authorization: only Secrets Manager and SSM"):
+        resolve_headers(config.headers, {})
