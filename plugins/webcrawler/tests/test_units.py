@@ -308,5 +308,5 @@ def test_an_arn_of_another_partition_is_never_sent_as_the_header_value() -> None
     config = WebCrawlerConfig(
         start_urls=["https://a/"], headers={"Authorization": "arn:aws-cn:s3:::bucket/key"}
     )
-    with pytest.raises(HeaderSecretError, match="headers.Authorization: only Secrets Manager and SSM"):
+    with pytest.raises(HeaderSecretError, match=r"headers\.Authorization: only Secrets Manager and SSM"):
         resolve_headers(config.headers, {})
