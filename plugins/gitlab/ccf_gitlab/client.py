@@ -21,6 +21,7 @@ import requests
 from gitlab.client import GitlabList
 from gitlab.exceptions import GitlabAuthenticationError, GitlabError, GitlabHttpError
 
+from ccf_core.errors import CCFError
 from ccf_gitlab.models import Commit, FileHistory, Item, Member, Note, Project, Release, TreeEntry, WikiPage
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ MAX_COMPARE_DIFFS = 1000
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (GitlabError, requests.RequestException)
 
 
-class AuthenticationFailed(Exception):
+class AuthenticationFailed(CCFError):
     """GitLab refused the token; the run cannot do anything useful."""
 
 

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from ccf_core.errors import CCFError
 from ccf_core.secrets import SecretReferenceError, read_secret_reference
 
 
@@ -233,7 +234,7 @@ def resolve_token(config: GitLabConfig, environ: dict[str, str] | None = None) -
     return value
 
 
-class TokenUnavailable(Exception):
+class TokenUnavailable(CCFError):
     """The token could not be found or read."""
 
 

@@ -19,11 +19,13 @@ from collections.abc import Sequence
 
 import httpcore
 
+from ccf_core.errors import CCFError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-class AddressRefused(Exception):
+class AddressRefused(CCFError):
     """A host resolves to an address the crawler may not connect to."""
 
 

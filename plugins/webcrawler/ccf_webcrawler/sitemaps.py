@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from ccf_core.errors import CCFError
+
 #: Largest sitemap read after decompression (the sitemap protocol's own limit is 50 MB).
 MAX_SITEMAP_BYTES = 64 * 1024 * 1024
 
 
-class SitemapError(ValueError):
+class SitemapError(CCFError, ValueError):
     """A sitemap that cannot be read (named with the reason)."""
 
 
