@@ -177,13 +177,16 @@ class Crawl:
         )
 
     async def _emit(self, item: Item) -> None:
-        # The connector's thread drains the queue; waiting here is the crawl's back-pressure.
+        # The connector's thread drains the queue; waiting here is the crawl's back-pressure. The
+        # wait grows (2 ms to 50 ms): a slow destination does not wake the loop 500 times a second.
+        pause = 0.002
         while True:
             try:
                 self.output.put_nowait(item)
                 return
             except queue.Full:
-                await asyncio.sleep(0.002)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.05)
 
     async def _flush_unchanged(self) -> None:
         pages, self._unchanged_pages = self._unchanged_pages, []

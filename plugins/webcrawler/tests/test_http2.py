@@ -64,7 +64,9 @@ def secure_site(tmp_path: Path) -> Iterator[tuple[str, _App, Path]]:
         task = asyncio.ensure_future(serve(app, config, shutdown_trigger=stop.wait))
         while True:
             try:
-                await asyncio.open_connection("127.0.0.1", port)
+                _, probe = await asyncio.open_connection("127.0.0.1", port)
+                probe.close()
+                await probe.wait_closed()
                 break
             except OSError:
                 await asyncio.sleep(0.02)
@@ -73,19 +75,21 @@ def secure_site(tmp_path: Path) -> Iterator[tuple[str, _App, Path]]:
 
     thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
     thread.start()
-    started.wait(10)
+    assert started.wait(10), "the HTTP/2 test server did not start"
     yield f"https://127.0.0.1:{port}/", app, ca_file
     loop.call_soon_threadsafe(stop.set)
     thread.join(10)
+    loop.close()
 
 
 def test_https_site_is_crawled_over_http2(secure_site: tuple[str, _App, Path], tmp_path: Path) -> None:
     url, app, ca_file = secure_site
     settings = {"start_urls": [url], "allow_private_networks": ["127.0.0.1/32"], "ca_bundle": str(ca_file)}
-    run = ConnectorHarness(WebCrawlerConnector, settings, directory=tmp_path).run()
-    assert sorted(doc.title for doc in run.documents()) == ["Page A", "Page B", "Secure home"]
-    assert set(app.versions) == {"2"}
-    assert [hit.title for hit in run.search("beta")] == ["Page B"]
+    with ConnectorHarness(WebCrawlerConnector, settings, directory=tmp_path) as harness:
+        run = harness.run()
+        assert sorted(doc.title for doc in run.documents()) == ["Page A", "Page B", "Secure home"]
+        assert set(app.versions) == {"2"}
+        assert [hit.title for hit in run.search("beta")] == ["Page B"]
 
 
 def test_untrusted_certificate_is_refused(
@@ -93,8 +97,8 @@ def test_untrusted_certificate_is_refused(
 ) -> None:
     url, app, _ = secure_site
     settings = {"start_urls": [url], "allow_private_networks": ["127.0.0.1/32"]}
-    run = ConnectorHarness(WebCrawlerConnector, settings, directory=tmp_path).run()
-    assert run.document_ids() == []
+    with ConnectorHarness(WebCrawlerConnector, settings, directory=tmp_path) as harness:
+        assert harness.run().document_ids() == []
     assert app.versions == []
     assert "TLS certificate not trusted" in caplog.text
     assert "set ca_bundle" in caplog.text
