@@ -23,6 +23,8 @@ import functools
 import json
 import logging
 import re
+import time
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -199,6 +201,10 @@ def handle(request: CustomResourceRequest) -> tuple[str, dict[str, str]]:
     return connector_id, data
 
 
+#: Pauses between the attempts to PUT the answer to CloudFormation.
+RESPOND_RETRY_SECONDS = (1.0, 3.0)
+
+
 def respond(
     request: CustomResourceRequest, status: str, physical_id: str, data: dict[str, str], reason: str = ""
 ) -> None:
@@ -222,8 +228,22 @@ def respond(
         method="PUT",
         headers={"Content-Type": "", "Content-Length": str(len(payload))},
     )
-    with urllib.request.urlopen(message, timeout=30) as response:  # noqa: S310 - scheme checked above
-        response.read()
+    # A lost answer would fail the Lambda, whose retry would run the request again (a second
+    # connector nothing deletes): the PUT itself is retried instead.
+    for pause in (*RESPOND_RETRY_SECONDS, None):
+        try:
+            with urllib.request.urlopen(message, timeout=30) as response:  # noqa: S310 - scheme checked
+                response.read()
+            return
+        except urllib.error.HTTPError as err:
+            if err.code < 500 or pause is None:
+                raise
+            logger.warning("answering CloudFormation failed (HTTP %s); trying again", err.code)
+        except urllib.error.URLError as err:
+            if pause is None:
+                raise
+            logger.warning("answering CloudFormation failed (%s); trying again", err.reason)
+        time.sleep(pause)
 
 
 def on_custom_resource(request: CustomResourceRequest) -> dict[str, str]:

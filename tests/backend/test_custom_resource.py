@@ -23,6 +23,12 @@ class _Recorder(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.server.failures:  # type: ignore[attr-defined]
+            self.server.failures -= 1  # type: ignore[attr-defined]
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.server.responses.append(
             {"body": json.loads(body), "content_type": self.headers.get("Content-Type")}
         )  # type: ignore[attr-defined]
@@ -39,6 +45,7 @@ def cloudformation() -> Iterator[ThreadingHTTPServer]:
     """The ResponseURL server; ``.responses`` holds what the function PUT, in order."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     server.responses = []  # type: ignore[attr-defined]
+    server.failures = 0  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -117,6 +124,21 @@ def test_create_makes_the_connector_and_reports_its_id(cloudformation: Any, back
     assert stored["configuration"] == {"start_urls": ["https://example.com/"], "max_pages": 10}
     assert stored["container_properties"]["resource_requirements"] == {"cpu": 2, "memory": 4096}
     assert stored["container_properties"]["timeout"] == 1800
+
+
+def test_an_answer_cloudformation_did_not_take_is_sent_again_and_the_connector_made_once(
+    cloudformation: Any, backend: Any, ccf: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(custom_resource, "RESPOND_RETRY_SECONDS", (0.0, 0.0))
+    cloudformation.failures = 2  # two 503s, then the PUT goes through
+
+    body = _request(cloudformation, "Create", _properties(backend.endpoint_url))
+
+    assert body["Status"] == "SUCCESS"
+    assert len(cloudformation.responses) == 1
+    assert [c["connector_id"] for c in ccf.list_custom_connectors()["connectors"]] == [
+        body["PhysicalResourceId"]
+    ]
 
 
 def test_a_refused_create_fails_the_resource_with_the_api_reason(cloudformation: Any, backend: Any) -> None:
