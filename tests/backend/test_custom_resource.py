@@ -131,14 +131,14 @@ def test_an_answer_cloudformation_did_not_take_is_sent_again_and_the_connector_m
 ) -> None:
     monkeypatch.setattr(custom_resource, "RESPOND_RETRY_SECONDS", (0.0, 0.0))
     cloudformation.failures = 2  # two 503s, then the PUT goes through
+    before = {c["connector_id"] for c in ccf.list_custom_connectors()["connectors"]}
 
     body = _request(cloudformation, "Create", _properties(backend.endpoint_url))
 
     assert body["Status"] == "SUCCESS"
     assert len(cloudformation.responses) == 1
-    assert [c["connector_id"] for c in ccf.list_custom_connectors()["connectors"]] == [
-        body["PhysicalResourceId"]
-    ]
+    after = {c["connector_id"] for c in ccf.list_custom_connectors()["connectors"]}
+    assert after - before == {body["PhysicalResourceId"]}
 
 
 def test_a_refused_create_fails_the_resource_with_the_api_reason(cloudformation: Any, backend: Any) -> None:
