@@ -278,6 +278,21 @@ class LocalExecutor:
                 "process %d did not stop within %gs: SIGKILL", process.popen.pid, self.grace_seconds
             )
             self._signal(process, signal.SIGKILL)
+        self._forget_closed()
+
+    def _forget_closed(self) -> None:
+        """Drop the processes of closed jobs: ended, log closed, and no longer an active job."""
+        with self._lock:
+            ended = [
+                key for key, p in self._processes.items() if p.popen.poll() is not None and p.log_file.closed
+            ]
+        if not ended:
+            return
+        active = {str(job.get(executors.EXTERNAL_ID) or "") for job in jobs_dao.list_active_jobs()}
+        with self._lock:
+            for key in ended:
+                if key not in active:
+                    del self._processes[key]
 
     def _close_orphans(self) -> None:
         """Close the jobs a previous server left RUNNING or STOPPING (it died without closing them)."""

@@ -334,3 +334,23 @@ def test_with_a_token_the_job_and_the_cli_send_it(tmp_path: Path, site: Path) ->
         assert token not in (server.data / "jobs" / connector_id / f"{job_id}.log").read_text()
     finally:
         server.stop()
+
+
+def test_the_executor_forgets_the_process_of_a_closed_job(tmp_path: Path) -> None:
+    """An in-process server: the ended job's process and log handle are not kept for its life."""
+    from ccf_backend.local_server import LocalBackend
+
+    docs = shutil.copytree(SAMPLE_DOCS, tmp_path / "docs")
+    with LocalBackend(data_dir=tmp_path / "data", jobs="local") as backend:
+        api = client_for(backend.endpoint_url)
+        connector_id = api.create_custom_connector(
+            name="forgotten",
+            connector_type="hello",
+            configuration={"path": str(docs)},
+            container_properties=dict(CONTAINER),
+        )["connector"]["connector_id"]
+        job_id = api.start_custom_connector_job(connector_id=connector_id)["job"]["job_id"]
+        assert ended(api, connector_id, job_id)["status"] == "SUCCEEDED"
+        executor = backend.executor
+        assert executor is not None
+        wait_for(lambda: not executor._processes, "the closed job's process to be forgotten")
