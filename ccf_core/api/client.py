@@ -58,6 +58,7 @@ def _set_documents_aside(
     except (ValueError, KeyError, TypeError):
         return  # not what a CCF API answers: botocore parses it and says what is wrong
     customized_response_dict["documents"] = documents
+    _raw_listing.set_aside = len(documents) if isinstance(documents, list) else -1
     response_dict["body"] = json.dumps(body).encode()
 
 
@@ -193,11 +194,20 @@ class CCFClient:
             params: dict[str, Any] = {"max_results": page_size}
             if token:
                 params["next_token"] = token
-            _raw_listing.active = True
+            _raw_listing.active, _raw_listing.set_aside = True, None
             try:
                 page = self._call("list_custom_connector_documents", **params)
             finally:
                 _raw_listing.active = False
+            set_aside = _raw_listing.set_aside
+            if set_aside and len(page.get("documents") or ()) != set_aside:
+                # botocore stopped merging what the handler set aside: an empty page here would
+                # make every run send everything again.
+                raise CCFApiError(
+                    "InvalidResponse",
+                    f"{set_aside} listed documents were lost on the way through botocore; "
+                    "this botocore release needs ccf's checksum listing updated",
+                )
             try:
                 records = [
                     (str(item["document_id"]), str(item["checksum"])) for item in page.get("documents", [])

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ccf_core.api import ApiConflict, ApiRequestInvalid, ApiResourceNotFound, CCFClient
+from ccf_core.api import ApiConflict, ApiRequestInvalid, ApiResourceNotFound, CCFApiError, CCFClient
 from ccf_core.api.client import CONNECTOR_ID_VARIABLE, ENDPOINT_VARIABLE, JOB_ID_VARIABLE
 from ccf_core.api.models import JobStatus
 from ccf_core.report import SyncReport
@@ -98,3 +98,25 @@ def test_checksum_pages_of_a_missing_connector_raise_the_api_error(ccf: Any) -> 
     with pytest.raises(ApiResourceNotFound) as caught:
         list(CCFClient(ccf, "cc-0123456789ab").iter_checksum_pages())
     assert caught.value.status == 404
+
+
+def test_checksum_pages_refuse_a_listing_botocore_lost(
+    ccf: Any, connector_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were botocore to stop merging the documents set aside, the run must stop, not see an empty state."""
+    from ccf_core.api import client as client_module
+
+    real = client_module._set_documents_aside
+
+    def set_aside_and_lose(
+        response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **kw: Any
+    ) -> None:
+        real(response_dict, customized_response_dict, **kw)
+        customized_response_dict.clear()
+
+    monkeypatch.setattr(client_module, "_set_documents_aside", set_aside_and_lose)
+    client = CCFClient(ccf, connector_id)
+    client.batch_put_documents({"doc-1": "1" * 64})
+    ccf.meta.events.unregister(client_module._RAW_LIST_EVENT, unique_id="ccf-checksum-pages")
+    with pytest.raises(CCFApiError, match="lost on the way through botocore"):
+        list(client.iter_checksum_pages())
