@@ -9,8 +9,9 @@ from __future__ import annotations
 import click
 
 from ccf_runner.commands import documents, search, state
-from ccf_runner.commands.backend import backend, checkpoint, connectors
+from ccf_runner.commands.api import checkpoint, connectors
 from ccf_runner.commands.jobs import jobs
+from ccf_runner.commands.serve import backend
 
 
 @click.group(name="ccf", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

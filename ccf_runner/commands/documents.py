@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ccf_core.destinations.local_index import StoredAttribute, StoredDocument
-from ccf_runner.commands.backend import make_client, optional_api_options, print_remote_documents
+from ccf_runner.commands.api import make_client, optional_api_options, print_remote_documents
 from ccf_runner.commands.common import index_option, json_option, open_index
 from ccf_runner.render import print_json, print_table
 

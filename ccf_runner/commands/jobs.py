@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from ccf_runner.commands.backend import (
+from ccf_runner.commands.api import (
     api_errors,
     api_options,
     api_pages,

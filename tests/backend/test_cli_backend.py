@@ -12,8 +12,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from ccf_runner.commands.backend import backend, checkpoint, connectors, documents_remote
+from ccf_runner.commands.api import checkpoint, connectors, documents_remote
 from ccf_runner.commands.jobs import jobs
+from ccf_runner.commands.serve import backend
 
 ROLE = "arn:aws:iam::123456789012:role/ccf-job"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ccf-runner:latest"
@@ -142,7 +143,7 @@ def test_an_unreachable_endpoint_is_explained(monkeypatch: pytest.MonkeyPatch) -
 @pytest.mark.slow
 def test_backend_serve_prints_its_url_first_and_runs_the_seed_lifecycle(tmp_path: Any) -> None:
     """The seed's "create connectors and jobs with fake resources to examine the lifecycle" (--fake-jobs)."""
-    code = "from ccf_runner.commands.backend import backend; backend()"
+    code = "from ccf_runner.commands.serve import backend; backend()"
     process = subprocess.Popen(
         [sys.executable, "-c", code, "serve", "--port", "0", "--data", str(tmp_path), "--fake-jobs", "0.5"],
         stdout=subprocess.PIPE,
@@ -191,7 +192,7 @@ def test_backend_group_has_serve() -> None:
 
 def test_a_local_command_can_take_an_optional_connector(run: Any, ccf: Any, backend: Any) -> None:
     """How ``ccf documents list`` adds ``--connector``: optional API options plus the printer."""
-    from ccf_runner.commands.backend import make_client, optional_api_options, print_remote_documents
+    from ccf_runner.commands.api import make_client, optional_api_options, print_remote_documents
 
     @click.command()
     @click.option("--connector", "connector_id")

@@ -1,7 +1,7 @@
 """``ccf connectors|checkpoint`` and ``ccf documents list --connector-id``: the CCF API.
 
 ``ccf backend serve`` is in :mod:`ccf_runner.commands.serve` and ``ccf jobs`` in
-:mod:`ccf_runner.commands.jobs`; ``backend`` is re-exported here.
+:mod:`ccf_runner.commands.jobs`; this module also holds the API helpers they share.
 
 Every command talks to the API through the generated boto3 ``ccf`` client with the usual AWS
 credential chain (``--profile``, environment, instance role); ``--endpoint-url`` (or
@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 import click
 
 from ccf_runner.commands.common import json_option
-from ccf_runner.commands.serve import backend
 from ccf_runner.render import print_json, print_table
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -522,4 +521,4 @@ def delete_checkpoint(connector_id: str) -> None:
     click.echo(f"checkpoint of {connector_id} deleted")
 
 
-__all__ = ["backend", "checkpoint", "connectors"]
+__all__ = ["checkpoint", "connectors", "documents_remote"]
