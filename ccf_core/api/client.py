@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -165,17 +165,9 @@ class CCFClient:
 
     def iter_documents(self, page_size: int = MAX_LIST_DOCUMENTS) -> Iterator[DocumentDetail]:
         """Every recorded document, page after page (``page_size`` per call, at most 1000)."""
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {"max_results": page_size}
-            if token:
-                params["next_token"] = token
-            page = self._call("list_custom_connector_documents", **params)
+        for page in self._pages("list_custom_connector_documents", max_results=page_size):
             for document in page.get("documents", []):
                 yield DocumentDetail.model_validate(document)
-            token = page.get("next_token")
-            if not token:
-                return
 
     def iter_checksum_pages(self, page_size: int = MAX_LIST_DOCUMENTS) -> Iterator[list[tuple[str, str]]]:
         """Every recorded ``(document_id, checksum)``, one list per page (``page_size`` per call).
@@ -189,25 +181,7 @@ class CCFClient:
         events = getattr(getattr(self.client, "meta", None), "events", None)
         if events is not None:  # a boto3 client (a test's stand-in has no events)
             events.register(_RAW_LIST_EVENT, _set_documents_aside, unique_id="ccf-checksum-pages")
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {"max_results": page_size}
-            if token:
-                params["next_token"] = token
-            _raw_listing.active, _raw_listing.set_aside = True, None
-            try:
-                page = self._call("list_custom_connector_documents", **params)
-            finally:
-                _raw_listing.active = False
-            set_aside = _raw_listing.set_aside
-            if set_aside and len(page.get("documents") or ()) != set_aside:
-                # botocore stopped merging what the handler set aside: an empty page here would
-                # make every run send everything again.
-                raise CCFApiError(
-                    "InvalidResponse",
-                    f"{set_aside} listed documents were lost on the way through botocore; "
-                    "this botocore release needs ccf's checksum listing updated",
-                )
+        for page in self._pages("list_custom_connector_documents", self._raw_page, max_results=page_size):
             try:
                 records = [
                     (str(item["document_id"]), str(item["checksum"])) for item in page.get("documents", [])
@@ -219,6 +193,34 @@ class CCFClient:
                     f"is {self.endpoint_url} a CCF API?",
                 ) from err
             yield records
+
+    def _raw_page(self, operation: str, **params: Any) -> dict[str, Any]:
+        """One page of documents with their records set aside from botocore's parse (see above)."""
+        _raw_listing.active, _raw_listing.set_aside = True, None
+        try:
+            page = self._call(operation, **params)
+        finally:
+            _raw_listing.active = False
+        set_aside = _raw_listing.set_aside
+        if set_aside and len(page.get("documents") or ()) != set_aside:
+            # botocore stopped merging what the handler set aside: an empty page here would make
+            # every run send everything again.
+            raise CCFApiError(
+                "InvalidResponse",
+                f"{set_aside} listed documents were lost on the way through botocore; "
+                "this botocore release needs ccf's checksum listing updated",
+            )
+        return page
+
+    def _pages(
+        self, operation: str, call: Callable[..., dict[str, Any]] | None = None, **params: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Every page of a list ``operation``, following ``next_token``."""
+        call = call or self._call
+        token: str | None = None
+        while True:
+            page = call(operation, **params, **({"next_token": token} if token else {}))
+            yield page
             token = page.get("next_token")
             if not token:
                 return
@@ -317,19 +319,12 @@ class CCFClient:
         self, status: JobStatus | str | None = None, page_size: int = MAX_LIST_JOBS
     ) -> Iterator[JobDetail]:
         """The connector's jobs, newest first (all pages), optionally of one status."""
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {"max_results": page_size}
-            if status is not None:
-                params["status"] = JobStatus(status).value
-            if token:
-                params["next_token"] = token
-            page = self._call("list_custom_connector_jobs", **params)
+        params: dict[str, Any] = {"max_results": page_size}
+        if status is not None:
+            params["status"] = JobStatus(status).value
+        for page in self._pages("list_custom_connector_jobs", **params):
             for job in page.get("jobs", []):
                 yield JobDetail.model_validate(job)
-            token = page.get("next_token")
-            if not token:
-                return
 
     def report_job_metrics(self, metrics: Mapping[str, Any] | Any, job_id: str | None = None) -> JobDetail:
         """Report what the run did: a mapping, or a report with the counters as attributes."""
