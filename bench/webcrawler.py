@@ -111,6 +111,7 @@ def _child(directory: str, config: dict[str, Any]) -> None:
     import base64
     import zlib
 
+    from ccf_core.engine import state_scope
     from ccf_core.testing import ConnectorHarness
 
     with ConnectorHarness("webcrawler", config, directory=directory) as harness:
@@ -118,7 +119,7 @@ def _child(directory: str, config: dict[str, Any]) -> None:
         run = harness.run()
         seconds = time.perf_counter() - started
         cpu_seconds = time.process_time() - cpu_started
-        checkpoint = harness.state.get_checkpoint(run.report.connector + "@" + harness.index.identity) or {}
+        checkpoint = harness.state.get_checkpoint(state_scope(run.report.connector, harness.index)) or {}
     report = run.report
     pages_field = checkpoint.get("pages", "")
     print(
