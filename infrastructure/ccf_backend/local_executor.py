@@ -49,6 +49,7 @@ from typing import IO
 from urllib.parse import parse_qs, urlsplit
 
 from ccf_backend import executors
+from ccf_backend.errors import NotFound
 from ccf_backend.executors import ExternalState, ExternalStatus
 from ccf_backend.launch import JOB_ID_VARIABLE, LaunchSpec
 from ccf_backend.storage import connectors as connectors_dao
@@ -230,10 +231,17 @@ class LocalExecutor:
         for external_id, process in running:
             _, _, job_id = external_id.split(":", 2)
             connector_id = process.log_path.parent.name
-            job = jobs_dao.get_job(connector_id, job_id)
-            if JobStatus(job["status"]) is JobStatus.STOPPING:
+            try:
+                job = jobs_dao.get_job(connector_id, job_id)
+            except NotFound:
+                continue  # its connector was deleted meanwhile: nothing to close
+            status = JobStatus(job["status"])
+            external = self.status(external_id)
+            if external is not None and external.state is ExternalState.SUCCEEDED:
+                executors.finish_from_external(connector_id, job_id, status, external)  # it finished
+            elif status is JobStatus.STOPPING:
                 jobs_dao.finish_job(connector_id, job_id, JobStatus.STOPPED)
-            else:
+            elif not status.is_terminal:
                 jobs_dao.finish_job(
                     connector_id, job_id, JobStatus.FAILED, "ccf backend serve was stopped while the job ran"
                 )
