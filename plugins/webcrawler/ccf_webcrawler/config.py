@@ -103,8 +103,8 @@ class WebCrawlerConfig(BaseModel):
     retry_backoff_seconds: float = Field(
         default=1.0,
         ge=0,
-        description="First retry delay, doubled for each further retry (with jitter); a 429's "
-        "Retry-After wins when it asks for longer.",
+        description="Longest first retry delay, doubled for each further retry up to 120 s; each "
+        "wait is random below it (full jitter). A 429's Retry-After wins when it asks for longer.",
     )
     user_agent: str = Field(
         default=DEFAULT_USER_AGENT, min_length=1, description="User-Agent header; also the robots.txt agent."

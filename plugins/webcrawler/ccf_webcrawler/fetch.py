@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
-import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -24,6 +23,7 @@ import httpcore
 import httpx
 
 from ccf_core import CCFError
+from ccf_core.retry import Backoff
 from ccf_webcrawler.config import WebCrawlerConfig
 from ccf_webcrawler.lanes import LaneTransport
 from ccf_webcrawler.safety import AddressPolicy, GuardedNetworkBackend
@@ -185,6 +185,7 @@ class Fetcher:
     def __init__(self, config: WebCrawlerConfig, headers: Mapping[str, str], policy: AddressPolicy) -> None:
         self.config = config
         self.pacer = HostPacer(config.requests_per_second)
+        self.backoff = Backoff(config.retry_backoff_seconds, cap=MAX_RETRY_AFTER)
         # One TLS context for every lane: loading the CA certificates costs tens of milliseconds each.
         verify = httpx.create_ssl_context()
         if config.ca_bundle is not None:
@@ -290,7 +291,7 @@ class Fetcher:
                     return FetchResult(
                         url, Outcome.FAILED, current, reason=f"{err.reason} ({tries} tries)"
                     ), None
-                backoff = self.config.retry_backoff_seconds * (2**attempt) * (0.5 + random.random())  # noqa: S311
+                backoff = self.backoff.delay(attempt)
                 delay = max(backoff, err.delay) if err.delay is not None else backoff
                 logger.info("retrying %s in %.1f s after %s", current, delay, err.reason)
                 await asyncio.sleep(delay)
