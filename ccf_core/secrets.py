@@ -1,7 +1,7 @@
-"""Secrets given by reference and resolved at run time, so they stay out of config files, job
-definitions and the CCF API.
+"""Secrets given by reference (an environment variable, a Secrets Manager secret, an SSM parameter).
 
-A connector setting may hold, instead of the secret itself:
+A connector setting may hold a reference instead of the secret itself, so the secret stays out of
+config files, job definitions and the CCF API:
 
 - ``env:NAME``: the environment variable ``NAME`` (where a backend job's secret references land);
 - ``arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME``: a Secrets Manager secret's string;
@@ -45,10 +45,10 @@ class SecretReferenceError(CCFError):
     Attributes:
         field: the setting that holds the reference (``token``, ``headers.Authorization``), or None.
         kind: the kind of reference: ``env``, ``secretsmanager``, ``ssm``, or ``arn`` for an ARN of
-            another service.
+            another service (None when not known).
     """
 
-    def __init__(self, problem: str, *, field: str | None = None, kind: str) -> None:
+    def __init__(self, problem: str, *, field: str | None = None, kind: str | None = None) -> None:
         self.field = field
         self.kind = kind
         super().__init__(f"{field}: {problem}" if field else problem)
