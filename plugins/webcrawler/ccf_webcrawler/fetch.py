@@ -1,4 +1,4 @@
-"""Fetching: one httpx client (HTTP/1.1 and HTTP/2, pooled connections), per-host pacing, retries.
+"""Fetching: httpx transports (HTTP/1.1 and HTTP/2, pooled connections), per-host pacing, retries.
 
 Redirects are followed here, hop by hop, so that every hop passes the same gate as a link (allowed
 domains, robots.txt, address policy) and a loop is caught. Transient failures (timeouts, connection
