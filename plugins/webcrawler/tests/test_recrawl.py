@@ -116,10 +116,11 @@ def test_pages_below_a_failing_page_are_still_reached(harness: ConnectorHarness,
 def test_unreadable_robots_txt_keeps_the_whole_site(harness: ConnectorHarness, site: Site) -> None:
     first = harness.run()
     site.robots_status = 503
+    site.requests.clear()
     run = harness.run()
     assert run.report.deleted == 0
     assert len(run.document_ids()) == len(first.document_ids())
-    assert site.fetched("/section/0/page-0.html") == 1  # nothing fetched in the second run
+    assert {r.path for r in site.requests} == {"/robots.txt"}  # nothing else fetched in this run
 
 
 def test_redirect_to_a_site_with_unreadable_robots_txt_keeps_that_site_only(
