@@ -283,6 +283,16 @@ class Crawl:
             return rules.refusal(url, self.config.user_agent)
         return None
 
+    async def _redirect_gate(self, url: str) -> Refusal | None:
+        """The gate of a redirect target, which it also claims: a page is fetched once per crawl,
+        whether through a redirect or its own link (in flight at the same time or not)."""
+        refusal = await self.gate(url)
+        if refusal is None:
+            if url in self._done:
+                return Refusal(RefusalKind.DUPLICATE, "already fetched in this crawl")
+            self._done.add(url)
+        return refusal
+
     async def _gate_without_robots(self, url: str) -> Refusal | None:
         if not self.scope.host_allowed(url):
             return Refusal(RefusalKind.SCOPE, "outside the allowed domains")
@@ -412,13 +422,9 @@ class Crawl:
             self._refused(url, refusal)
             return
         result = await self.fetcher.fetch(
-            url, gate=self.gate, wanted=self._wanted, validators=self._validators
+            url, gate=self._redirect_gate, wanted=self._wanted, validators=self._validators
         )
         final = result.final_url
-        if final != url:
-            if final in self._done:
-                return  # a redirect to a page this crawl already has
-            self._done.add(final)
         if result.outcome is Outcome.OK:
             await self._fetched(final, depth, result)
         elif result.outcome is Outcome.NOT_MODIFIED:

@@ -17,6 +17,8 @@ class RefusalKind(StrEnum):
     ROBOTS_UNREADABLE = "robots_unreadable"
     #: A private, loopback or link-local address that ``allow_private_networks`` does not allow.
     ADDRESS = "address"
+    #: A redirect to a page this crawl has fetched already (or is fetching): it is not fetched twice.
+    DUPLICATE = "duplicate"
 
 
 @dataclass(frozen=True)
