@@ -36,21 +36,24 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ccf_core import (
-    Connector,
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # for tests.support, shared with the test suite
+
+from ccf_core import (  # noqa: E402
     Document,
     DocumentFile,
     DocumentMetadata,
     DocumentVersion,
     QBusinessCustomConnectorInterface,
-    SyncContext,
     SyncEngine,
 )
-from ccf_core.destinations.qbusiness_mapping import request_shape
-from ccf_core.plugins import get_plugin_manager
-from ccf_core.state.sqlite import SqliteStateStore
-from ccf_core.testing import AcceptingDestination
-from ccf_core.validation import qbusiness_limits
+from ccf_core.destinations.qbusiness_mapping import request_shape  # noqa: E402
+from ccf_core.plugins import get_plugin_manager  # noqa: E402
+from ccf_core.state.sqlite import SqliteStateStore  # noqa: E402
+from ccf_core.testing import AcceptingDestination  # noqa: E402
+from ccf_core.validation import qbusiness_limits  # noqa: E402
+from tests.support import NumberedDocuments  # noqa: E402
 
 IDS = {
     "app": "b0000000-0000-4000-8000-00000000a001",
@@ -269,29 +272,20 @@ def case_reference(reference: Path, folder: Path, count: int, plain: bool = Fals
 # memory -------------------------------------------------------------------------------------
 
 
-class InMemoryDocuments(Connector):
-    """N text documents made in memory (no files), with a version so a rerun reads nothing."""
-
-    name = "scale"
-
-    def __init__(self, count: int) -> None:
-        super().__init__()
-        self.count = count
-
-    def documents(self, context: SyncContext) -> Iterator[Document]:
-        for number in range(self.count):
-            yield Document(
-                id=f"https://scale.example.com/docs/{number:08d}",
-                content=f"Document {number}. Lorem ipsum dolor sit amet, bench text.",
-                version="1",
-                metadata=DocumentMetadata(title=f"Document {number}", attributes={"number": number}),
-            )
+def in_memory_document(number: int) -> Document:
+    """Text document ``number``, made in memory (no files), with a version so a rerun reads nothing."""
+    return Document(
+        id=f"https://scale.example.com/docs/{number:08d}",
+        content=f"Document {number}. Lorem ipsum dolor sit amet, bench text.",
+        version="1",
+        metadata=DocumentMetadata(title=f"Document {number}", attributes={"number": number}),
+    )
 
 
 def case_memory(state_path: Path, count: int, label: str) -> dict[str, Any]:
     state = SqliteStateStore(state_path)
     started = time.perf_counter()
-    report = SyncEngine(AcceptingDestination(), state).run(InMemoryDocuments(count))
+    report = SyncEngine(AcceptingDestination(), state).run(NumberedDocuments(count, in_memory_document))
     elapsed = time.perf_counter() - started
     state.close()
     return {

@@ -22,7 +22,8 @@ from click.testing import CliRunner
 
 from ccf_runner.ccf_cli import main as ccf_main
 from tests.backend.conftest import CONTAINER, ROOT
-from tests.backend.serve_process import Server, client_for, plugin_site, start_server, wait_for
+from tests.backend.serve_process import Server, client_for, plugin_site, start_server
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +70,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, site: Path) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("serve") / "data", site)
+    running = start_server(tmp_path_factory.mktemp("serve") / "data", site=site)
     yield running
     running.stop()
     assert "Traceback" not in running.stderr.read_text()
@@ -228,7 +229,7 @@ def test_a_failing_run_fails_the_job_with_the_exit_code_and_its_last_line(
 
 def test_a_restarted_server_keeps_its_data_and_fails_the_jobs_it_lost(tmp_path: Path, site: Path) -> None:
     data = tmp_path / "data"
-    first = start_server(data, site)
+    first = start_server(data, site=site)
     try:
         api = client_for(first.url)
         connector_id = api.create_custom_connector(
@@ -250,7 +251,7 @@ def test_a_restarted_server_keeps_its_data_and_fails_the_jobs_it_lost(tmp_path: 
     orphan = int(item["batch_job_id"].split(":")[1])
     assert _alive(orphan)
 
-    second = start_server(data, site)
+    second = start_server(data, site=site)
     try:
         api = client_for(second.url)
         job = job_of(api, connector_id, job_id)
@@ -269,7 +270,7 @@ def test_a_restarted_server_keeps_its_data_and_fails_the_jobs_it_lost(tmp_path: 
 
 def test_a_server_stopped_with_sigterm_closes_its_running_jobs(tmp_path: Path, site: Path) -> None:
     data = tmp_path / "data"
-    first = start_server(data, site)
+    first = start_server(data, site=site)
     api = client_for(first.url)
     connector_id = api.create_custom_connector(
         name="interrupted",
@@ -303,7 +304,7 @@ def _alive(pid: int) -> bool:
 
 def test_with_a_token_the_job_and_the_cli_send_it(tmp_path: Path, site: Path) -> None:
     token = "laptop-token-5f1e2d"
-    server = start_server(tmp_path / "data", site, "--token", token)
+    server = start_server(tmp_path / "data", "--token", token, site=site)
     try:
         from ccf_core.api.client import add_bearer_token
 

@@ -14,6 +14,7 @@ import pytest
 
 from ccf_backend.local_server import LocalBackend
 from tests.conftest import MakePluginDir
+from tests.dummy_aws import DUMMY_ENVIRONMENT
 
 #: Every test runs on both storage implementations (tests/backend/conftest.py).
 STORAGES = ("dynamodb", "sqlite")
@@ -59,9 +60,7 @@ def job_environment(
             "CUSTOM_CONNECTOR_FRAMEWORK_API_ENDPOINT": backend.endpoint_url,
             "CUSTOM_CONNECTOR_FRAMEWORK_CUSTOM_CONNECTOR_ID": connector_id,
             "CUSTOM_CONNECTOR_JOB_ID": job["job_id"],
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": "us-east-1",
+            **DUMMY_ENVIRONMENT,
             "CCF_LOAD_PLUGINS": "apinotes",
         }
     )

@@ -19,6 +19,7 @@ import pytest
 from ccf_core.state.sqlite import SqliteStateStore
 from ccf_runner import exit_codes
 from tests.conftest import MakePluginDir
+from tests.dummy_aws import DUMMY_ENVIRONMENT
 from tests.fakes.qbusiness_server import FakeQBusiness
 from tests.qbusiness.conftest import APPLICATION_ID, DATA_SOURCE_ID, INDEX_ID
 
@@ -77,9 +78,7 @@ def environment(make_plugin_dir: MakePluginDir, fake_qbusiness: FakeQBusiness) -
             "Q_BUSINESS_INDEX_ID": INDEX_ID,
             "Q_BUSINESS_DATA_SOURCE_ID": DATA_SOURCE_ID,
             "Q_BUSINESS_ENDPOINT_URL": fake_qbusiness.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": "us-east-1",
+            **DUMMY_ENVIRONMENT,
             "CCF_LOAD_PLUGINS": "paced",
         }
     )

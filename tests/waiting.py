@@ -1,0 +1,62 @@
+"""Waiting for what another process or thread does: poll, and fail when it never comes.
+
+The bound is generous: a test that reaches it is hung. It is never a timing assertion.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+#: How long a wait lasts before the test is called hung.
+WAIT_SECONDS = 120
+
+
+def wait_for(
+    condition: Callable[[], Any],
+    what: str = "a condition",
+    *,
+    seconds: float = WAIT_SECONDS,
+    interval: float = 0.05,
+) -> Any:
+    """Poll ``condition()`` every ``interval`` seconds until it is truthy; its value.
+
+    ``condition`` may raise to end the wait early (a process it waits on ended).
+
+    Raises:
+        AssertionError: naming ``what``, when ``seconds`` passed first.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        found = condition()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_for_file(path: Path, process: subprocess.Popen[Any], output: Callable[[], str]) -> None:
+    """Wait until ``process`` creates ``path``; fail with its ``output()`` if it ends first.
+
+    A process still running when the wait gives up is killed, so the test does not leave it behind.
+    """
+
+    def created() -> bool:
+        if path.exists():
+            return True
+        if process.poll() is not None:
+            raise AssertionError(
+                f"the process ended (exit code {process.returncode}) before it created {path}: {output()}"
+            )
+        return False
+
+    try:
+        wait_for(created, f"{path} to be created", interval=0.02)
+    except AssertionError:
+        if process.poll() is None:
+            process.kill()
+        raise
