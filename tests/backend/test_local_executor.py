@@ -355,3 +355,44 @@ def test_the_executor_forgets_the_process_of_a_closed_job(tmp_path: Path) -> Non
         executor = backend.executor
         assert executor is not None
         wait_for(lambda: not executor._processes, "the closed job's process to be forgotten")
+
+
+def test_a_started_job_whose_connector_was_deleted_ends_failed_and_runs_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One step of the executor, in process: the job is closed saying why, and the jobs are listed once."""
+    from ccf_backend.local_executor import LocalExecutor
+    from ccf_backend.local_server import LocalBackend
+    from ccf_backend.storage import jobs as jobs_dao
+
+    with LocalBackend(data_dir=tmp_path / "data", jobs="none") as backend:
+        api = client_for(backend.endpoint_url)
+        connector_id = api.create_custom_connector(
+            name="deleted",
+            connector_type="hello",
+            configuration={"path": str(tmp_path)},
+            container_properties=dict(CONTAINER),
+        )["connector"]["connector_id"]
+        job_id = api.start_custom_connector_job(connector_id=connector_id)["job"]["job_id"]
+        # The API refuses to delete a connector in use: remove its record past it.
+        with backend.storage._write() as db:
+            db.execute("DELETE FROM connectors WHERE connector_id = ?", (connector_id,))
+        listings = 0
+        list_active_jobs = jobs_dao.list_active_jobs
+
+        def counted() -> list[dict[str, Any]]:
+            nonlocal listings
+            listings += 1
+            return list_active_jobs()
+
+        monkeypatch.setattr(jobs_dao, "list_active_jobs", counted)
+        executor = LocalExecutor(tmp_path / "data")
+        executor.endpoint_url = backend.endpoint_url
+
+        executor.step()
+
+        job = jobs_dao.get_job(connector_id, job_id)
+        assert job["status"] == "FAILED"
+        assert job["failure_reason"] == f"connector {connector_id} was deleted before the job could start"
+        assert executor._processes == {}
+        assert listings == 1
