@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from scale import SeedFolder, peak_rss_mb, write_files
+from scale import SeedFolder, measured, write_files
 
 from ccf_core.state.sqlite import SqliteStateStore
 from ccf_core.testing import AcceptingDestination
@@ -38,20 +38,12 @@ def run_case(folder: Path, state_path: Path, count: int, label: str) -> dict[str
     startup = time.perf_counter() - started
     connector = SeedFolder(destination=destination, state=SqliteStateStore(state_path))
     connector.folder, connector.count = folder, count
-    started = time.perf_counter()
-    report = connector.sync()
-    elapsed = time.perf_counter() - started
+    report, result = measured(connector.sync, label, count)
     return {
-        "case": label,
-        "documents": count,
+        **result,
         "scanned": report.scanned,
-        "uploaded": report.uploaded,
-        "unchanged": report.unchanged,
         "destination_calls": destination.calls,
-        "seconds": round(elapsed, 3),
         "startup_seconds": round(startup, 3),
-        "documents_per_second": round(count / elapsed),
-        "peak_rss_mb": peak_rss_mb(),
     }
 
 

@@ -23,7 +23,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from typing import Any
 sys.path.append(str(Path(__file__).resolve().parent))
 
 from backend_server import CONTAINER, cpu_seconds, rss_mib
-from scale import in_memory_document, peak_rss_mb
+from scale import in_memory_document, measured
 
 from ccf_core import SyncEngine
 from ccf_core.api import CCFClient, create_client
@@ -66,24 +65,12 @@ def case_run(url: str, connector_id: str, count: int, label: str) -> dict[str, A
     calls: Counter[str] = Counter()
     ccf.client.meta.events.register("before-call.*.*", lambda model, **_: calls.update([model.name]))
     state = ApiStateStore(ccf)
-    started, cpu_started = time.perf_counter(), time.process_time()
-    report = SyncEngine(AcceptingDestination(), state).run(NumberedDocuments(count, in_memory_document))
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    engine = SyncEngine(AcceptingDestination(), state)
+    _, result = measured(
+        lambda: engine.run(NumberedDocuments(count, in_memory_document)), f"api_state_{label}", count
+    )
     state.close()
-    return {
-        "case": f"api_state_{label}",
-        "connector": "in-memory documents (no files)",
-        "documents": count,
-        "status": report.status.value,
-        "uploaded": report.uploaded,
-        "unchanged": report.unchanged,
-        "seconds": round(elapsed, 1),
-        "documents_per_second": round(count / elapsed),
-        "cpu_seconds": round(cpu, 1),
-        "cpu_us_per_document": round(cpu / count * 1e6),
-        "peak_rss_mb": peak_rss_mb(),
-        "api_calls": dict(sorted(calls.items())),
-    }
+    return {**result, "connector": "in-memory documents (no files)", "api_calls": dict(sorted(calls.items()))}
 
 
 def _in_child(server_pid: int, *args: str) -> dict[str, Any]:

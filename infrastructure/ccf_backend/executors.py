@@ -30,6 +30,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from ccf_backend import logs
+from ccf_backend.errors import NotFound
 from ccf_backend.launch import LaunchError, LaunchSpec, build_launch
 from ccf_backend.settings import get_settings
 from ccf_backend.storage import connectors as connectors_dao
@@ -101,6 +102,14 @@ def set_executor(executor: JobExecutor | None) -> None:
     """Use ``executor`` (tests, the local server); None goes back to AWS Batch on next use."""
     global _executor  # noqa: PLW0603
     _executor = executor
+
+
+def current_job(connector_id: str, job_id: str) -> dict[str, Any] | None:
+    """The job as stored now (a consistent read); None if it is gone with its deleted connector."""
+    try:
+        return jobs_dao.get_job(connector_id, job_id)
+    except NotFound:
+        return None
 
 
 def dispatch_job(

@@ -49,7 +49,6 @@ from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
 from ccf_backend import executors
-from ccf_backend.errors import NotFound
 from ccf_backend.executors import ExternalState, ExternalStatus
 from ccf_backend.launch import JOB_ID_VARIABLE, LaunchSpec
 from ccf_backend.storage import jobs as jobs_dao
@@ -230,9 +229,8 @@ class LocalExecutor:
         for external_id, process in running:
             _, _, job_id = external_id.split(":", 2)
             connector_id = process.log_path.parent.name
-            try:
-                job = jobs_dao.get_job(connector_id, job_id)
-            except NotFound:
+            job = executors.current_job(connector_id, job_id)
+            if job is None:
                 continue  # its connector was deleted meanwhile: nothing to close
             status = JobStatus(job["status"])
             external = self.status(external_id)

@@ -8,6 +8,7 @@ that only SIGKILL ends them.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -81,20 +82,24 @@ def api(server: Server) -> Any:
     return client_for(server.url)
 
 
+def create_connector(
+    api: Any, connector_type: str, configuration: dict[str, Any] | None = None, **fields: Any
+) -> str:
+    """Create a connector of ``connector_type`` through ``api``; its id. ``fields`` override the request's."""
+    request: dict[str, Any] = {
+        "name": f"local-{connector_type}",
+        "connector_type": connector_type,
+        "container_properties": dict(CONTAINER),
+        **fields,
+    }
+    if configuration is not None:
+        request["configuration"] = configuration
+    return str(api.create_custom_connector(**request)["connector"]["connector_id"])
+
+
 @pytest.fixture
 def make(api: Any) -> Callable[..., str]:
-    def create(connector_type: str, configuration: dict[str, Any] | None = None, **fields: Any) -> str:
-        request: dict[str, Any] = {
-            "name": f"local-{connector_type}",
-            "connector_type": connector_type,
-            "container_properties": dict(CONTAINER),
-            **fields,
-        }
-        if configuration is not None:
-            request["configuration"] = configuration
-        return str(api.create_custom_connector(**request)["connector"]["connector_id"])
-
-    return create
+    return functools.partial(create_connector, api)
 
 
 def job_of(api: Any, connector_id: str, job_id: str) -> dict[str, Any]:
@@ -232,12 +237,7 @@ def test_a_restarted_server_keeps_its_data_and_fails_the_jobs_it_lost(tmp_path: 
     first = start_server(data, site=site)
     try:
         api = client_for(first.url)
-        connector_id = api.create_custom_connector(
-            name="survivor",
-            connector_type="slowpoke",
-            configuration={"count": 5, "pause": 600},
-            container_properties=dict(CONTAINER),
-        )["connector"]["connector_id"]
+        connector_id = create_connector(api, "slowpoke", {"count": 5, "pause": 600}, name="survivor")
         api.batch_put_custom_connector_documents(
             connector_id=connector_id, documents=[{"document_id": "kept", "checksum": "a" * 64}]
         )
@@ -272,12 +272,7 @@ def test_a_server_stopped_with_sigterm_closes_its_running_jobs(tmp_path: Path, s
     data = tmp_path / "data"
     first = start_server(data, site=site)
     api = client_for(first.url)
-    connector_id = api.create_custom_connector(
-        name="interrupted",
-        connector_type="slowpoke",
-        configuration={"count": 5, "pause": 600},
-        container_properties=dict(CONTAINER),
-    )["connector"]["connector_id"]
+    connector_id = create_connector(api, "slowpoke", {"count": 5, "pause": 600}, name="interrupted")
     job_id = api.start_custom_connector_job(connector_id=connector_id)["job"]["job_id"]
     run_started(first, connector_id, job_id)
     first.stop(signal.SIGTERM)
@@ -310,12 +305,7 @@ def test_with_a_token_the_job_and_the_cli_send_it(tmp_path: Path, site: Path) ->
 
         api = add_bearer_token(client_for(server.url), token)
         docs = shutil.copytree(SAMPLE_DOCS, tmp_path / "docs")
-        connector_id = api.create_custom_connector(
-            name="tokened",
-            connector_type="hello",
-            configuration={"path": str(docs)},
-            container_properties=dict(CONTAINER),
-        )["connector"]["connector_id"]
+        connector_id = create_connector(api, "hello", {"path": str(docs)}, name="tokened")
         job_id = api.start_custom_connector_job(connector_id=connector_id)["job"]["job_id"]
         job = ended(api, connector_id, job_id)
         assert job["status"] == "SUCCEEDED", job  # ccf-run got CCF_API_TOKEN and sent it back
@@ -344,12 +334,7 @@ def test_the_executor_forgets_the_process_of_a_closed_job(tmp_path: Path) -> Non
     docs = shutil.copytree(SAMPLE_DOCS, tmp_path / "docs")
     with LocalBackend(data_dir=tmp_path / "data", jobs="local") as backend:
         api = client_for(backend.endpoint_url)
-        connector_id = api.create_custom_connector(
-            name="forgotten",
-            connector_type="hello",
-            configuration={"path": str(docs)},
-            container_properties=dict(CONTAINER),
-        )["connector"]["connector_id"]
+        connector_id = create_connector(api, "hello", {"path": str(docs)}, name="forgotten")
         job_id = api.start_custom_connector_job(connector_id=connector_id)["job"]["job_id"]
         assert ended(api, connector_id, job_id)["status"] == "SUCCEEDED"
         executor = backend.executor
@@ -367,12 +352,7 @@ def test_a_started_job_whose_connector_was_deleted_ends_failed_and_runs_nothing(
 
     with LocalBackend(data_dir=tmp_path / "data", jobs="none") as backend:
         api = client_for(backend.endpoint_url)
-        connector_id = api.create_custom_connector(
-            name="deleted",
-            connector_type="hello",
-            configuration={"path": str(tmp_path)},
-            container_properties=dict(CONTAINER),
-        )["connector"]["connector_id"]
+        connector_id = create_connector(api, "hello", {"path": str(tmp_path)}, name="deleted")
         job_id = api.start_custom_connector_job(connector_id=connector_id)["job"]["job_id"]
         # The API refuses to delete a connector in use: remove its record past it.
         with backend.storage._write() as db:

@@ -35,14 +35,6 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/qbusiness-reads-ccf-staging"
 
 
 @pytest.fixture
-def fake_qbusiness() -> Iterator[FakeQBusiness]:
-    """A fresh fake Q Business service for the test (which fails if the fake itself broke)."""
-    with FakeQBusiness() as fake:
-        yield fake
-    assert fake.bugs == []
-
-
-@pytest.fixture
 def qbusiness_client(fake_qbusiness: FakeQBusiness) -> Any:
     """A real boto3 qbusiness client on the fake, with botocore's own retries off."""
     config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=32)

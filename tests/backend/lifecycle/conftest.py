@@ -152,14 +152,6 @@ def secret_arn(backend: LocalBackend) -> str:
 
 
 @pytest.fixture
-def fake_qbusiness() -> Iterator[FakeQBusiness]:
-    """A fresh fake Amazon Q Business for the test."""
-    with FakeQBusiness() as fake:
-        yield fake
-    assert fake.bugs == []
-
-
-@pytest.fixture
 def plugin_site(make_plugin_dir: MakePluginDir) -> Path:
     """A folder on the container's PYTHONPATH holding the ``lifenotes`` connector plugin."""
     return make_plugin_dir("lifenotes", LIFENOTES, {"lifenotes": "lifenotes"})
