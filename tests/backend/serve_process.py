@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.dummy_aws import dummy_session
-from tests.waiting import WAIT_SECONDS
+from tests.processes import WAIT_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The framework's variables a server never takes from the environment it is started from.

@@ -14,7 +14,7 @@ from ccf_runner.commands.api import checkpoint, connectors, documents_remote
 from ccf_runner.commands.jobs import jobs
 from ccf_runner.commands.serve import backend
 from tests.backend.serve_process import client_for, start_server
-from tests.waiting import wait_for
+from tests.processes import wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/ccf-job"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ccf-runner:latest"

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from ccf_runner.ccf_cli import main as ccf_main
 from tests.backend.conftest import CONTAINER, ROOT
 from tests.backend.serve_process import Server, client_for, plugin_site, start_server
-from tests.waiting import wait_for
+from tests.processes import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 from ccf_backend.local_server import LocalBackend
 from tests.conftest import MakePluginDir
 from tests.dummy_aws import DUMMY_ENVIRONMENT
+from tests.processes import console_script
 
 #: Every test runs on both storage implementations (tests/backend/conftest.py).
 STORAGES = ("dynamodb", "sqlite")
@@ -68,10 +67,18 @@ def job_environment(
 
 
 def _run(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    command = str(Path(sys.executable).with_name("ccf-run"))
-    command = command if Path(command).exists() else shutil.which("ccf-run") or "ccf-run"
     return subprocess.run(
-        [command, "--connector", "apinotes", "--state", "api", "--report-json", "-", "--log-format", "text"],
+        [
+            console_script(),
+            "--connector",
+            "apinotes",
+            "--state",
+            "api",
+            "--report-json",
+            "-",
+            "--log-format",
+            "text",
+        ],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from ccf_runner import exit_codes
 from tests.conftest import MakePluginDir
 from tests.dummy_aws import DUMMY_ENVIRONMENT
 from tests.fakes.qbusiness_server import FakeQBusiness
+from tests.processes import console_script
 from tests.qbusiness.conftest import APPLICATION_ID, DATA_SOURCE_ID, INDEX_ID
 
 #: ``paced`` yields ``count`` documents; after ``marker_after`` of them it writes ``marker`` and then
@@ -85,18 +84,11 @@ def environment(make_plugin_dir: MakePluginDir, fake_qbusiness: FakeQBusiness) -
     return env
 
 
-def _ccf_run() -> str:
-    beside = Path(sys.executable).with_name("ccf-run")
-    found = str(beside) if beside.exists() else shutil.which("ccf-run")
-    assert found, "the ccf-run console script is not installed (pip install -e .)"
-    return found
-
-
 def test_ccf_run_with_qbusiness_ids_syncs_to_qbusiness(
     environment: dict[str, str], fake_qbusiness: FakeQBusiness, tmp_path: Path
 ) -> None:
     result = subprocess.run(
-        [_ccf_run(), "--connector", "paced", "--log-format", "text", "--report-json", "-"],
+        [console_script(), "--connector", "paced", "--log-format", "text", "--report-json", "-"],
         cwd=tmp_path,
         env=environment,
         capture_output=True,
@@ -116,7 +108,7 @@ def test_sigterm_during_a_qbusiness_sync_stops_the_sync_job_and_keeps_what_was_a
     environment: dict[str, str], fake_qbusiness: FakeQBusiness, tmp_path: Path
 ) -> None:
     marker = tmp_path / "marker"
-    args = [_ccf_run(), "--connector", "paced", "--log-format", "json", "--max-in-flight", "1"]
+    args = [console_script(), "--connector", "paced", "--log-format", "json", "--max-in-flight", "1"]
     settings = ["--set", "marker_after=25", "--set", f"marker={marker}", "--set", "pause=60"]
     with (tmp_path / "stderr").open("w") as stderr:
         process = subprocess.Popen(args + settings, cwd=tmp_path, env=environment, stderr=stderr)
@@ -141,7 +133,7 @@ def test_after_kill_9_the_next_run_stops_the_orphaned_sync_job_and_goes_on(
     environment: dict[str, str], fake_qbusiness: FakeQBusiness, tmp_path: Path
 ) -> None:
     marker = tmp_path / "marker"
-    args = [_ccf_run(), "--connector", "paced", "--log-format", "text", "--max-in-flight", "1"]
+    args = [console_script(), "--connector", "paced", "--log-format", "text", "--max-in-flight", "1"]
     settings = ["--set", "marker_after=25", "--set", f"marker={marker}", "--set", "pause=60"]
     process = subprocess.Popen(args + settings, cwd=tmp_path, env=environment, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -174,7 +166,7 @@ def test_conflict_wait_bounds_the_wait_for_someone_elses_job(
     qbusiness_client.start_data_source_sync_job(**ids)
 
     result = subprocess.run(
-        [_ccf_run(), "--connector", "paced", "--log-format", "text", "--conflict-wait", "0.2"],
+        [console_script(), "--connector", "paced", "--log-format", "text", "--conflict-wait", "0.2"],
         cwd=tmp_path,
         env=environment,
         check=False,

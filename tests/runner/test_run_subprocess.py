@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ import pytest
 from ccf_core.engine import split_scope
 from ccf_core.state.sqlite import SqliteStateStore
 from ccf_runner import exit_codes
-from tests.waiting import wait_for_file
+from tests.processes import console_script, wait_for_file
 
 pytestmark = pytest.mark.slow
 
@@ -73,14 +71,6 @@ FAKEPLUG = """
 BATCH = 500
 
 
-def _console_script() -> str:
-    beside = Path(sys.executable).with_name("ccf-run")
-    found = str(beside) if beside.exists() else shutil.which("ccf-run")
-    if found is None:
-        pytest.fail("the ccf-run console script is not installed (pip install -e .)")
-    return found
-
-
 @dataclass
 class Proc:
     """A running ``ccf-run`` with its stdout and stderr going to files."""
@@ -104,7 +94,7 @@ def ccf_run(make_plugin_dir: Callable[..., Path], tmp_path: Path) -> Callable[..
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
     }
-    script = _console_script()
+    script = console_script()
     runs = 0
 
     def start(*args: str) -> Proc:

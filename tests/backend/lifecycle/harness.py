@@ -19,10 +19,8 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +30,7 @@ from ccf_backend import job_status, orchestrator
 from ccf_backend.batch_executor import STOP_REASON
 from ccf_backend.clients import get_client
 from tests.dummy_aws import DUMMY_ENVIRONMENT
-from tests.waiting import WAIT_SECONDS, wait_for_file
+from tests.processes import WAIT_SECONDS, console_script, wait_for_file
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -41,14 +39,6 @@ def load_event(name: str) -> dict[str, Any]:
     """A sample event from ``tests/events/<name>.json``."""
     event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
     return event
-
-
-def ccf_run_path() -> str:
-    """The ``ccf-run`` console script of this environment."""
-    beside = Path(sys.executable).with_name("ccf-run")
-    found = str(beside) if beside.exists() else shutil.which("ccf-run")
-    assert found, "the ccf-run console script is not installed (pip install -e .)"
-    return found
 
 
 class Harness(Protocol):
@@ -179,7 +169,7 @@ class BatchHarness:
         assert command[0] != "ccf-run"
         environment = {**self.base_environment, **self.launch_environment(batch_job)}
         process = subprocess.Popen(
-            [ccf_run_path(), *command, "--log-format", "text"],
+            [console_script(), *command, "--log-format", "text"],
             cwd=self.workdir,
             env=environment,
             stdout=subprocess.PIPE,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.backend.serve_process import Server
-from tests.waiting import wait_for
+from tests.processes import wait_for
 
 _ENDED = ("SUCCEEDED", "FAILED", "STOPPED")
 _EXIT = re.compile(r"^\[ccf backend serve\] ccf-run ended with exit code (-?\d+)$", re.M)

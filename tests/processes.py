@@ -1,11 +1,14 @@
-"""Waiting for what another process or thread does: poll, and fail when it never comes.
+"""Other processes in the tests: the console scripts to start, and waiting for what they (or threads) do.
 
-The bound is generous: a test that reaches it is hung. It is never a timing assertion.
+A wait polls and fails when what it waits for never comes. The bound is generous: a test that
+reaches it is hung. It is never a timing assertion.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +16,14 @@ from typing import Any
 
 #: How long a wait lasts before the test is called hung.
 WAIT_SECONDS = 120
+
+
+def console_script(name: str = "ccf-run") -> str:
+    """The path of this environment's console script ``name``: beside the interpreter, else on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    found = str(beside) if beside.exists() else shutil.which(name)
+    assert found, f"the {name} console script is not installed (pip install -e .)"
+    return found
 
 
 def wait_for(
