@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,24 @@ def console_script(name: str = "ccf-run") -> str:
     found = str(beside) if beside.exists() else shutil.which(name)
     assert found, f"the {name} console script is not installed (pip install -e .)"
     return found
+
+
+def run_script(
+    *arguments: str, env: Mapping[str, str], cwd: Path, name: str = "ccf-run"
+) -> subprocess.CompletedProcess[str]:
+    """Run the console script ``name`` with ``arguments`` to its end; its exit code and output (text).
+
+    A run that takes longer than :data:`WAIT_SECONDS` is hung: ``subprocess.TimeoutExpired``.
+    """
+    return subprocess.run(
+        [console_script(name), *arguments],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_SECONDS,
+        check=False,
+    )
 
 
 def wait_for(

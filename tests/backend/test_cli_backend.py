@@ -33,21 +33,23 @@ def run(backend: Any) -> Any:
     return invoke
 
 
-def _create(run: Any, *extra: str) -> dict[str, Any]:
-    result = run(
-        connectors,
+def _create_args(name: str) -> list[str]:
+    """``ccf connectors create`` with ``name`` and the container's required settings."""
+    return [
         "create",
         "--name",
-        "cli-connector",
+        name,
         "--image-uri",
         IMAGE,
         "--execution-role-arn",
         ROLE,
         "--job-role-arn",
         ROLE,
-        "--json",
-        *extra,
-    )
+    ]
+
+
+def _create(run: Any, *extra: str) -> dict[str, Any]:
+    result = run(connectors, *_create_args("cli-connector"), "--json", *extra)
     assert result.exit_code == 0, result.output
     connector: dict[str, Any] = json.loads(result.output)
     return connector
@@ -117,18 +119,7 @@ def test_documents_list_and_checkpoint(run: Any, ccf: Any) -> None:
 
 
 def test_bad_input_is_a_message_not_a_traceback(run: Any) -> None:
-    result = run(
-        connectors,
-        "create",
-        "--name",
-        "bad name",
-        "--image-uri",
-        IMAGE,
-        "--execution-role-arn",
-        ROLE,
-        "--job-role-arn",
-        ROLE,
-    )
+    result = run(connectors, *_create_args("bad name"))
     assert result.exit_code == 1
     assert "BadRequestException: name:" in result.output
 

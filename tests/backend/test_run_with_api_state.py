@@ -13,7 +13,7 @@ import pytest
 from ccf_backend.local_server import LocalBackend
 from tests.conftest import MakePluginDir
 from tests.dummy_aws import DUMMY_ENVIRONMENT
-from tests.processes import console_script
+from tests.processes import run_script
 
 #: Every test runs on both storage implementations (tests/backend/conftest.py).
 STORAGES = ("dynamodb", "sqlite")
@@ -67,25 +67,8 @@ def job_environment(
 
 
 def _run(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            console_script(),
-            "--connector",
-            "apinotes",
-            "--state",
-            "api",
-            "--report-json",
-            "-",
-            "--log-format",
-            "text",
-        ],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    arguments = ["--connector", "apinotes", "--state", "api", "--report-json", "-", "--log-format", "text"]
+    return run_script(*arguments, env=env, cwd=cwd)
 
 
 def test_second_run_with_api_state_uploads_nothing(
