@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 # The children run with -P (bench/ not first on sys.path, so bench/gitlab.py does not hide
-# python-gitlab from the plugins); the sibling bench modules are found at the end of the path.
+# python-gitlab from the plugins); the sibling bench modules are found at the end of the path,
+# and they put the repository's root first (for tests.*, shared with the test suite).
 sys.path.append(str(Path(__file__).resolve().parent))
 
 from backend_server import CONTAINER, cpu_seconds, rss_mib
