@@ -31,26 +31,30 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ccf_core import (
-    Connector,
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # for tests.support, shared with the test suite
+
+from ccf_core import (  # noqa: E402
     Document,
     DocumentFile,
     DocumentMetadata,
     DocumentVersion,
     QBusinessCustomConnectorInterface,
-    SyncContext,
     SyncEngine,
+    SyncReport,
 )
-from ccf_core.destinations.qbusiness_mapping import request_shape
-from ccf_core.plugins import get_plugin_manager
-from ccf_core.state.sqlite import SqliteStateStore
-from ccf_core.testing import AcceptingDestination
-from ccf_core.validation import qbusiness_limits
+from ccf_core.destinations.qbusiness_mapping import request_shape  # noqa: E402
+from ccf_core.plugins import get_plugin_manager  # noqa: E402
+from ccf_core.state.sqlite import SqliteStateStore  # noqa: E402
+from ccf_core.testing import AcceptingDestination  # noqa: E402
+from ccf_core.validation import qbusiness_limits  # noqa: E402
+from tests.support import NumberedDocuments  # noqa: E402
 
 IDS = {
     "app": "b0000000-0000-4000-8000-00000000a001",
@@ -68,6 +72,28 @@ RESPONSES: dict[str, dict[str, Any]] = {
 
 def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def measured(run: Callable[[], SyncReport], label: str, count: int) -> tuple[SyncReport, dict[str, Any]]:
+    """Run ``run()``, a sync of ``count`` documents; its report and the figures every case prints.
+
+    Elapsed and CPU time of this process, documents per second, and its peak RSS after the run.
+    """
+    started, cpu_started = time.perf_counter(), time.process_time()
+    report = run()
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return report, {
+        "case": label,
+        "documents": count,
+        "status": report.status.value,
+        "uploaded": report.uploaded,
+        "unchanged": report.unchanged,
+        "seconds": round(elapsed, 3),
+        "documents_per_second": round(count / elapsed),
+        "cpu_seconds": round(cpu, 3),
+        "cpu_us_per_document": round(cpu / count * 1e6),
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 # the stub Q Business client -----------------------------------------------------------------
@@ -205,19 +231,8 @@ def case_ccf(
         client, IDS["app"], IDS["index"], IDS["source"], state=SqliteStateStore(state_path)
     )
     connector.folder, connector.count, connector.versions = folder, count, versions
-    started = time.perf_counter()
-    report = connector.sync()
-    elapsed = time.perf_counter() - started
-    return {
-        "case": label,
-        "documents": count,
-        "uploaded": report.uploaded,
-        "unchanged": report.unchanged,
-        "failed": report.failed,
-        "documents_per_second": round(count / elapsed),
-        "startup_seconds": round(startup, 2),
-        "peak_rss_mb": peak_rss_mb(),
-    }
+    report, result = measured(connector.sync, label, count)
+    return {**result, "failed": report.failed, "startup_seconds": round(startup, 2)}
 
 
 def case_reference(reference: Path, folder: Path, count: int, plain: bool = False) -> dict[str, Any]:
@@ -269,41 +284,22 @@ def case_reference(reference: Path, folder: Path, count: int, plain: bool = Fals
 # memory -------------------------------------------------------------------------------------
 
 
-class InMemoryDocuments(Connector):
-    """N text documents made in memory (no files), with a version so a rerun reads nothing."""
-
-    name = "scale"
-
-    def __init__(self, count: int) -> None:
-        super().__init__()
-        self.count = count
-
-    def documents(self, context: SyncContext) -> Iterator[Document]:
-        for number in range(self.count):
-            yield Document(
-                id=f"https://scale.example.com/docs/{number:08d}",
-                content=f"Document {number}. Lorem ipsum dolor sit amet, bench text.",
-                version="1",
-                metadata=DocumentMetadata(title=f"Document {number}", attributes={"number": number}),
-            )
+def in_memory_document(number: int) -> Document:
+    """Text document ``number``, made in memory (no files), with a version so a rerun reads nothing."""
+    return Document(
+        id=f"https://scale.example.com/docs/{number:08d}",
+        content=f"Document {number}. Lorem ipsum dolor sit amet, bench text.",
+        version="1",
+        metadata=DocumentMetadata(title=f"Document {number}", attributes={"number": number}),
+    )
 
 
 def case_memory(state_path: Path, count: int, label: str) -> dict[str, Any]:
     state = SqliteStateStore(state_path)
-    started = time.perf_counter()
-    report = SyncEngine(AcceptingDestination(), state).run(InMemoryDocuments(count))
-    elapsed = time.perf_counter() - started
+    engine = SyncEngine(AcceptingDestination(), state)
+    _, result = measured(lambda: engine.run(NumberedDocuments(count, in_memory_document)), label, count)
     state.close()
-    return {
-        "case": label,
-        "connector": "in-memory documents (no files)",
-        "documents": count,
-        "status": report.status.value,
-        "uploaded": report.uploaded,
-        "unchanged": report.unchanged,
-        "documents_per_second": round(count / elapsed),
-        "peak_rss_mb": peak_rss_mb(),
-    }
+    return {**result, "connector": "in-memory documents (no files)"}
 
 
 # driver -------------------------------------------------------------------------------------
