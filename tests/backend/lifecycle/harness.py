@@ -111,6 +111,9 @@ class Container:
 
     batch_job: dict[str, Any]
     process: subprocess.Popen[str]
+    #: Where its stderr goes: a file, not a pipe nobody reads until the end (a full pipe would
+    #: block the container mid-run).
+    log: Path
     terminated: bool = False
 
 
@@ -168,31 +171,32 @@ class BatchHarness:
         command = list(batch_job["container"]["command"])
         assert command[0] != "ccf-run"
         environment = {**self.base_environment, **self.launch_environment(batch_job)}
-        process = subprocess.Popen(
-            [console_script(), *command, "--log-format", "text"],
-            cwd=self.workdir,
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.containers[job_id] = Container(batch_job, process)
+        log = self.workdir / f"container-{job_id}.log"
+        with log.open("w") as stderr:
+            process = subprocess.Popen(
+                [console_script(), *command, "--log-format", "text"],
+                cwd=self.workdir,
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                text=True,
+            )
+        self.containers[job_id] = Container(batch_job, process, log)
 
     def wait_until(self, job_id: str, ready: Path) -> None:
         """Poll for ``ready``; fail if the container ends first or hangs."""
-        process = self.containers[job_id].process
-        wait_for_file(ready, process, lambda: process.stderr.read() if process.stderr else "")
+        container = self.containers[job_id]
+        wait_for_file(ready, container.process, container.log.read_text)
 
     def finish(self, job_id: str, *, report: bool = True) -> int:
         """Wait for the subprocess; hand the job-status handler the Batch event of its end."""
         container = self.containers[job_id]
         try:
-            _, stderr = container.process.communicate(timeout=WAIT_SECONDS)
+            code = container.process.wait(timeout=WAIT_SECONDS)
         except subprocess.TimeoutExpired:
             container.process.kill()
             raise
-        code = container.process.returncode
-        self.last_stderr = stderr
+        self.last_stderr = container.log.read_text()
         if report:
             self.report(state_change_event(container.batch_job, code, container.terminated))
         return code
@@ -223,7 +227,7 @@ class BatchHarness:
         for container in self.containers.values():
             if container.process.poll() is None:
                 container.process.kill()
-                container.process.communicate()
+                container.process.wait()
 
 
 def _all_batch_jobs(batch: Any) -> list[dict[str, Any]]:
