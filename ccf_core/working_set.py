@@ -163,6 +163,25 @@ class WorkingSet:
                 self._write_marks()
         return previous
 
+    def restore(self, item_id: str, previous: str | None) -> None:
+        """Undo :meth:`see` of ``item_id``, whose value before it was ``previous`` (not :data:`SEEN`)."""
+        memory = self._memory
+        if memory is not None:
+            if previous is None:
+                memory.pop(item_id, None)
+            else:
+                memory[item_id] = previous
+            return
+        if item_id in self._marks:
+            del self._marks[item_id]  # not written yet: the file still holds the value before
+            return
+        assert self._db is not None
+        if previous is None:
+            self._db.execute("DELETE FROM ids WHERE id = ?", (_key(item_id),))
+        else:
+            self._db.execute("UPDATE ids SET value = ? WHERE id = ?", (previous, _key(item_id)))
+        self._count_writes(1)
+
     def _write_marks(self) -> None:
         if self._marks and self._db is not None:
             self._db.executemany(_MARK, ((_key(item_id),) for item_id in self._marks))
