@@ -16,7 +16,6 @@ from ccf_core.checksum import (
     checksum_and_content,
     metadata_fingerprint,
     metadata_key,
-    stored_version,
 )
 from ccf_core.models.document import Document, DocumentVersion
 from ccf_core.ports import PreparedDocument, StateStore
@@ -67,7 +66,7 @@ class ChangeDetector:
         if previous == SEEN:
             report.fail(item.id, "duplicate_id", f"document {item.id!r} was produced twice in this run")
             return None
-        if previous and SyncRecord.version_of(previous) == stored_version(item.version):
+        if previous and SyncRecord.has_version(previous, item.version):
             report.unchanged += 1
             return None
         try:

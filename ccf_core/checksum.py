@@ -228,12 +228,26 @@ class SyncRecord(NamedTuple):
         Compared without decoding: this runs for every versioned document of every run.
         """
         _, separator, rest = value.partition(":")
-        return bool(separator) and rest == f"{metadata}:{stored_version(version)}"
+        if not separator:
+            return False
+        if len(version) > MAX_STORED_VERSION or version.startswith(_HASHED_VERSION):
+            version = stored_version(version)
+        return rest == f"{metadata}:{version}"
 
     @staticmethod
     def checksum_of(value: str) -> str:
         """The checksum of an encoded record, without decoding the rest."""
         return value.partition(":")[0]
+
+    @staticmethod
+    def has_version(value: str, version: str) -> bool:
+        """Whether the encoded record ``value`` holds ``version``, without decoding it."""
+        _, separator, rest = value.partition(":")
+        if not separator:
+            return False
+        if len(version) > MAX_STORED_VERSION or version.startswith(_HASHED_VERSION):
+            version = stored_version(version)
+        return rest.partition(":")[2] == version
 
     @staticmethod
     def version_of(value: str) -> str | None:

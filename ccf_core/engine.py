@@ -13,13 +13,14 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from ccf_core.changes import ChangeDetector
 from ccf_core.checksum import PENDING_DELETE, PENDING_UPDATE, SyncRecord, group_checksum
 from ccf_core.connector import Connector, SyncContext, SyncMode
-from ccf_core.errors import CCFError, ErrorBudgetExceeded, MassDeleteRefused, SyncAborted, SyncCancelled
+from ccf_core.deletions import planned_deletions
+from ccf_core.errors import CCFError, ErrorBudgetExceeded, SyncAborted, SyncCancelled
 from ccf_core.models.acl import Group
 from ccf_core.models.document import Document, DocumentVersion
 from ccf_core.notes import (
@@ -27,7 +28,6 @@ from ccf_core.notes import (
     NOTE,
     ListableDestination,
     load_notes,
-    pad_note,
     reconcile_reason,
 )
 from ccf_core.options import SyncOptions
@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 PERMANENT_REASONS = frozenset(
     {"invalid_document", "transform_error", "too_large", "needs_s3", "duplicate_id"}
 )
+
 
 class SyncEngine:
     """Runs connectors against one destination and one state store."""
@@ -114,11 +115,14 @@ class _Run:
         self.report.problems = context.problems  # what the connector could not list, as it says so
         hook = engine.plugin_manager.hook.ccf_transform_document
         self.transforms = TransformChain(hook.get_hookimpls(), context)
+        self._transforming = bool(self.transforms)
         self._next_progress = 0.0
         # The stored records and the ids this run produced (in memory, or on disk when large).
         self._known = WorkingSet()
         self._notes: dict[str, str] = {}
-        self._changes = ChangeDetector(self._known, self.report, engine.state, self.scope, self.options.dry_run)
+        self._changes = ChangeDetector(
+            self._known, self.report, engine.state, self.scope, self.options.dry_run
+        )
         context.version_lookup = self._previous_version
 
     def _keep_note(self, key: str, value: str | None) -> None:
@@ -126,7 +130,7 @@ class _Run:
         if value is None:
             self.engine.state.forget(self.scope, [key], kind=NOTE)
         else:
-            self.engine.state.record(self.scope, [(key, pad_note(value))], kind=NOTE)
+            self.engine.state.record(self.scope, [(key, value)], kind=NOTE)
 
     def _previous_version(self, document_id: str) -> str | None:
         value = self._known.get(document_id)
@@ -151,7 +155,8 @@ class _Run:
             self._changes.known = known
             self._documents(known, pipeline)
             self._check_error_budget()
-            deletions = self._deletions(known)
+            explicit = self.connector.deleted_document_ids(context)
+            deletions = planned_deletions(explicit, known, context, report, self.options)
             if pipeline is not None:
                 pipeline.delete(deletions)
             self._groups(pipeline)
@@ -280,12 +285,17 @@ class _Run:
         report, context, plan = self.report, self.context, self.report.plan
         progress = self.options.progress
         cancelled = context.cancel_event.is_set
-        for document in self.connector.documents(context):
+        hinted = self._changes.hinted
+        for item in self.connector.documents(context):
             if cancelled():
                 raise SyncCancelled()
             report.scanned += 1
             if progress is not None and report.scanned % 64 == 0:
                 self._progress()
+            # A version hint is settled here when unchanged (the common case: no call further).
+            document = hinted(item) if isinstance(item, DocumentVersion) else item
+            if document is None:
+                continue
             prepared = self._prepare(document, known)
             if prepared is None:
                 continue
@@ -302,19 +312,14 @@ class _Run:
         if plan is not None:
             plan.unchanged = report.unchanged
 
-    def _prepare(self, item: Document | DocumentVersion, known: WorkingSet) -> PreparedDocument | None:
+    def _prepare(self, item: Document, known: WorkingSet) -> PreparedDocument | None:
         """Transform, validate and checksum one document; None when there is nothing to send.
 
         ``known`` holds the recorded checksums: each id the run produces is marked seen in it,
         except a document a transform dropped, which full mode then deletes.
         """
         report = self.report
-        if isinstance(item, DocumentVersion):
-            loaded = self._changes.hinted(item)
-            if loaded is None:
-                return None
-            item = loaded
-        doc = self._transformed(item, known) if self.transforms else item
+        doc = self._transformed(item, known) if self._transforming else item
         if doc is None:
             return None
         doc_id = doc.id
@@ -353,64 +358,6 @@ class _Run:
         if transformed is None:
             self.report.skipped += 1
         return transformed
-
-    def _deletions(self, known: WorkingSet) -> Iterable[str]:
-        """Explicit deletions, unfinished ones and, in full mode, every recorded id this run did not produce.
-
-        The stored ids are streamed from ``known`` twice: once to count (the mass-deletion check
-        comes before any deletion), once to delete, so none of them is held in a list.
-        """
-        context = self.context
-        explicit = list(dict.fromkeys(self.connector.deleted_document_ids(context)))
-        if context.cancelled:
-            raise SyncCancelled()
-        chosen = set(explicit)
-        full = context.full
-        filtering = bool(context.kept_ids or context.kept_prefixes)
-
-        def recorded() -> Iterator[tuple[str, bool]]:
-            """``(id, unfinished)`` of each stored id to delete, besides the explicit ones."""
-            for doc_id, value in known.unseen():
-                if doc_id in chosen:
-                    continue
-                if value == PENDING_DELETE:
-                    # A deletion an earlier run started but did not see through, whatever this
-                    # run's mode.
-                    yield doc_id, True
-                elif full and not (filtering and context.is_kept(doc_id)):
-                    yield doc_id, False
-
-        # Unfinished deletions were allowed by the run that started them: only new ones count.
-        in_index = sum(1 for doc_id in explicit if known.get(doc_id) not in (None, SEEN, PENDING_DELETE))
-        total = len(explicit)
-        for _, unfinished in recorded():
-            total += 1
-            in_index += not unfinished
-        if full and filtering:
-            self.report.kept = sum(
-                1
-                for doc_id, value in known.unseen()
-                if value != PENDING_DELETE and doc_id not in chosen and context.is_kept(doc_id)
-            )
-
-        def deletions() -> Iterator[str]:
-            yield from explicit
-            yield from (doc_id for doc_id, _ in recorded())
-
-        if self.report.plan is not None:
-            self.report.plan.delete = list(deletions())
-            self.report.deleted = total
-        index_size = known.recorded
-        limit = self.options.max_delete_fraction * index_size
-        if index_size and in_index > limit and not self.options.allow_mass_delete:
-            raise MassDeleteRefused(
-                "mass_delete",
-                f"this run would delete {in_index} of the {index_size} documents in the index "
-                f"({in_index / index_size:.0%}, more than the {self.options.max_delete_fraction:.0%} "
-                "allowed); nothing was deleted. If the source really lost that many documents, "
-                "run again with --allow-mass-delete",
-            )
-        return deletions()
 
     def _groups(self, pipeline: BatchPipeline | None) -> None:
         groups: Iterable[Group] | None = self.connector.groups(self.context)
@@ -486,4 +433,3 @@ class _Run:
         if now >= self._next_progress and self.options.progress is not None:
             self._next_progress = now + self.options.progress_interval
             self.options.progress(self.report)
-

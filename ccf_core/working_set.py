@@ -18,6 +18,7 @@ import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import TypeVar
 
@@ -193,8 +194,9 @@ class WorkingSet:
     def unseen(self, page_size: int = PAGE_SIZE) -> Iterator[tuple[str, str]]:
         """Every stored ``(id, value)`` the run did not produce, in id order, read a page at a time."""
         if self._memory is not None:
-            # Sorted like the SQLite pages, so both layouts delete in the same order.
-            yield from sorted((item_id, value) for item_id, value in self._memory.items() if value != SEEN)
+            # Sorted like the SQLite pages, so both layouts delete in the same order. A stored record
+            # is never empty and SEEN is: the filter runs in C, which counts when every id was seen.
+            yield from sorted(filter(itemgetter(1), self._memory.items()))
             return
         assert self._db is not None
         self._write_marks()
