@@ -32,6 +32,9 @@ _UNENCODABLE = (
 )
 
 
+_has_version = SyncRecord.has_version
+
+
 class ChangeDetector:
     """Decides, document by document, what a run sends, and counts the unchanged documents.
 
@@ -63,11 +66,11 @@ class ChangeDetector:
         """
         known, report = self.known, self.report
         previous = known.see(item.id)
+        if previous and _has_version(previous, item.version):
+            report.unchanged += 1
+            return None
         if previous == SEEN:
             report.fail(item.id, "duplicate_id", f"document {item.id!r} was produced twice in this run")
-            return None
-        if previous and SyncRecord.has_version(previous, item.version):
-            report.unchanged += 1
             return None
         try:
             document = item.load()

@@ -194,6 +194,13 @@ def stored_version(version: str) -> str:
     return _HASHED_VERSION + hashlib.sha256(version.encode("utf-8")).hexdigest()
 
 
+def _same_version(stored: str, version: str) -> bool:
+    """Whether ``stored`` is :func:`stored_version` of ``version`` (without hashing a short one)."""
+    if stored == version:  # the common case: a short version, stored as it is
+        return len(version) <= MAX_STORED_VERSION and not version.startswith(_HASHED_VERSION)
+    return stored.startswith(_HASHED_VERSION) and stored == stored_version(version)
+
+
 class SyncRecord(NamedTuple):
     """What the state keeps for a synced document.
 
@@ -230,9 +237,8 @@ class SyncRecord(NamedTuple):
         _, separator, rest = value.partition(":")
         if not separator:
             return False
-        if len(version) > MAX_STORED_VERSION or version.startswith(_HASHED_VERSION):
-            version = stored_version(version)
-        return rest == f"{metadata}:{version}"
+        stored_metadata, _, stored = rest.partition(":")
+        return stored_metadata == metadata and _same_version(stored, version)
 
     @staticmethod
     def checksum_of(value: str) -> str:
@@ -243,11 +249,7 @@ class SyncRecord(NamedTuple):
     def has_version(value: str, version: str) -> bool:
         """Whether the encoded record ``value`` holds ``version``, without decoding it."""
         _, separator, rest = value.partition(":")
-        if not separator:
-            return False
-        if len(version) > MAX_STORED_VERSION or version.startswith(_HASHED_VERSION):
-            version = stored_version(version)
-        return rest.partition(":")[2] == version
+        return bool(separator) and _same_version(rest.partition(":")[2], version)
 
     @staticmethod
     def version_of(value: str) -> str | None:

@@ -99,10 +99,10 @@ class DocumentMetadata(BaseModel):
     @classmethod
     def _normalise_attributes(cls, value: Any) -> Any:
         """Drop ``None`` values, put dates in UTC, turn tuples into lists; types are checked later."""
+        if type(value) is dict and _KEPT_AS_THEY_ARE.issuperset(map(type, value.values())):
+            return value  # the common case, checked without a loop in Python (pydantic copies it)
         if not isinstance(value, Mapping):
             return value
-        if _KEPT_AS_THEY_ARE.issuperset(map(type, value.values())):
-            return value  # the common case, checked without a loop in Python (pydantic copies it)
         normalised: dict[Any, Any] = {}
         for name, item in value.items():
             kind = type(item)

@@ -129,3 +129,33 @@ def test_a_store_without_streaming_still_finds_unchanged_and_deleted_documents(
 
     assert (report.unchanged, report.deleted) == (3, 1)
     assert destination.deleted_ids == [docs[3].id]
+
+
+def test_restore_undoes_see_of_a_stored_id(spill_at: int) -> None:
+    with WorkingSet(spill_at).load(_records(5)) as known:
+        previous = known.see("id-0002")
+        known.restore("id-0002", previous)
+
+        assert known.get("id-0002") == "value-2"
+        assert ("id-0002", "value-2") in list(known.unseen())
+
+
+def test_restore_undoes_see_of_a_new_id(spill_at: int) -> None:
+    with WorkingSet(spill_at).load(_records(5)) as known:
+        known.restore("id-new", known.see("id-new"))
+
+        assert known.get("id-new") is None
+        assert known.see("id-new") is None  # not a duplicate
+
+
+def test_restore_after_the_marks_were_written_to_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A seen mark already written to the SQLite file is undone there too."""
+    monkeypatch.setattr("ccf_core.working_set._MARKS_BATCH", 1)
+    with WorkingSet(0).load(_records(5)) as known:
+        stored, new = known.see("id-0001"), known.see("id-new")
+        known.restore("id-0001", stored)
+        known.restore("id-new", new)
+
+        assert known.get("id-0001") == "value-1"
+        assert known.get("id-new") is None
+        assert [item for item, _ in known.unseen()] == [f"id-{number:04d}" for number in range(5)]
