@@ -11,7 +11,8 @@ versions (size and mtime: no file opened), without versions (the content is read
 and with ``DocumentVersion`` hints (the folder listed with ``os.scandir``, documents built only
 when their version changed). With ``--reference DIR`` (a checkout of the reference builder kit)
 its interface is run the same way. Each case runs twice and its faster run counts; the floor is
-measured first and last. The last line gives each case as a share of the floor.
+measured first and last. The last line gives each case as a share of the floor, by documents/s and
+by CPU time per document (each run prints both; CPU time is the steadier on a shared machine).
 
 ``memory`` (100,000, 300,000 and 1,000,000 documents): a connector yielding in-memory text
 documents (no files: a million files take long to write), SQLite state, a destination that accepts
@@ -182,12 +183,25 @@ def write_files(folder: Path, count: int) -> None:
 
 def case_floor(folder: Path, count: int) -> dict[str, Any]:
     paths = [folder / f"doc-{index:06d}.txt" for index in range(count)]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for path in paths:
         with open(path, "rb") as handle:
             hashlib.sha256(handle.read()).hexdigest()
     elapsed = time.perf_counter() - started
-    return {"case": "floor", "documents": count, "documents_per_second": round(count / elapsed)}
+    return {
+        "case": "floor",
+        "documents": count,
+        "documents_per_second": round(count / elapsed),
+        "cpu_microseconds_per_document": _cpu_per_document(cpu, count),
+    }
+
+
+def _cpu_per_document(cpu_started: float, count: int) -> float:
+    """CPU time of this process (every thread) since ``cpu_started``, per document, in µs.
+
+    On a shared machine the wall clock counts the other processes' work too; CPU time mostly does not.
+    """
+    return round((time.process_time() - cpu_started) / count * 1e6, 2)
 
 
 def case_ccf(
@@ -205,7 +219,7 @@ def case_ccf(
         client, IDS["app"], IDS["index"], IDS["source"], state=SqliteStateStore(state_path)
     )
     connector.folder, connector.count, connector.versions = folder, count, versions
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     report = connector.sync()
     elapsed = time.perf_counter() - started
     return {
@@ -215,6 +229,7 @@ def case_ccf(
         "unchanged": report.unchanged,
         "failed": report.failed,
         "documents_per_second": round(count / elapsed),
+        "cpu_microseconds_per_document": _cpu_per_document(cpu, count),
         "startup_seconds": round(startup, 2),
         "peak_rss_mb": peak_rss_mb(),
     }
@@ -255,13 +270,14 @@ def case_reference(reference: Path, folder: Path, count: int, plain: bool = Fals
         qbusiness_index_id=IDS["index"],
         qbusiness_data_source_id=IDS["source"],
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     connector.sync()
     elapsed = time.perf_counter() - started
     return {
         "case": "reference_first_sync" + ("_plain_stub" if plain else ""),
         "documents": count,
         "documents_per_second": round(count / elapsed),
+        "cpu_microseconds_per_document": _cpu_per_document(cpu, count),
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -320,7 +336,13 @@ def _in_child(*args: str) -> dict[str, Any]:
     ).stdout
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     print(json.dumps(result), flush=True)
+    if "cpu_microseconds_per_document" in result:
+        _CPU.setdefault(result["case"], []).append(result["cpu_microseconds_per_document"])
     return result
+
+
+#: CPU µs per document of every run of each case, for the CPU shares of the summary.
+_CPU: dict[str, list[float]] = {}
 
 
 #: Runs of each throughput case; the fastest counts.
@@ -394,6 +416,12 @@ def throughput(tmp: Path, count: int, reference: Path | None) -> None:
         "runs_per_case": RUNS,
         "floor_first_and_last": floors,
         **{f"{name}_share_of_floor": round(rate / floor, 2) for name, rate in rates.items()},
+        # The same shares by CPU time (the least of each case's runs): steadier on a shared machine.
+        **{
+            f"{name}_cpu_share_of_floor": round(min(_CPU["floor"]) / min(_CPU[name]), 2)
+            for name in rates
+            if name in _CPU
+        },
     }
     if "reference_first_sync" in rates:
         summary["ccf_first_sync_vs_reference"] = round(
