@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,26 @@ def test_restore_after_the_marks_were_written_to_the_file(monkeypatch: pytest.Mo
         assert known.get("id-0001") == "value-1"
         assert known.get("id-new") is None
         assert [item for item, _ in known.unseen()] == [f"id-{number:04d}" for number in range(5)]
+
+
+@pytest.mark.parametrize("order", ["in id order", "reversed", "shuffled"])
+def test_the_file_answers_as_the_dict_whatever_the_order_of_lookups(
+    order: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows read ahead on disk never answer for a value the run changed (seen marks, restores)."""
+    monkeypatch.setattr("ccf_core.working_set._MARKS_BATCH", 7)
+    stored = [(f"id-{number:04d}", f"value-{number}") for number in range(0, 600, 2)]
+    wanted = [f"id-{number:04d}" for number in range(600)] * 2  # every stored id, new ids between, twice
+    if order == "reversed":
+        wanted.reverse()
+    elif order == "shuffled":
+        random.Random(7).shuffle(wanted)
+    with WorkingSet(1_000_000).load(stored) as memory, WorkingSet(0).load(stored) as disk:
+        for position, item_id in enumerate(wanted):
+            assert disk.get(item_id) == memory.get(item_id), item_id
+            before = memory.see(item_id)
+            assert disk.see(item_id) == before, item_id
+            if position % 5 == 0 and before != SEEN:
+                memory.restore(item_id, before)
+                disk.restore(item_id, before)
+        assert list(disk.unseen()) == list(memory.unseen())
