@@ -249,7 +249,12 @@ class SyncRecord(NamedTuple):
     def has_version(value: str, version: str) -> bool:
         """Whether the encoded record ``value`` holds ``version``, without decoding it."""
         _, separator, rest = value.partition(":")
-        return bool(separator) and _same_version(rest.partition(":")[2], version)
+        if not separator:
+            return False
+        stored = rest.partition(":")[2]
+        if stored == version:  # the common case, answered here: this runs for every version hint
+            return len(version) <= MAX_STORED_VERSION and not version.startswith(_HASHED_VERSION)
+        return _same_version(stored, version)
 
     @staticmethod
     def version_of(value: str) -> str | None:
