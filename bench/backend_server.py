@@ -43,6 +43,11 @@ from http.client import HTTPConnection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.backend.serve_process import start_server  # noqa: E402
+
 CLIENTS = 50
 PATH = "/api/v1/custom-connectors?max_results=20"
 ROLE = "arn:aws:iam::123456789012:role/ccf-job"
@@ -219,55 +224,42 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="open-loop duration")
     options = parser.parse_args()
     token = secrets.token_urlsafe(24)
-    with tempfile.TemporaryDirectory() as folder:
-        env = dict(
-            os.environ,
-            PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-            CCF_API_TOKEN=token,
-        )
-        command = ["backend", "serve", "--port", "0", "--no-jobs", "--data", str(Path(folder) / "data")]
-        server = subprocess.Popen(
-            [sys.executable, "-c", "from ccf_runner.ccf_cli import main; main()", *command],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-        try:
-            assert server.stdout is not None
-            host, port = server.stdout.readline().strip().removeprefix("http://").rsplit(":", 1)
-            address = (host, int(port))
-            setup = HTTPConnection(*address, timeout=60)
-            for number in range(20):
-                body = {"name": f"bench-{number:02d}", "container_properties": CONTAINER}
-                assert setup_request(setup, token, body) == 201
-            setup.close()
-            request = (
-                f"GET {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: application/json\r\n"
-                f"Authorization: Bearer {token}\r\n\r\n"
-            ).encode()
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        start_server(
+            Path(folder) / "data", "--no-jobs", environment={"CCF_API_TOKEN": token}, keep_stderr=False
+        ) as server,
+    ):
+        host, port = server.url.removeprefix("http://").rsplit(":", 1)
+        address = (host, int(port))
+        setup = HTTPConnection(*address, timeout=60)
+        for number in range(20):
+            body = {"name": f"bench-{number:02d}", "container_properties": CONTAINER}
+            assert setup_request(setup, token, body) == 201
+        setup.close()
+        request = (
+            f"GET {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: application/json\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n"
+        ).encode()
 
-            def case(name: str, calls: int, clients: int, rate: float | None = None) -> dict[str, object]:
-                cpu_before = cpu_seconds(server.pid)
-                latencies, errors, seconds, client_cpu = load(address, request, calls, clients, rate)
-                result = summary(
-                    name, latencies, errors, seconds, client_cpu, cpu_seconds(server.pid) - cpu_before
-                )
-                if rate is not None:
-                    result["offered_per_second"] = rate
-                return result
+        def case(name: str, calls: int, clients: int, rate: float | None = None) -> dict[str, object]:
+            cpu_before = cpu_seconds(server.process.pid)
+            latencies, errors, seconds, client_cpu = load(address, request, calls, clients, rate)
+            result = summary(
+                name, latencies, errors, seconds, client_cpu, cpu_seconds(server.process.pid) - cpu_before
+            )
+            if rate is not None:
+                result["offered_per_second"] = rate
+            return result
 
-            print(json.dumps(case("sequential", 200, 1)), flush=True)
-            load(address, request, 500, CLIENTS)  # warm up: threads, caches, the allocator's arenas
-            before = rss_mib(server.pid)
-            result = case(f"closed-loop-{CLIENTS}", options.calls, CLIENTS)
-            result.update(rss_before_mib=round(before, 1), rss_after_mib=round(rss_mib(server.pid), 1))
-            print(json.dumps(result), flush=True)
-            offered = max(1, int(options.rate * options.seconds))
-            print(json.dumps(case(f"open-loop-{CLIENTS}", offered, CLIENTS, options.rate)), flush=True)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        print(json.dumps(case("sequential", 200, 1)), flush=True)
+        load(address, request, 500, CLIENTS)  # warm up: threads, caches, the allocator's arenas
+        before = rss_mib(server.process.pid)
+        result = case(f"closed-loop-{CLIENTS}", options.calls, CLIENTS)
+        result.update(rss_before_mib=round(before, 1), rss_after_mib=round(rss_mib(server.process.pid), 1))
+        print(json.dumps(result), flush=True)
+        offered = max(1, int(options.rate * options.seconds))
+        print(json.dumps(case(f"open-loop-{CLIENTS}", offered, CLIENTS, options.rate)), flush=True)
 
 
 if __name__ == "__main__":

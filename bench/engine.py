@@ -13,57 +13,20 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from ccf_core import (
-    Document,
-    DocumentFile,
-    DocumentMetadata,
-    QBusinessCustomConnectorInterface,
-)
+from scale import SeedFolder, measured, write_files
+
 from ccf_core.state.sqlite import SqliteStateStore
 from ccf_core.testing import AcceptingDestination
 from ccf_core.validation import qbusiness_limits
 
 SIZES = (10_000, 100_000)
 REPEATS = 3
-
-
-class FolderConnector(QBusinessCustomConnectorInterface):
-    """The seed's builder-kit style: yield one document per file."""
-
-    def __init__(self, folder: Path, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.folder = folder
-
-    def get_documents_to_add(self) -> Iterator[Document]:
-        for index in range(self.count):
-            path = self.folder / f"doc-{index:06d}.txt"
-            yield Document(
-                id=f"doc-{index:06d}",
-                file=DocumentFile(path),
-                metadata=DocumentMetadata(
-                    title=f"Document {index}",
-                    source_uri=f"https://example.com/docs/{index}",
-                    attributes={"author": "bench", "number": index},
-                ),
-            )
-
-    count = 0
-
-
-def write_files(folder: Path, count: int) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        path = folder / f"doc-{index:06d}.txt"
-        if not path.exists():
-            path.write_text(f"Document number {index}. Lorem ipsum dolor sit amet, bench text.\n")
 
 
 def run_case(folder: Path, state_path: Path, count: int, label: str) -> dict[str, object]:
@@ -73,22 +36,14 @@ def run_case(folder: Path, state_path: Path, count: int, label: str) -> dict[str
     started = time.perf_counter()
     qbusiness_limits()
     startup = time.perf_counter() - started
-    connector = FolderConnector(folder, destination=destination, state=SqliteStateStore(state_path))
-    connector.count = count
-    started = time.perf_counter()
-    report = connector.sync()
-    elapsed = time.perf_counter() - started
+    connector = SeedFolder(destination=destination, state=SqliteStateStore(state_path))
+    connector.folder, connector.count = folder, count
+    report, result = measured(connector.sync, label, count)
     return {
-        "case": label,
-        "documents": count,
+        **result,
         "scanned": report.scanned,
-        "uploaded": report.uploaded,
-        "unchanged": report.unchanged,
         "destination_calls": destination.calls,
-        "seconds": round(elapsed, 3),
         "startup_seconds": round(startup, 3),
-        "documents_per_second": round(count / elapsed),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
 

@@ -18,7 +18,6 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ccf_core import Connector, Document, DocumentMetadata, SyncContext, SyncEngine  # noqa: E402
+from ccf_core import Document, DocumentMetadata, SyncEngine  # noqa: E402
 from ccf_core.destinations.qbusiness import DEFAULT_MAX_IN_FLIGHT, QBusinessDestination  # noqa: E402
 from ccf_core.engine import state_scope  # noqa: E402
 from ccf_core.state.sqlite import SqliteStateStore  # noqa: E402
 from tests.fakes.qbusiness_server import FakeQBusiness  # noqa: E402
+from tests.support import NumberedDocuments  # noqa: E402
 
 LATENCY = 0.05
 IDS = {
@@ -49,26 +49,17 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
 ]
 
 
-class SmallDocuments(Connector):
-    """N plain-text documents of about 200 bytes, with a few attributes."""
-
-    name = "bench"
-
-    def __init__(self, count: int) -> None:
-        super().__init__()
-        self.count = count
-
-    def documents(self, context: SyncContext) -> Iterator[Document]:
-        for number in range(self.count):
-            yield Document(
-                id=f"https://bench.example.com/docs/{number:06d}",
-                content=f"Document {number}. " + "Lorem ipsum dolor sit amet. " * 6,
-                metadata=DocumentMetadata(
-                    title=f"Document {number}",
-                    source_uri=f"https://bench.example.com/docs/{number:06d}",
-                    attributes={"team": "bench", "number": number},
-                ),
-            )
+def small_document(number: int) -> Document:
+    """Plain-text document ``number``, of about 200 bytes, with a few attributes."""
+    return Document(
+        id=f"https://bench.example.com/docs/{number:06d}",
+        content=f"Document {number}. " + "Lorem ipsum dolor sit amet. " * 6,
+        metadata=DocumentMetadata(
+            title=f"Document {number}",
+            source_uri=f"https://bench.example.com/docs/{number:06d}",
+            attributes={"team": "bench", "number": number},
+        ),
+    )
 
 
 def run_case(name: str, options: dict[str, Any], faults: dict[str, Any], count: int) -> dict[str, Any]:
@@ -83,8 +74,9 @@ def run_case(name: str, options: dict[str, Any], faults: dict[str, Any], count: 
         )
         state = SqliteStateStore(Path(tmp) / "state.db")
         try:
-            report = SyncEngine(destination, state).run(SmallDocuments(count))
-            recorded = state.load_checksums(state_scope("bench", destination))
+            connector = NumberedDocuments(count, small_document)
+            report = SyncEngine(destination, state).run(connector)
+            recorded = state.load_checksums(state_scope(connector.name, destination))
         finally:
             state.close()
         expected = {f"https://bench.example.com/docs/{number:06d}" for number in range(count)}

@@ -23,22 +23,24 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 # The children run with -P (bench/ not first on sys.path, so bench/gitlab.py does not hide
-# python-gitlab from the plugins); the sibling bench modules are found at the end of the path.
+# python-gitlab from the plugins); the sibling bench modules are found at the end of the path,
+# and they put the repository's root first (for tests.*, shared with the test suite).
 sys.path.append(str(Path(__file__).resolve().parent))
 
-from backend_server import CONTAINER, ROOT, cpu_seconds, rss_mib
-from scale import InMemoryDocuments, peak_rss_mb
+from backend_server import CONTAINER, cpu_seconds, rss_mib
+from scale import in_memory_document, measured
 
 from ccf_core import SyncEngine
 from ccf_core.api import CCFClient, create_client
 from ccf_core.state.api import ApiStateStore
 from ccf_core.testing import AcceptingDestination
+from tests.backend.serve_process import start_server
+from tests.support import NumberedDocuments
 
 # boto3 signs every request; the local server checks no signature, any credentials do.
 CREDENTIALS = {
@@ -64,24 +66,12 @@ def case_run(url: str, connector_id: str, count: int, label: str) -> dict[str, A
     calls: Counter[str] = Counter()
     ccf.client.meta.events.register("before-call.*.*", lambda model, **_: calls.update([model.name]))
     state = ApiStateStore(ccf)
-    started, cpu_started = time.perf_counter(), time.process_time()
-    report = SyncEngine(AcceptingDestination(), state).run(InMemoryDocuments(count))
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    engine = SyncEngine(AcceptingDestination(), state)
+    _, result = measured(
+        lambda: engine.run(NumberedDocuments(count, in_memory_document)), f"api_state_{label}", count
+    )
     state.close()
-    return {
-        "case": f"api_state_{label}",
-        "connector": "in-memory documents (no files)",
-        "documents": count,
-        "status": report.status.value,
-        "uploaded": report.uploaded,
-        "unchanged": report.unchanged,
-        "seconds": round(elapsed, 1),
-        "documents_per_second": round(count / elapsed),
-        "cpu_seconds": round(cpu, 1),
-        "cpu_us_per_document": round(cpu / count * 1e6),
-        "peak_rss_mb": peak_rss_mb(),
-        "api_calls": dict(sorted(calls.items())),
-    }
+    return {**result, "connector": "in-memory documents (no files)", "api_calls": dict(sorted(calls.items()))}
 
 
 def _in_child(server_pid: int, *args: str) -> dict[str, Any]:
@@ -101,30 +91,6 @@ def _in_child(server_pid: int, *args: str) -> dict[str, Any]:
     return result
 
 
-def start_server(data: Path) -> tuple[subprocess.Popen[str], str]:
-    """``ccf backend serve`` on a free loopback port, storing in ``data``; the process and its URL."""
-    env = dict(
-        os.environ,
-        **CREDENTIALS,
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    )
-    env.pop("CCF_API_TOKEN", None)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from ccf_runner.ccf_cli import main; main()",
-            *("backend", "serve", "--port", "0", "--no-jobs", "--data", str(data)),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    assert server.stdout is not None
-    return server, server.stdout.readline().strip()
-
-
 def main(argv: list[str]) -> None:
     if argv and argv[0] == "--case":
         url, connector_id, count, label = argv[1:5]
@@ -134,20 +100,18 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--sizes", default="100000,300000,1000000")
     options = parser.parse_args(argv)
     os.environ.update(CREDENTIALS)
-    with tempfile.TemporaryDirectory(prefix="ccf-scale-api-") as tmp:
-        server, url = start_server(Path(tmp) / "data")
-        try:
-            api = create_client(url)
-            for count in (int(size) for size in options.sizes.split(",")):
-                body = {"name": f"scale-{count}", "container_properties": CONTAINER}
-                connector_id = api.create_custom_connector(**body)["connector"]["connector_id"]
-                for label in ("first_run", "unchanged_rerun"):
-                    _in_child(server.pid, url, connector_id, str(count), label)
-                # The next size starts from an empty table, as its own connector would in AWS.
-                api.delete_custom_connector(connector_id=connector_id)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with (
+        tempfile.TemporaryDirectory(prefix="ccf-scale-api-") as tmp,
+        start_server(Path(tmp) / "data", "--no-jobs", keep_stderr=False) as server,
+    ):
+        api = create_client(server.url)
+        for count in (int(size) for size in options.sizes.split(",")):
+            body = {"name": f"scale-{count}", "container_properties": CONTAINER}
+            connector_id = api.create_custom_connector(**body)["connector"]["connector_id"]
+            for label in ("first_run", "unchanged_rerun"):
+                _in_child(server.process.pid, server.url, connector_id, str(count), label)
+            # The next size starts from an empty table, as its own connector would in AWS.
+            api.delete_custom_connector(connector_id=connector_id)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ ETags) is served by a small asyncio HTTP/1.1 server in its own process, adding a
 every response. Each crawl runs in a fresh process through ``ccf_core.testing.ConnectorHarness``
 into the local index. Cases, one JSON line each:
 
-- ``first_crawl``: 2,000 pages, 20 ms latency, default settings (concurrency 16): pages/s.
+- ``first_crawl``: 2,000 pages, 20 ms latency, default settings (concurrency 32): pages/s.
 - ``recrawl_unchanged``: the same index again, nothing changed (every page answers 304), and its
   latency floor: pages x latency / concurrency, below which no crawl at that concurrency can go.
 - ``concurrency_1``: a first crawl with ``concurrency: 1`` (first 400 pages, same latency).

@@ -165,12 +165,12 @@ def open_state(state: str, *, dry_run: bool = False) -> StateStore:
     """
     describe_state(state)
     if state == STATE_API:
-        import boto3
-
         from ccf_core.api.client import CCFClient
         from ccf_core.state.api import ApiStateStore
+        from ccf_runner.api_session import api_session
 
-        if boto3.Session().get_credentials() is None:
+        session = api_session(_api_settings()[0])
+        if session.get_credentials() is None:
             raise BadConfiguration(
                 "--state api: no AWS credentials found to sign requests to the CCF API; set AWS_PROFILE "
                 "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where a role provides them "
@@ -178,7 +178,7 @@ def open_state(state: str, *, dry_run: bool = False) -> StateStore:
             )
 
         try:
-            return ApiStateStore(CCFClient.from_environment())
+            return ApiStateStore(CCFClient.from_environment(session=session))
         except CCFError as err:
             raise BadConfiguration(f"--state api: cannot reach the CCF API: {err}") from err
     if dry_run and not Path(state).exists():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,6 +13,9 @@ from ccf_core import Document
 from ccf_core.plugins import reset_plugin_manager
 from ccf_core.state import SqliteStateStore
 from tests.support import ListConnector, document
+
+if TYPE_CHECKING:
+    from tests.fakes.qbusiness_server import FakeQBusiness
 
 #: Builds a folder importlib.metadata sees as an installed distribution with ``ccf`` entry points:
 #: ``make_plugin_dir(module_name, source, {entry_point_name: "module[:attr]"})``.
@@ -76,3 +80,13 @@ def make_docs() -> Callable[..., list[Document]]:
         return [document(f"{prefix}-{number:03d}") for number in range(count)]
 
     return docs
+
+
+@pytest.fixture
+def fake_qbusiness() -> Iterator[FakeQBusiness]:
+    """A fresh fake Amazon Q Business for the test (which fails if the fake itself broke)."""
+    from tests.fakes.qbusiness_server import FakeQBusiness
+
+    with FakeQBusiness() as fake:
+        yield fake
+    assert fake.bugs == []

@@ -1,8 +1,8 @@
-"""Test doubles shared by the suites: a connector over a list, and a document maker."""
+"""Test doubles shared by the suites and the benchmarks: connectors over a list or a count, a document."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ccf_core import Connector, Document, DocumentMetadata, Group, SyncContext, SyncMode
@@ -50,6 +50,23 @@ class ListConnector(Connector):
 
     def groups(self, context: SyncContext) -> Iterable[Group] | None:
         return self.group_list
+
+
+class NumberedDocuments(Connector):
+    """``count`` documents, ``make(0)`` to ``make(count - 1)``, each made when the engine reads it.
+
+    Nothing is held in memory, so it serves runs of a million documents (``bench/scale.py``).
+    """
+
+    name = "numbered"
+
+    def __init__(self, count: int, make: Callable[[int], Document]) -> None:
+        super().__init__()
+        self.count = count
+        self.make = make
+
+    def documents(self, context: SyncContext) -> Iterator[Document]:
+        return map(self.make, range(self.count))
 
 
 def document(doc_id: str, text: str | bytes | None = None, **metadata: Any) -> Document:

@@ -118,10 +118,11 @@ class CCFClient:
         return cls(client, connector_id, job_id)
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> CCFClient:
+    def from_environment(cls, environ: Mapping[str, str] | None = None, *, session: Any = None) -> CCFClient:
         """A client from the variables the orchestrator gives a job's container.
 
         ``CCF_API_TOKEN``, when set, is sent as a bearer token (a local backend's ``--token``).
+        ``session`` is the ``boto3.Session`` to sign with (default: a new one, the usual chain).
 
         Raises:
             CCFApiError: a required variable is missing.
@@ -135,6 +136,7 @@ class CCFClient:
             env[CONNECTOR_ID_VARIABLE],
             job_id=env.get(JOB_ID_VARIABLE) or None,
             region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            session=session,
             token=env.get(TOKEN_VARIABLE) or None,
         )
 

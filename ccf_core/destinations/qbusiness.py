@@ -40,7 +40,6 @@ from ccf_core.destinations.qbusiness_mapping import (
 from ccf_core.destinations.qbusiness_staging import S3Staging
 from ccf_core.destinations.retry import (
     AdaptiveLimiter,
-    Backoff,
     CallError,
     ErrorKind,
     RetryingCaller,
@@ -50,6 +49,7 @@ from ccf_core.errors import CCFError, SyncCancelled
 from ccf_core.models.acl import Group
 from ccf_core.ports import BatchLimits, BatchResult, PreparedDocument, RunInfo
 from ccf_core.report import Failure, RunStatus
+from ccf_core.retry import Backoff
 
 logger = logging.getLogger(__name__)
 

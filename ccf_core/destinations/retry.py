@@ -1,11 +1,11 @@
 """Retries for destinations that call a throttling AWS API through boto3.
 
-:class:`Backoff` gives exponential delays with full jitter (a random wait between zero and the
-exponential ceiling), which spreads retries of many workers over time instead of bunching them.
 :class:`AdaptiveLimiter` is an AIMD limit on concurrent calls: it halves when the service throttles
 and grows back by one for every window of successful calls, so a run finds the rate a service
-accepts without a setting to tune. :class:`RetryingCaller` puts both around a boto3 client and
-sorts what fails into :class:`ErrorKind`s: retry it, give up on the items of the call, or stop.
+accepts without a setting to tune. :class:`RetryingCaller` puts the limiter and a :class:`Backoff`
+(exponential with full jitter, from :mod:`ccf_core.retry` and still importable from here) around a
+boto3 client and sorts what fails into :class:`ErrorKind`s: retry it, give up on the items of the
+call, or stop.
 
 botocore is imported only when a call fails.
 """
@@ -15,17 +15,29 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import random
 import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from ccf_core.errors import CCFError
+from ccf_core.retry import Backoff
+
+__all__ = [
+    "THROTTLE_DECREASE_FACTOR",
+    "THROTTLE_RECOVERY_GROWTH",
+    "AdaptiveLimiter",
+    "Backoff",  # re-exported: it lived here before connectors shared it
+    "CallError",
+    "ErrorKind",
+    "RetryingCaller",
+    "build_client",
+    "classify",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -47,28 +59,6 @@ _FATAL_CODES = frozenset(
 )
 _REFUSED_REASONS = {"ServiceQuotaExceededException": "quota_exceeded", "ConflictException": "conflict"}
 _CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with full jitter.
-
-    Attributes:
-        base: the ceiling of the first delay, in seconds.
-        cap: the largest ceiling, in seconds.
-    """
-
-    base: float = 0.1
-    cap: float = 20.0
-    _random: random.Random = field(default_factory=random.Random, compare=False, repr=False)
-
-    def ceiling(self, attempt: int) -> float:
-        """The longest wait after the ``attempt``-th failure (0-based)."""
-        return min(self.cap, self.base * (1 << min(attempt, 62)))
-
-    def delay(self, attempt: int) -> float:
-        """A random wait between 0 and :meth:`ceiling` (thread-safe)."""
-        return self._random.uniform(0.0, self.ceiling(attempt))
 
 
 #: What one throttle (once per window) multiplies the number of calls in flight by. Q Business

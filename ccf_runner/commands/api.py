@@ -17,15 +17,14 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import click
 
+from ccf_runner.api_session import api_session
 from ccf_runner.commands.common import json_option
 from ccf_runner.render import print_json, print_table
 
 F = TypeVar("F", bound=Callable[..., Any])
-_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 # -- the API client ----------------------------------------------------------------------------
@@ -92,8 +91,6 @@ optional_api_options = api_options
 
 def make_client() -> Any:
     """The boto3 ``ccf`` client for the current command's options."""
-    import boto3
-
     from ccf_core.api import create_client
     from ccf_core.api.client import add_bearer_token
 
@@ -101,13 +98,7 @@ def make_client() -> Any:
     endpoint = params.get("endpoint_url")
     if not endpoint:
         raise click.UsageError("give --endpoint-url (or set CCF_ENDPOINT_URL) to reach the CCF API")
-    session = boto3.Session(profile_name=params.get("profile"), region_name=params.get("region"))
-    if session.get_credentials() is None and urlsplit(endpoint).hostname in _LOCAL_HOSTS:
-        session = boto3.Session(
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - a local backend checks no signature
-            region_name=params.get("region"),
-        )
+    session = api_session(endpoint, profile=params.get("profile"), region=params.get("region"))
     client = create_client(endpoint, session=session)
     if params.get("token"):
         add_bearer_token(client, params["token"])

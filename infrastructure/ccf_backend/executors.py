@@ -5,6 +5,9 @@ on AWS Batch, the local executor as a subprocess of ``ccf backend serve``. It kn
 jobs tables; the functions here move a job through its states with the conditional transitions of
 :mod:`ccf_backend.storage.jobs`, so the lifecycle is the same whichever executor runs it:
 
+- :func:`dispatch_job`: what the orchestrator (on the jobs stream) and the local executor (on
+  each step) do with an active job: start a STARTED one, stop a STOPPING one; a STARTED job whose
+  connector was deleted ends FAILED, saying so.
 - :func:`start_job`: a STARTED job is submitted and becomes RUNNING with the executor's id; a job
   that cannot be submitted becomes FAILED with the reason, and its connector AVAILABLE again.
 - :func:`stop_job`: a STOPPING job's container is told to stop.
@@ -20,14 +23,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 from ccf_backend import logs
+from ccf_backend.errors import NotFound
 from ccf_backend.launch import LaunchError, LaunchSpec, build_launch
 from ccf_backend.settings import get_settings
+from ccf_backend.storage import connectors as connectors_dao
 from ccf_backend.storage import jobs as jobs_dao
 from ccf_core.api.models import JobStatus
 
@@ -96,6 +102,45 @@ def set_executor(executor: JobExecutor | None) -> None:
     """Use ``executor`` (tests, the local server); None goes back to AWS Batch on next use."""
     global _executor  # noqa: PLW0603
     _executor = executor
+
+
+def current_job(connector_id: str, job_id: str) -> dict[str, Any] | None:
+    """The job as stored now (a consistent read); None if it is gone with its deleted connector."""
+    try:
+        return jobs_dao.get_job(connector_id, job_id)
+    except NotFound:
+        return None
+
+
+def dispatch_job(
+    executor: JobExecutor, job: dict[str, Any], *, api_endpoint: str | None = None
+) -> JobStatus | None:
+    """Act on an active job as it is now: submit a STARTED job, stop a STOPPING one.
+
+    A STARTED job whose connector is gone (deleted while the job waited) cannot run: its settings
+    went with the connector. It ends FAILED with that reason at once, rather than being left
+    STARTED until the reaper gives up on it.
+
+    Args:
+        executor: where the job runs.
+        job: the stored job, as read now (not from an old stream image).
+        api_endpoint: the API URL the job calls back; default ``CCF_API_ENDPOINT``.
+
+    Returns:
+        The status the job moved to, or None if its record did not change.
+    """
+    status = JobStatus(job["status"])
+    if status is JobStatus.STOPPING:
+        return stop_job(executor, job)
+    if status is not JobStatus.STARTED:
+        return None
+    connector_id = str(job["connector_id"])
+    connector = connectors_dao.find_connector(connector_id)
+    if connector is None:
+        reason = f"connector {connector_id} was deleted before the job could start"
+        logger.warning("job %s of %s: %s", job["job_id"], connector_id, reason)
+        return _finish(connector_id, str(job["job_id"]), JobStatus.FAILED, reason)
+    return start_job(executor, connector, job, api_endpoint=api_endpoint)
 
 
 def start_job(
@@ -183,7 +228,13 @@ def finish_from_external(
     return _finish(connector_id, job_id, status, reason)
 
 
-def reap(executor: JobExecutor, grace_seconds: float, now: float | None = None) -> dict[str, JobStatus]:
+def reap(
+    executor: JobExecutor,
+    grace_seconds: float,
+    now: float | None = None,
+    *,
+    jobs: Iterable[dict[str, Any]] | None = None,
+) -> dict[str, JobStatus]:
     """Close jobs whose container ended, or was lost, without the job being told.
 
     - STARTED for longer than the grace period: never submitted (the orchestrator missed it): FAILED.
@@ -192,14 +243,15 @@ def reap(executor: JobExecutor, grace_seconds: float, now: float | None = None) 
       FAILED (lost), or STOPPED if it was stopping.
     - STOPPING whose container still runs past the grace period: asked to stop again.
 
-    The grace period counts from the job's last change (``updated_at``).
+    The grace period counts from the job's last change (``updated_at``). ``jobs`` are the active
+    jobs to look at, as the caller just listed them (default: every active job, listed now).
 
     Returns:
         ``job_id -> new status`` of every job closed.
     """
     now = time.time() if now is None else now
     closed: dict[str, JobStatus] = {}
-    for job in jobs_dao.list_active_jobs():
+    for job in jobs_dao.list_active_jobs() if jobs is None else jobs:
         try:
             with logs.bound(connector_id=job.get("connector_id"), job_id=job.get("job_id")):
                 moved = reap_job(executor, job, grace_seconds, now)

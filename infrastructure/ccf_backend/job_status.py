@@ -15,8 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ccf_backend import executors, logs
 from ccf_backend.batch_executor import batch_status, ids_from_batch_job
-from ccf_backend.errors import NotFound
-from ccf_backend.storage import jobs as jobs_dao
 from ccf_core.api.models import JobStatus
 
 logger = logging.getLogger(__name__)
@@ -44,9 +42,8 @@ def handle_event(event: BatchJobStateChange) -> JobStatus | None:
         return None
     connector_id, job_id = ids
     with logs.bound(connector_id=connector_id, job_id=job_id):
-        try:
-            job = jobs_dao.get_job(connector_id, job_id)
-        except NotFound:
+        job = executors.current_job(connector_id, job_id)
+        if job is None:
             return None
         recorded = job.get(executors.EXTERNAL_ID)
         if recorded and recorded != event.detail.get("jobId"):

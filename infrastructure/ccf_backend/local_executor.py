@@ -45,14 +45,12 @@ import time
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
 from ccf_backend import executors
-from ccf_backend.errors import NotFound
 from ccf_backend.executors import ExternalState, ExternalStatus
 from ccf_backend.launch import JOB_ID_VARIABLE, LaunchSpec
-from ccf_backend.storage import connectors as connectors_dao
 from ccf_backend.storage import jobs as jobs_dao
 from ccf_core.api.models import JobStatus
 
@@ -231,9 +229,8 @@ class LocalExecutor:
         for external_id, process in running:
             _, _, job_id = external_id.split(":", 2)
             connector_id = process.log_path.parent.name
-            try:
-                job = jobs_dao.get_job(connector_id, job_id)
-            except NotFound:
+            job = executors.current_job(connector_id, job_id)
+            if job is None:
                 continue  # its connector was deleted meanwhile: nothing to close
             status = JobStatus(job["status"])
             external = self.status(external_id)
@@ -256,20 +253,19 @@ class LocalExecutor:
                 logger.exception("the local executor failed a step; it will try again")
 
     def step(self) -> None:
-        """Start STARTED jobs, stop STOPPING ones, close ended or lost ones, SIGKILL late stoppers."""
-        for job in jobs_dao.list_active_jobs():
-            status = JobStatus(job["status"])
-            if status is JobStatus.STARTED:
-                connector = connectors_dao.find_connector(str(job["connector_id"]))
-                if connector is None:
-                    jobs_dao.finish_job(
-                        job["connector_id"], job["job_id"], JobStatus.FAILED, "connector deleted"
-                    )
-                    continue
-                executors.start_job(self, connector, job, api_endpoint=self.endpoint_url)
-            elif status is JobStatus.STOPPING:
-                executors.stop_job(self, job)
-        executors.reap(self, LOST_GRACE_SECONDS)
+        """Start STARTED jobs, stop STOPPING ones, close ended or lost ones, SIGKILL late stoppers.
+
+        The active jobs are listed once. The reaper then judges only those whose record is still
+        as listed: not one that was STARTED (it was just launched or failed, or is launched on the
+        next step), nor one this step moved.
+        """
+        active = jobs_dao.list_active_jobs()
+        as_listed = []
+        for job in active:
+            moved = executors.dispatch_job(self, job, api_endpoint=self.endpoint_url)
+            if moved is None and JobStatus(job["status"]) is not JobStatus.STARTED:
+                as_listed.append(job)
+        executors.reap(self, LOST_GRACE_SECONDS, jobs=as_listed)
         now = time.monotonic()
         with self._lock:
             late = [
@@ -286,20 +282,24 @@ class LocalExecutor:
                 "process %d did not stop within %gs: SIGKILL", process.popen.pid, self.grace_seconds
             )
             self._signal(process, signal.SIGKILL)
-        self._forget_closed()
+        self._forget_closed(active)
 
-    def _forget_closed(self) -> None:
-        """Drop the processes of closed jobs: ended, log closed, and no longer an active job."""
+    def _forget_closed(self, active: list[dict[str, Any]]) -> None:
+        """Drop the processes of closed jobs: ended, log closed, and not among the ``active`` jobs.
+
+        A job closed during this step is still in ``active`` (listed at its start): its process is
+        dropped on the next step.
+        """
         with self._lock:
             ended = [
                 key for key, p in self._processes.items() if p.popen.poll() is not None and p.log_file.closed
             ]
         if not ended:
             return
-        active = {str(job.get(executors.EXTERNAL_ID) or "") for job in jobs_dao.list_active_jobs()}
+        external_ids = {str(job.get(executors.EXTERNAL_ID) or "") for job in active}
         with self._lock:
             for key in ended:
-                if key not in active:
+                if key not in external_ids:
                     del self._processes[key]
 
     def _close_orphans(self) -> None:

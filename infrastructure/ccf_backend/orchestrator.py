@@ -15,9 +15,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ccf_backend import executors, logs
-from ccf_backend.errors import NotFound
-from ccf_backend.storage import connectors as connectors_dao
-from ccf_backend.storage import jobs as jobs_dao
 from ccf_core.api.models import JobStatus
 
 logger = logging.getLogger(__name__)
@@ -82,19 +79,8 @@ def handle_record(executor: executors.JobExecutor, record: StreamRecord) -> JobS
         return None
     connector_id, job_id = key
     with logs.bound(connector_id=connector_id, job_id=job_id):
-        try:
-            job = jobs_dao.get_job(connector_id, job_id)
-        except NotFound:
-            return None  # its connector was deleted meanwhile
-        status = JobStatus(job["status"])
-        if status is JobStatus.STOPPING:
-            return executors.stop_job(executor, job)
-        if status is not JobStatus.STARTED:
-            return None
-        connector = connectors_dao.find_connector(connector_id)
-        if connector is None:
-            return None
-        return executors.start_job(executor, connector, job)
+        job = executors.current_job(connector_id, job_id)
+        return None if job is None else executors.dispatch_job(executor, job)
 
 
 def handle_event(executor: executors.JobExecutor, event: dict[str, Any]) -> dict[str, Any]:

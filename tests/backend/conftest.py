@@ -23,6 +23,7 @@ import pytest
 
 from ccf_backend import logs
 from ccf_backend.local_server import LocalBackend
+from tests.dummy_aws import dummy_session
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRASTRUCTURE = ROOT / "infrastructure"
@@ -99,17 +100,13 @@ def rows_left(backend: LocalBackend) -> Callable[[str], dict[str, int]]:
 @pytest.fixture(scope="module")
 def ccf(backend: LocalBackend) -> Any:
     """The generated boto3 ``ccf`` client for the local backend (dummy credentials)."""
-    import boto3
     from botocore.config import Config
 
     from ccf_core.api import create_client
 
-    session = boto3.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    )
     return create_client(
         backend.endpoint_url,
-        session=session,
+        session=dummy_session(),
         config=Config(retries={"mode": "standard", "max_attempts": 2}, max_pool_connections=60),
     )
 

@@ -1,37 +1,52 @@
-"""``ccf backend serve`` as a real subprocess, for the tests of the local executor."""
+"""``ccf backend serve`` as a real subprocess, for the tests and for the benchmarks in ``bench/``.
+
+The benchmarks import it with the repository's root on ``sys.path`` (they run as
+``python bench/<name>.py``), so it imports nothing at module level beyond the standard library and
+the suite's own helpers.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.dummy_aws import dummy_session
+from tests.processes import WAIT_SECONDS
+
 ROOT = Path(__file__).resolve().parents[2]
-#: A generous bound on waits (a test that hits it is hung; never a timing assertion).
-WAIT_SECONDS = 120
+#: The framework's variables a server never takes from the environment it is started from.
+_NOT_INHERITED = ("CCF_ENDPOINT_URL", "CCF_API_TOKEN", "CCF_LOAD_PLUGINS", "CCF_DISABLE_PLUGINS")
 
 
 @dataclass
 class Server:
-    """A running ``ccf backend serve`` subprocess, its data folder and its stderr file."""
+    """A running ``ccf backend serve`` subprocess, its data folder and its stderr file (if kept)."""
 
     process: subprocess.Popen[str]
     url: str
     data: Path
-    stderr: Path
+    stderr: Path | None
 
     def stop(self, signum: int = signal.SIGTERM) -> None:
         """Send ``signum`` and wait for the server to exit."""
         if self.process.poll() is None:
             self.process.send_signal(signum)
             self.process.wait(timeout=WAIT_SECONDS)
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 def plugin_site(root: Path, module: str, source: str) -> Path:
@@ -45,21 +60,33 @@ def plugin_site(root: Path, module: str, source: str) -> Path:
     return site
 
 
-def start_server(data: Path, site: Path, *extra: str, environment: dict[str, str] | None = None) -> Server:
-    """Start ``ccf backend serve --port 0 --data DATA`` (plugins of ``site`` installed); read its URL."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in ("CCF_ENDPOINT_URL", "CCF_API_TOKEN", "CCF_LOAD_PLUGINS", "CCF_DISABLE_PLUGINS")
-    }
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), str(ROOT), env.get("PYTHONPATH")]))
+def start_server(
+    data: Path,
+    *options: str,
+    site: Path | None = None,
+    environment: Mapping[str, str] | None = None,
+    keep_stderr: bool = True,
+) -> Server:
+    """Start ``ccf backend serve --port 0 --data DATA OPTIONS``; wait for the URL it prints first.
+
+    A stopped job gets one second between SIGTERM and SIGKILL (``--stop-grace-seconds 1``) unless
+    ``options`` say otherwise. The server inherits this process's environment without the
+    framework's own variables (:data:`_NOT_INHERITED`), with ``site`` (plugins, see
+    :func:`plugin_site`) and the repository on ``PYTHONPATH``, then ``environment``. Its stderr goes
+    to a file next to ``data`` (or nowhere without ``keep_stderr``: a benchmark's access log).
+    """
+    env = {name: value for name, value in os.environ.items() if name not in _NOT_INHERITED}
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(site) if site else None, str(ROOT), env.get("PYTHONPATH")])
+    )
     env.update(environment or {})
-    stderr = data.parent / f"{data.name}-server-{time.monotonic_ns()}.log"
+    stderr = data.parent / f"{data.name}-server-{time.monotonic_ns()}.log" if keep_stderr else None
     code = "from ccf_runner.ccf_cli import main; main()"
     command = [sys.executable, "-c", code, "backend", "serve", "--port", "0", "--data", str(data)]
-    with stderr.open("w") as errors:
+    with contextlib.ExitStack() as stack:
+        errors = stack.enter_context(stderr.open("w")) if stderr else subprocess.DEVNULL
         process = subprocess.Popen(
-            [*command, "--stop-grace-seconds", "1", *extra],
+            [*command, "--stop-grace-seconds", "1", *options],
             stdout=subprocess.PIPE,
             stderr=errors,
             text=True,
@@ -67,26 +94,16 @@ def start_server(data: Path, site: Path, *extra: str, environment: dict[str, str
         )
     assert process.stdout is not None
     url = process.stdout.readline().strip()
-    assert url.startswith("http://127.0.0.1:"), stderr.read_text()
+    if not url.startswith("http://127.0.0.1:"):
+        process.kill()
+        process.wait(timeout=WAIT_SECONDS)
+        said = stderr.read_text() if stderr else "(stderr not kept)"
+        raise AssertionError(f"ccf backend serve did not print its URL: {said}")
     return Server(process, url, data, stderr)
 
 
 def client_for(url: str) -> Any:
     """The boto3 ``ccf`` client for ``url`` (dummy credentials)."""
-    import boto3
-
     from ccf_core.api import create_client
 
-    session = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
-    return create_client(url, session=session)
-
-
-def wait_for(condition: Callable[[], Any], what: str = "a condition") -> Any:
-    """Poll until ``condition()`` is truthy; its value."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
+    return create_client(url, session=dummy_session())

@@ -8,21 +8,15 @@ the caller never exceed one page, and a whole run of the engine lists every reco
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ccf_core import (
-    Connector,
-    Document,
-    DocumentMetadata,
-    SyncContext,
-    SyncEngine,
-)
+from ccf_core import Document, DocumentMetadata, SyncEngine
 from ccf_core.api import CCFClient
 from ccf_core.state.api import ApiStateStore
 from ccf_core.testing import AcceptingDestination
+from tests.support import NumberedDocuments
 
 STORAGES = ("sqlite",)
 RECORDS = 5_000
@@ -115,23 +109,14 @@ def test_reset_forgets_every_record_a_page_at_a_time(ccf: Any, filled: str) -> N
     assert store.get_checkpoint("any") is None
 
 
-class Texts(Connector):
-    """``count`` small text documents."""
-
-    name = "texts"
-
-    def __init__(self, count: int) -> None:
-        super().__init__()
-        self.count = count
-
-    def documents(self, context: SyncContext) -> Iterator[Document]:
-        for number in range(self.count):
-            yield Document(
-                id=doc_id(number),
-                content=f"text {number}",
-                version="1",
-                metadata=DocumentMetadata(title=f"Text {number}"),
-            )
+def text(number: int) -> Document:
+    """Small text document ``number``, with a version (a rerun reads nothing)."""
+    return Document(
+        id=doc_id(number),
+        content=f"text {number}",
+        version="1",
+        metadata=DocumentMetadata(title=f"Text {number}"),
+    )
 
 
 def test_an_unchanged_rerun_lists_the_state_once(
@@ -140,11 +125,11 @@ def test_an_unchanged_rerun_lists_the_state_once(
     """The notes are read first, then the documents: one listing serves both, kept on disk."""
     monkeypatch.setattr("ccf_core.state.api.KEEP_DOCUMENTS", PAGE)
     first = SyncEngine(AcceptingDestination(), ApiStateStore(CCFClient(ccf, connector_id), page_size=PAGE))
-    assert first.run(Texts(RECORDS)).added == RECORDS
+    assert first.run(NumberedDocuments(RECORDS, text)).added == RECORDS
 
     store = ApiStateStore(CCFClient(ccf, connector_id), page_size=PAGE)
     with ListingCounter(ccf) as counter:
-        report = SyncEngine(AcceptingDestination(), store).run(Texts(RECORDS))
+        report = SyncEngine(AcceptingDestination(), store).run(NumberedDocuments(RECORDS, text))
 
     assert (report.unchanged, report.added, report.failed) == (RECORDS, 0, 0)
     assert counter.calls["ListCustomConnectorDocuments"] == RECORDS // PAGE

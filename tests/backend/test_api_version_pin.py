@@ -13,12 +13,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ParamValidationError
 
 from ccf_backend.local_server import LocalBackend
 from ccf_core.api import API_VERSION, create_client, data_path, register_service_model
+from tests.dummy_aws import dummy_session
 
 UPSTREAM_VERSION = "2025-07-09T22:47:42Z"
 UPSTREAM_NAME = "Upstream CCF (test model)"
@@ -44,12 +44,6 @@ def _models_folder(root: Path, version: str) -> Path:
     return folder
 
 
-def _session() -> Any:
-    return boto3.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    )
-
-
 @pytest.fixture
 def upstream_model_registered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The upstream model at a higher api version, searched before ours (as ~/.aws/models would be)."""
@@ -59,13 +53,13 @@ def upstream_model_registered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 def test_plain_boto3_without_api_version_gets_the_upstream_model(upstream_model_registered: None) -> None:
     """Why the pin is needed: botocore picks the highest version."""
-    client = _session().client("ccf", endpoint_url="http://127.0.0.1:9")
+    client = dummy_session().client("ccf", endpoint_url="http://127.0.0.1:9")
     assert client.meta.service_model.api_version == UPSTREAM_VERSION
 
 
 def test_plain_boto3_with_api_version_gets_ours(upstream_model_registered: None) -> None:
     """What the README tells boto3 users to write."""
-    client = _session().client("ccf", api_version=API_VERSION, endpoint_url="http://127.0.0.1:9")
+    client = dummy_session().client("ccf", api_version=API_VERSION, endpoint_url="http://127.0.0.1:9")
     assert client.meta.service_model.api_version == API_VERSION
     assert client.meta.service_model.metadata["serviceFullName"] != UPSTREAM_NAME
 
@@ -74,7 +68,7 @@ def test_create_client_gets_our_model_and_pages(
     upstream_model_registered: None, backend: LocalBackend, make_connector: Any
 ) -> None:
     connector_id = make_connector()["connector_id"]
-    client = create_client(backend.endpoint_url, session=_session())
+    client = create_client(backend.endpoint_url, session=dummy_session())
     assert client.meta.service_model.api_version == API_VERSION
     page = client.list_custom_connector_documents(connector_id=connector_id, max_results=5)
     assert page["documents"] == []
@@ -85,10 +79,10 @@ def test_create_client_prefers_ours_over_an_upstream_model_of_the_same_version(
 ) -> None:
     """The upstream example images put their model at ``ccf/2025-06-01`` on AWS_DATA_PATH."""
     monkeypatch.setenv("AWS_DATA_PATH", str(_models_folder(tmp_path, API_VERSION)))
-    stale = _session().client("ccf", api_version=API_VERSION, endpoint_url="http://127.0.0.1:9")
+    stale = dummy_session().client("ccf", api_version=API_VERSION, endpoint_url="http://127.0.0.1:9")
     with pytest.raises(ParamValidationError):
         stale.list_custom_connector_documents(connector_id="cc-0123456789ab", max_results=5)
-    client = create_client("http://127.0.0.1:9", session=_session())
+    client = create_client("http://127.0.0.1:9", session=dummy_session())
     assert client.meta.service_model.metadata["serviceFullName"] != UPSTREAM_NAME
     assert (
         "max_results"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -15,6 +13,8 @@ from click.testing import CliRunner
 from ccf_runner.commands.api import checkpoint, connectors, documents_remote
 from ccf_runner.commands.jobs import jobs
 from ccf_runner.commands.serve import backend
+from tests.backend.serve_process import client_for, start_server
+from tests.processes import wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/ccf-job"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ccf-runner:latest"
@@ -33,21 +33,23 @@ def run(backend: Any) -> Any:
     return invoke
 
 
-def _create(run: Any, *extra: str) -> dict[str, Any]:
-    result = run(
-        connectors,
+def _create_args(name: str) -> list[str]:
+    """``ccf connectors create`` with ``name`` and the container's required settings."""
+    return [
         "create",
         "--name",
-        "cli-connector",
+        name,
         "--image-uri",
         IMAGE,
         "--execution-role-arn",
         ROLE,
         "--job-role-arn",
         ROLE,
-        "--json",
-        *extra,
-    )
+    ]
+
+
+def _create(run: Any, *extra: str) -> dict[str, Any]:
+    result = run(connectors, *_create_args("cli-connector"), "--json", *extra)
     assert result.exit_code == 0, result.output
     connector: dict[str, Any] = json.loads(result.output)
     return connector
@@ -117,18 +119,7 @@ def test_documents_list_and_checkpoint(run: Any, ccf: Any) -> None:
 
 
 def test_bad_input_is_a_message_not_a_traceback(run: Any) -> None:
-    result = run(
-        connectors,
-        "create",
-        "--name",
-        "bad name",
-        "--image-uri",
-        IMAGE,
-        "--execution-role-arn",
-        ROLE,
-        "--job-role-arn",
-        ROLE,
-    )
+    result = run(connectors, *_create_args("bad name"))
     assert result.exit_code == 1
     assert "BadRequestException: name:" in result.output
 
@@ -141,49 +132,25 @@ def test_an_unreachable_endpoint_is_explained(monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.mark.slow
-def test_backend_serve_prints_its_url_first_and_runs_the_seed_lifecycle(tmp_path: Any) -> None:
+def test_backend_serve_prints_its_url_first_and_runs_the_seed_lifecycle(tmp_path: Path) -> None:
     """The seed's "create connectors and jobs with fake resources to examine the lifecycle" (--fake-jobs)."""
-    code = "from ccf_runner.commands.serve import backend; backend()"
-    process = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", "--port", "0", "--data", str(tmp_path), "--fake-jobs", "0.5"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:")
-        import boto3
+    from ccf_core.api import CCFClient
 
-        from ccf_core.api import CCFClient, create_client
-
-        session = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
-        client = create_client(url, session=session)
+    with start_server(tmp_path / "data", "--fake-jobs", "0.5") as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        client = client_for(server.url)
         cid = client.create_custom_connector(
             name="lifecycle",
             container_properties={"execution_role_arn": ROLE, "image_uri": IMAGE, "job_role_arn": ROLE},
         )["connector"]["connector_id"]
         ccf = CCFClient(client, cid)
         job = ccf.start_job()
-        assert _wait_for(lambda: ccf.get_job(job.job_id).status.value == "SUCCEEDED")
+        wait_for(lambda: ccf.get_job(job.job_id).status.value == "SUCCEEDED", "the job to succeed")
         assert ccf.get_connector().status.value == "AVAILABLE"
         second = ccf.start_job()
         ccf.stop_job(second.job_id)
-        assert _wait_for(lambda: ccf.get_job(second.job_id).status.value == "STOPPED")
+        wait_for(lambda: ccf.get_job(second.job_id).status.value == "STOPPED", "the job to stop")
         assert [j.status.value for j in ccf.list_jobs()] == ["STOPPED", "SUCCEEDED"]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _wait_for(condition: Any, seconds: float = 15) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_backend_group_has_serve() -> None:

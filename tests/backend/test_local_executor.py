@@ -8,6 +8,7 @@ that only SIGKILL ends them.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -22,7 +23,8 @@ from click.testing import CliRunner
 
 from ccf_runner.ccf_cli import main as ccf_main
 from tests.backend.conftest import CONTAINER, ROOT
-from tests.backend.serve_process import Server, client_for, plugin_site, start_server, wait_for
+from tests.backend.serve_process import Server, client_for, plugin_site, start_server
+from tests.processes import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +71,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, site: Path) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("serve") / "data", site)
+    running = start_server(tmp_path_factory.mktemp("serve") / "data", site=site)
     yield running
     running.stop()
     assert "Traceback" not in running.stderr.read_text()
@@ -80,20 +82,24 @@ def api(server: Server) -> Any:
     return client_for(server.url)
 
 
+def create_connector(
+    api: Any, connector_type: str, configuration: dict[str, Any] | None = None, **fields: Any
+) -> str:
+    """Create a connector of ``connector_type`` through ``api``; its id. ``fields`` override the request's."""
+    request: dict[str, Any] = {
+        "name": f"local-{connector_type}",
+        "connector_type": connector_type,
+        "container_properties": dict(CONTAINER),
+        **fields,
+    }
+    if configuration is not None:
+        request["configuration"] = configuration
+    return str(api.create_custom_connector(**request)["connector"]["connector_id"])
+
+
 @pytest.fixture
 def make(api: Any) -> Callable[..., str]:
-    def create(connector_type: str, configuration: dict[str, Any] | None = None, **fields: Any) -> str:
-        request: dict[str, Any] = {
-            "name": f"local-{connector_type}",
-            "connector_type": connector_type,
-            "container_properties": dict(CONTAINER),
-            **fields,
-        }
-        if configuration is not None:
-            request["configuration"] = configuration
-        return str(api.create_custom_connector(**request)["connector"]["connector_id"])
-
-    return create
+    return functools.partial(create_connector, api)
 
 
 def job_of(api: Any, connector_id: str, job_id: str) -> dict[str, Any]:
@@ -228,15 +234,10 @@ def test_a_failing_run_fails_the_job_with_the_exit_code_and_its_last_line(
 
 def test_a_restarted_server_keeps_its_data_and_fails_the_jobs_it_lost(tmp_path: Path, site: Path) -> None:
     data = tmp_path / "data"
-    first = start_server(data, site)
+    first = start_server(data, site=site)
     try:
         api = client_for(first.url)
-        connector_id = api.create_custom_connector(
-            name="survivor",
-            connector_type="slowpoke",
-            configuration={"count": 5, "pause": 600},
-            container_properties=dict(CONTAINER),
-        )["connector"]["connector_id"]
+        connector_id = create_connector(api, "slowpoke", {"count": 5, "pause": 600}, name="survivor")
         api.batch_put_custom_connector_documents(
             connector_id=connector_id, documents=[{"document_id": "kept", "checksum": "a" * 64}]
         )
@@ -250,7 +251,7 @@ def test_a_restarted_server_keeps_its_data_and_fails_the_jobs_it_lost(tmp_path: 
     orphan = int(item["batch_job_id"].split(":")[1])
     assert _alive(orphan)
 
-    second = start_server(data, site)
+    second = start_server(data, site=site)
     try:
         api = client_for(second.url)
         job = job_of(api, connector_id, job_id)
@@ -269,14 +270,9 @@ def test_a_restarted_server_keeps_its_data_and_fails_the_jobs_it_lost(tmp_path: 
 
 def test_a_server_stopped_with_sigterm_closes_its_running_jobs(tmp_path: Path, site: Path) -> None:
     data = tmp_path / "data"
-    first = start_server(data, site)
+    first = start_server(data, site=site)
     api = client_for(first.url)
-    connector_id = api.create_custom_connector(
-        name="interrupted",
-        connector_type="slowpoke",
-        configuration={"count": 5, "pause": 600},
-        container_properties=dict(CONTAINER),
-    )["connector"]["connector_id"]
+    connector_id = create_connector(api, "slowpoke", {"count": 5, "pause": 600}, name="interrupted")
     job_id = api.start_custom_connector_job(connector_id=connector_id)["job"]["job_id"]
     run_started(first, connector_id, job_id)
     first.stop(signal.SIGTERM)
@@ -303,18 +299,13 @@ def _alive(pid: int) -> bool:
 
 def test_with_a_token_the_job_and_the_cli_send_it(tmp_path: Path, site: Path) -> None:
     token = "laptop-token-5f1e2d"
-    server = start_server(tmp_path / "data", site, "--token", token)
+    server = start_server(tmp_path / "data", "--token", token, site=site)
     try:
         from ccf_core.api.client import add_bearer_token
 
         api = add_bearer_token(client_for(server.url), token)
         docs = shutil.copytree(SAMPLE_DOCS, tmp_path / "docs")
-        connector_id = api.create_custom_connector(
-            name="tokened",
-            connector_type="hello",
-            configuration={"path": str(docs)},
-            container_properties=dict(CONTAINER),
-        )["connector"]["connector_id"]
+        connector_id = create_connector(api, "hello", {"path": str(docs)}, name="tokened")
         job_id = api.start_custom_connector_job(connector_id=connector_id)["job"]["job_id"]
         job = ended(api, connector_id, job_id)
         assert job["status"] == "SUCCEEDED", job  # ccf-run got CCF_API_TOKEN and sent it back
@@ -343,14 +334,45 @@ def test_the_executor_forgets_the_process_of_a_closed_job(tmp_path: Path) -> Non
     docs = shutil.copytree(SAMPLE_DOCS, tmp_path / "docs")
     with LocalBackend(data_dir=tmp_path / "data", jobs="local") as backend:
         api = client_for(backend.endpoint_url)
-        connector_id = api.create_custom_connector(
-            name="forgotten",
-            connector_type="hello",
-            configuration={"path": str(docs)},
-            container_properties=dict(CONTAINER),
-        )["connector"]["connector_id"]
+        connector_id = create_connector(api, "hello", {"path": str(docs)}, name="forgotten")
         job_id = api.start_custom_connector_job(connector_id=connector_id)["job"]["job_id"]
         assert ended(api, connector_id, job_id)["status"] == "SUCCEEDED"
         executor = backend.executor
         assert executor is not None
         wait_for(lambda: not executor._processes, "the closed job's process to be forgotten")
+
+
+def test_a_started_job_whose_connector_was_deleted_ends_failed_and_runs_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One step of the executor, in process: the job is closed saying why, and the jobs are listed once."""
+    from ccf_backend.local_executor import LocalExecutor
+    from ccf_backend.local_server import LocalBackend
+    from ccf_backend.storage import jobs as jobs_dao
+
+    with LocalBackend(data_dir=tmp_path / "data", jobs="none") as backend:
+        api = client_for(backend.endpoint_url)
+        connector_id = create_connector(api, "hello", {"path": str(tmp_path)}, name="deleted")
+        job_id = api.start_custom_connector_job(connector_id=connector_id)["job"]["job_id"]
+        # The API refuses to delete a connector in use: remove its record past it.
+        with backend.storage._write() as db:
+            db.execute("DELETE FROM connectors WHERE connector_id = ?", (connector_id,))
+        listings = 0
+        list_active_jobs = jobs_dao.list_active_jobs
+
+        def counted() -> list[dict[str, Any]]:
+            nonlocal listings
+            listings += 1
+            return list_active_jobs()
+
+        monkeypatch.setattr(jobs_dao, "list_active_jobs", counted)
+        executor = LocalExecutor(tmp_path / "data")
+        executor.endpoint_url = backend.endpoint_url
+
+        executor.step()
+
+        job = jobs_dao.get_job(connector_id, job_id)
+        assert job["status"] == "FAILED"
+        assert job["failure_reason"] == f"connector {connector_id} was deleted before the job could start"
+        assert executor._processes == {}
+        assert listings == 1

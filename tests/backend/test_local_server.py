@@ -10,7 +10,6 @@ import threading
 from collections.abc import Iterator
 from http.client import HTTPConnection
 from pathlib import Path
-from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -22,15 +21,10 @@ from ccf_core.api import CCFClient, create_client
 from ccf_core.api.client import add_bearer_token
 from ccf_runner.ccf_cli import main as ccf_main
 from tests.backend.conftest import CONTAINER
+from tests.dummy_aws import dummy_session
 
 TOKEN = "local-test-token-0123456789"
 CONNECTORS = "/api/v1/custom-connectors"
-
-
-def _session() -> Any:
-    import boto3
-
-    return boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
 
 
 def _raw(backend: LocalBackend, request: bytes) -> bytes:
@@ -181,12 +175,12 @@ def test_a_request_without_the_token_is_a_401(locked_backend: LocalBackend) -> N
 def test_the_boto3_client_and_ccf_client_send_the_token(
     locked_backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plain = create_client(locked_backend.endpoint_url, session=_session())
+    plain = create_client(locked_backend.endpoint_url, session=dummy_session())
     with pytest.raises(ClientError) as refused:
         plain.list_custom_connectors()
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 401
 
-    client = add_bearer_token(create_client(locked_backend.endpoint_url, session=_session()), TOKEN)
+    client = add_bearer_token(create_client(locked_backend.endpoint_url, session=dummy_session()), TOKEN)
     connector_id = client.create_custom_connector(name="with-token", container_properties=dict(CONTAINER))[
         "connector"
     ]["connector_id"]
@@ -212,7 +206,7 @@ def test_the_ccf_cli_sends_the_token(locked_backend: LocalBackend) -> None:
 
 
 def test_many_clients_at_once_are_all_answered(open_backend: LocalBackend) -> None:
-    client = create_client(open_backend.endpoint_url, session=_session())
+    client = create_client(open_backend.endpoint_url, session=dummy_session())
     failures: list[BaseException] = []
 
     def lister() -> None:

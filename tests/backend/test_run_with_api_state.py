@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,8 @@ import pytest
 
 from ccf_backend.local_server import LocalBackend
 from tests.conftest import MakePluginDir
+from tests.dummy_aws import DUMMY_ENVIRONMENT
+from tests.processes import run_script
 
 #: Every test runs on both storage implementations (tests/backend/conftest.py).
 STORAGES = ("dynamodb", "sqlite")
@@ -59,9 +59,7 @@ def job_environment(
             "CUSTOM_CONNECTOR_FRAMEWORK_API_ENDPOINT": backend.endpoint_url,
             "CUSTOM_CONNECTOR_FRAMEWORK_CUSTOM_CONNECTOR_ID": connector_id,
             "CUSTOM_CONNECTOR_JOB_ID": job["job_id"],
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": "us-east-1",
+            **DUMMY_ENVIRONMENT,
             "CCF_LOAD_PLUGINS": "apinotes",
         }
     )
@@ -69,17 +67,8 @@ def job_environment(
 
 
 def _run(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    command = str(Path(sys.executable).with_name("ccf-run"))
-    command = command if Path(command).exists() else shutil.which("ccf-run") or "ccf-run"
-    return subprocess.run(
-        [command, "--connector", "apinotes", "--state", "api", "--report-json", "-", "--log-format", "text"],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    arguments = ["--connector", "apinotes", "--state", "api", "--report-json", "-", "--log-format", "text"]
+    return run_script(*arguments, env=env, cwd=cwd)
 
 
 def test_second_run_with_api_state_uploads_nothing(

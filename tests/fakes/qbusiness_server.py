@@ -1,10 +1,8 @@
 """A fake Amazon Q Business: a local HTTP server speaking the REST-JSON protocol of botocore's model.
 
-A real boto3 ``qbusiness`` client reaches it through ``endpoint_url``. Requests are routed by the
-``http.method`` and ``http.requestUri`` of each operation in botocore's ``qbusiness`` model, decoded
-(path and query parameters, JSON body, base64 blobs, epoch timestamps) and validated against the
-operation's input shape with botocore's ``ParamValidator``, plus the length, pattern and enum rules
-it does not check. The index lives in memory: documents (decoded content, attributes, access
+A real boto3 ``qbusiness`` client reaches it through ``endpoint_url``. Requests are routed, decoded
+and validated against botocore's ``qbusiness`` model by :mod:`tests.fakes.rest_json`; this module
+is the service behind it. The index lives in memory: documents (decoded content, attributes, access
 configuration), groups and sync jobs.
 
 Faults to inject: latency per call, throttling on a share of calls (seeded, so deterministic),
@@ -20,25 +18,18 @@ Usage::
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import random
 import re
 import threading
 import time
-import unicodedata
 import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote
 
-import botocore.session
-from botocore.validate import ParamValidator
+from tests.fakes.rest_json import Answer, RestJson, ServiceError, http_server
 
 #: The operations the fake answers.
 OPERATIONS = (
@@ -50,16 +41,6 @@ OPERATIONS = (
     "PutGroup",
     "DeleteGroup",
 )
-
-
-class ServiceError(Exception):
-    """An error answer: the error code (a shape of the model), its message and extra fields."""
-
-    def __init__(self, code: str, message: str, **fields: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.fields = fields
 
 
 @dataclass
@@ -121,10 +102,6 @@ class _Injected:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-def _has_control_characters(value: str) -> bool:
-    return any(unicodedata.category(ch).startswith("C") for ch in value)
-
-
 class FakeQBusiness:
     """The fake service. Start it with :meth:`start` or a ``with`` block.
 
@@ -157,9 +134,7 @@ class FakeQBusiness:
         self._refilled = time.monotonic()
         self._random = random.Random(seed)
         self._lock = threading.Lock()
-        self._model = botocore.session.get_session().get_service_model("qbusiness")
-        self._validator = ParamValidator()
-        self._routes = [self._route(name) for name in OPERATIONS]
+        self._protocol = RestJson("qbusiness", OPERATIONS)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._document_errors: dict[str, tuple[str, str]] = {}
@@ -182,8 +157,7 @@ class FakeQBusiness:
 
     def start(self) -> FakeQBusiness:
         """Listen on 127.0.0.1 on a free port, in a background thread."""
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
+        server = http_server(self.handle)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-qbusiness", daemon=True
@@ -274,29 +248,15 @@ class FakeQBusiness:
 
     # the protocol ------------------------------------------------------------------------------
 
-    def _route(self, operation: str) -> tuple[str, str, re.Pattern[str]]:
-        http = self._model.operation_model(operation).http
-        uri = http["requestUri"].split("?", 1)[0]
-        parts = re.split(r"\{(\w+)\+?\}", uri)
-        pattern = "".join(
-            re.escape(part) if position % 2 == 0 else f"(?P<{part}>[^/]+)"
-            for position, part in enumerate(parts)
-        )
-        return operation, http["method"], re.compile(pattern + r"\Z")
-
-    def handle(self, method: str, raw_path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def handle(self, method: str, raw_path: str, body: bytes) -> Answer:
         """Answer one HTTP request: status, headers, body."""
-        path, _, query = raw_path.partition("?")
-        for operation, route_method, pattern in self._routes:
-            match = pattern.match(path)
-            if route_method == method and match:
-                return self._answer(operation, match.groupdict(), query, body)
-        return self._error(ServiceError("UnknownOperationException", f"no operation for {method} {path}"))
+        try:
+            operation, path_params, query = self._protocol.match(method, raw_path)
+        except ServiceError as err:
+            return self._protocol.error(err)
+        return self._answer(operation, path_params, query, body)
 
-    def _answer(
-        self, operation: str, path_params: dict[str, str], query: str, body: bytes
-    ) -> tuple[int, dict[str, str], bytes]:
-        operation_model = self._model.operation_model(operation)
+    def _answer(self, operation: str, path_params: dict[str, str], query: str, body: bytes) -> Answer:
         params: dict[str, Any] | None = None
         with self._lock:
             self.calls[operation] += 1
@@ -306,20 +266,17 @@ class FakeQBusiness:
             if self.latency:
                 time.sleep(self.latency)
             self._injected_fault(operation)
-            params = self._decode(operation_model, path_params, query, body)
-            self._validate(operation_model, params)
+            params = self._protocol.decode(operation, path_params, query, body)
+            self._protocol.validate(operation, params)
             output = getattr(self, "_" + re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower())(params)
-            status = int(operation_model.http.get("responseCode", 200))
-            answer = (
-                status,
-                {"Content-Type": "application/json"},
-                json.dumps(output, default=_json_default).encode(),
-            )
+            answer = self._protocol.answer(operation, output)
         except ServiceError as err:
-            answer = self._error(err)
+            answer = self._protocol.error(err)
         except Exception as err:  # a bug of the fake: answer 500 and keep it for the test to see
             self.bugs.append(f"{operation}: {err!r}")
-            answer = self._error(ServiceError("InternalServerException", f"the fake failed: {err!r}"))
+            answer = self._protocol.error(
+                ServiceError("InternalServerException", f"the fake failed: {err!r}")
+            )
         finally:
             with self._lock:
                 self._in_flight[operation] -= 1
@@ -354,70 +311,6 @@ class FakeQBusiness:
             return False
         self._tokens -= 1.0
         return True
-
-    def _error(self, err: ServiceError) -> tuple[int, dict[str, str], bytes]:
-        try:
-            status = int(self._model.shape_for(err.code).metadata["error"]["httpStatusCode"])
-        except Exception:
-            status = 400
-        headers = {"Content-Type": "application/json", "x-amzn-ErrorType": err.code}
-        return status, headers, json.dumps({"message": err.message, **err.fields}).encode()
-
-    def _decode(
-        self, operation_model: Any, path_params: dict[str, str], query: str, body: bytes
-    ) -> dict[str, Any]:
-        shape = operation_model.input_shape
-        params: dict[str, Any] = {}
-        if body:
-            try:
-                decoded = json.loads(body)
-            except ValueError as err:
-                raise ServiceError(
-                    "ValidationException", f"body is not JSON: {err}", reason="CANNOT_PARSE"
-                ) from err
-            params.update(self._decode_value(decoded, shape))
-        query_values = parse_qs(query, keep_blank_values=True)
-        for name, member in shape.members.items():
-            location = member.serialization.get("location")
-            wire_name = member.serialization.get("name", name)
-            if location == "uri" and wire_name in path_params:
-                params[name] = unquote(path_params[wire_name])
-            elif location == "querystring" and wire_name in query_values:
-                values = query_values[wire_name]
-                if member.type_name == "list":
-                    params[name] = values
-                elif member.type_name == "integer":
-                    params[name] = int(values[0])
-                else:
-                    params[name] = values[0]
-        return params
-
-    def _decode_value(self, value: Any, shape: Any) -> Any:
-        kind = shape.type_name
-        if kind == "structure" and isinstance(value, dict):
-            return {
-                key: self._decode_value(item, shape.members[key]) if key in shape.members else item
-                for key, item in value.items()
-            }
-        if kind == "list" and isinstance(value, list):
-            return [self._decode_value(item, shape.member) for item in value]
-        if kind == "blob" and isinstance(value, str):
-            try:
-                return base64.b64decode(value, validate=True)
-            except binascii.Error as err:
-                raise ServiceError(
-                    "ValidationException", f"blob is not base64: {err}", reason="CANNOT_PARSE"
-                ) from err
-        if kind == "timestamp" and isinstance(value, int | float):
-            return datetime.fromtimestamp(value, UTC)
-        return value
-
-    def _validate(self, operation_model: Any, params: dict[str, Any]) -> None:
-        report = self._validator.validate(params, operation_model.input_shape)
-        problems = report.generate_report().splitlines() if report.has_errors() else []
-        problems += _constraint_problems(params, operation_model.input_shape, "")
-        if problems:
-            raise ServiceError("ValidationException", "; ".join(problems), reason="FIELD_VALIDATION_FAILED")
 
     # operations --------------------------------------------------------------------------------
 
@@ -557,71 +450,3 @@ class FakeQBusiness:
                     resourceType="GROUP",
                 )
         return {}
-
-
-def _constraint_problems(value: Any, shape: Any, path: str) -> list[str]:
-    """The rules ``ParamValidator`` leaves out: maximum lengths, patterns and enums."""
-    kind = shape.type_name
-    metadata = shape.metadata
-    problems: list[str] = []
-    if kind == "structure" and isinstance(value, dict):
-        for key, item in value.items():
-            if key in shape.members:
-                problems += _constraint_problems(item, shape.members[key], f"{path}.{key}" if path else key)
-    elif kind == "list" and isinstance(value, list):
-        if "max" in metadata and len(value) > metadata["max"]:
-            problems.append(f"{path}: at most {metadata['max']} items, has {len(value)}")
-        for position, item in enumerate(value):
-            problems += _constraint_problems(item, shape.member, f"{path}[{position}]")
-    elif kind == "string" and isinstance(value, str):
-        if "max" in metadata and len(value) > metadata["max"]:
-            problems.append(f"{path}: at most {metadata['max']} characters, has {len(value)}")
-        enum = getattr(shape, "enum", None)
-        if enum and value not in enum:
-            problems.append(f"{path}: {value!r} is not one of {', '.join(enum)}")
-        pattern = metadata.get("pattern")
-        if pattern == "\\P{C}*":
-            if _has_control_characters(value):
-                problems.append(f"{path}: control characters are not allowed")
-        elif pattern and not re.fullmatch(pattern, value):
-            problems.append(f"{path}: does not match {pattern}")
-    return problems
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    raise TypeError(type(value).__name__)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-    fake: FakeQBusiness
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; with Nagle's algorithm on, the client's delayed ACK
-    # would add ~40 ms to every call on a kept-alive connection.
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        status, headers, payload = self.server.fake.handle(self.command, self.path, body)
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_DELETE = _dispatch
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the per-request log lines."""

@@ -23,6 +23,7 @@ from ccf_core import (
 )
 from ccf_core.destinations.qbusiness import QBusinessDestination
 from ccf_core.state import SqliteStateStore
+from tests.dummy_aws import DUMMY_CREDENTIALS
 from tests.fakes.qbusiness_server import FakeQBusiness
 
 APPLICATION_ID = "a1b2c3d4-0000-4000-8000-00000000a001"
@@ -31,22 +32,15 @@ DATA_SOURCE_ID = "a1b2c3d4-0000-4000-8000-00000000c003"
 #: Where the engine keeps the ``listing`` connector's state for the fake data source.
 LISTING_SCOPE = f"listing@qbusiness:{APPLICATION_ID}/{INDEX_ID}/{DATA_SOURCE_ID}"
 ROLE_ARN = "arn:aws:iam::123456789012:role/qbusiness-reads-ccf-staging"
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
-
-
-@pytest.fixture
-def fake_qbusiness() -> Iterator[FakeQBusiness]:
-    """A fresh fake Q Business service for the test (which fails if the fake itself broke)."""
-    with FakeQBusiness() as fake:
-        yield fake
-    assert fake.bugs == []
 
 
 @pytest.fixture
 def qbusiness_client(fake_qbusiness: FakeQBusiness) -> Any:
     """A real boto3 qbusiness client on the fake, with botocore's own retries off."""
     config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=32)
-    return boto3.client("qbusiness", endpoint_url=fake_qbusiness.endpoint_url, config=config, **CREDENTIALS)
+    return boto3.client(
+        "qbusiness", endpoint_url=fake_qbusiness.endpoint_url, config=config, **DUMMY_CREDENTIALS
+    )
 
 
 @pytest.fixture
@@ -109,7 +103,7 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 def s3(moto_endpoint: str) -> tuple[Any, str]:
     """A boto3 S3 client on moto and the name of a new, empty bucket."""
-    client = boto3.client("s3", endpoint_url=moto_endpoint, **CREDENTIALS)
+    client = boto3.client("s3", endpoint_url=moto_endpoint, **DUMMY_CREDENTIALS)
     bucket = f"ccf-staging-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=bucket)
     return client, bucket

@@ -18,8 +18,9 @@ from botocore.config import Config
 from ccf_core.checksum import PENDING_DELETE, PENDING_UPDATE
 from ccf_core.destinations.qbusiness import QBusinessDestination
 from ccf_core.state import SqliteStateStore
+from tests.dummy_aws import DUMMY_CREDENTIALS
 from tests.kill_points import run_here, run_in_child, source_versions
-from tests.qbusiness.conftest import APPLICATION_ID, CREDENTIALS, DATA_SOURCE_ID, INDEX_ID
+from tests.qbusiness.conftest import APPLICATION_ID, DATA_SOURCE_ID, INDEX_ID
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs os.fork")
 
@@ -32,7 +33,7 @@ def _builder(fake: Any, tmp: Path):
             "qbusiness",
             endpoint_url=fake.endpoint_url,
             config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
-            **CREDENTIALS,
+            **DUMMY_CREDENTIALS,
         )
         destination = QBusinessDestination(
             client,

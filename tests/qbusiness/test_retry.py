@@ -1,4 +1,4 @@
-"""Unit tests of the retry parts: backoff with full jitter, the AIMD limiter, error classification."""
+"""Unit tests of the retry parts: the AIMD limiter, error classification."""
 
 from __future__ import annotations
 
@@ -7,23 +7,12 @@ import time
 
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from ccf_core.destinations.retry import AdaptiveLimiter, Backoff, ErrorKind, classify
+from ccf_core.destinations.retry import AdaptiveLimiter, ErrorKind, classify
 
 
 def client_error(code: str, status: int) -> ClientError:
     response = {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}
     return ClientError(response, "BatchPutDocument")  # type: ignore[arg-type]
-
-
-def test_backoff_waits_a_random_time_below_an_exponential_ceiling_that_is_capped() -> None:
-    backoff = Backoff(base=0.1, cap=1.0)
-
-    delays = [backoff.delay(3) for _ in range(200)]
-
-    assert [backoff.ceiling(attempt) for attempt in range(6)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
-    assert all(0.0 <= delay <= 0.8 for delay in delays)
-    assert len(set(delays)) > 100
-    assert min(delays) < 0.2 < 0.6 < max(delays)
 
 
 def test_limiter_halves_once_per_window_of_throttled_calls() -> None:

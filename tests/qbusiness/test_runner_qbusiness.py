@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +16,9 @@ import pytest
 from ccf_core.state.sqlite import SqliteStateStore
 from ccf_runner import exit_codes
 from tests.conftest import MakePluginDir
+from tests.dummy_aws import DUMMY_ENVIRONMENT
 from tests.fakes.qbusiness_server import FakeQBusiness
+from tests.processes import console_script, run_script, wait_for_file
 from tests.qbusiness.conftest import APPLICATION_ID, DATA_SOURCE_ID, INDEX_ID
 
 #: ``paced`` yields ``count`` documents; after ``marker_after`` of them it writes ``marker`` and then
@@ -77,34 +76,18 @@ def environment(make_plugin_dir: MakePluginDir, fake_qbusiness: FakeQBusiness) -
             "Q_BUSINESS_INDEX_ID": INDEX_ID,
             "Q_BUSINESS_DATA_SOURCE_ID": DATA_SOURCE_ID,
             "Q_BUSINESS_ENDPOINT_URL": fake_qbusiness.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": "us-east-1",
+            **DUMMY_ENVIRONMENT,
             "CCF_LOAD_PLUGINS": "paced",
         }
     )
     return env
 
 
-def _ccf_run() -> str:
-    beside = Path(sys.executable).with_name("ccf-run")
-    found = str(beside) if beside.exists() else shutil.which("ccf-run")
-    assert found, "the ccf-run console script is not installed (pip install -e .)"
-    return found
-
-
 def test_ccf_run_with_qbusiness_ids_syncs_to_qbusiness(
     environment: dict[str, str], fake_qbusiness: FakeQBusiness, tmp_path: Path
 ) -> None:
-    result = subprocess.run(
-        [_ccf_run(), "--connector", "paced", "--log-format", "text", "--report-json", "-"],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    arguments = ["--connector", "paced", "--log-format", "text", "--report-json", "-"]
+    result = run_script(*arguments, env=environment, cwd=tmp_path)
     assert result.returncode == exit_codes.SUCCESS, result.stderr
     assert f"Amazon Q Business application {APPLICATION_ID}" in result.stderr.splitlines()[0]
     assert json.loads(result.stdout)["added"] == 40
@@ -117,14 +100,11 @@ def test_sigterm_during_a_qbusiness_sync_stops_the_sync_job_and_keeps_what_was_a
     environment: dict[str, str], fake_qbusiness: FakeQBusiness, tmp_path: Path
 ) -> None:
     marker = tmp_path / "marker"
-    args = [_ccf_run(), "--connector", "paced", "--log-format", "json", "--max-in-flight", "1"]
+    args = [console_script(), "--connector", "paced", "--log-format", "json", "--max-in-flight", "1"]
     settings = ["--set", "marker_after=25", "--set", f"marker={marker}", "--set", "pause=60"]
     with (tmp_path / "stderr").open("w") as stderr:
         process = subprocess.Popen(args + settings, cwd=tmp_path, env=environment, stderr=stderr)
-        deadline = time.monotonic() + 60
-        while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert marker.exists(), (tmp_path / "stderr").read_text()
+        wait_for_file(marker, process, (tmp_path / "stderr").read_text)
         assert fake_qbusiness.running_jobs, "the sync job should run while documents are uploaded"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == exit_codes.STOPPED
@@ -142,25 +122,17 @@ def test_after_kill_9_the_next_run_stops_the_orphaned_sync_job_and_goes_on(
     environment: dict[str, str], fake_qbusiness: FakeQBusiness, tmp_path: Path
 ) -> None:
     marker = tmp_path / "marker"
-    args = [_ccf_run(), "--connector", "paced", "--log-format", "text", "--max-in-flight", "1"]
+    args = ["--connector", "paced", "--log-format", "text", "--max-in-flight", "1"]
     settings = ["--set", "marker_after=25", "--set", f"marker={marker}", "--set", "pause=60"]
-    process = subprocess.Popen(args + settings, cwd=tmp_path, env=environment, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    process = subprocess.Popen(
+        [console_script(), *args, *settings], cwd=tmp_path, env=environment, stderr=subprocess.DEVNULL
+    )
+    wait_for_file(marker, process, lambda: "(stderr not kept)")
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     (orphan,) = fake_qbusiness.running_jobs
 
-    rerun = subprocess.run(
-        [*args, "--conflict-wait", "2"],
-        cwd=tmp_path,
-        env=environment,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    rerun = run_script(*args, "--conflict-wait", "2", env=environment, cwd=tmp_path)
 
     assert rerun.returncode == exit_codes.SUCCESS, rerun.stderr
     assert f"stopped sync job {orphan.execution_id}" in rerun.stderr
@@ -174,15 +146,8 @@ def test_conflict_wait_bounds_the_wait_for_someone_elses_job(
     ids = {"applicationId": APPLICATION_ID, "indexId": INDEX_ID, "dataSourceId": DATA_SOURCE_ID}
     qbusiness_client.start_data_source_sync_job(**ids)
 
-    result = subprocess.run(
-        [_ccf_run(), "--connector", "paced", "--log-format", "text", "--conflict-wait", "0.2"],
-        cwd=tmp_path,
-        env=environment,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    arguments = ["--connector", "paced", "--log-format", "text", "--conflict-wait", "0.2"]
+    result = run_script(*arguments, env=environment, cwd=tmp_path)
 
     assert result.returncode == exit_codes.FAILED
     assert "conflict_wait_seconds=0.2s" in result.stdout

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ import pytest
 from ccf_core.engine import split_scope
 from ccf_core.state.sqlite import SqliteStateStore
 from ccf_runner import exit_codes
+from tests.processes import console_script, wait_for_file
 
 pytestmark = pytest.mark.slow
 
@@ -72,14 +71,6 @@ FAKEPLUG = """
 BATCH = 500
 
 
-def _console_script() -> str:
-    beside = Path(sys.executable).with_name("ccf-run")
-    found = str(beside) if beside.exists() else shutil.which("ccf-run")
-    if found is None:
-        pytest.fail("the ccf-run console script is not installed (pip install -e .)")
-    return found
-
-
 @dataclass
 class Proc:
     """A running ``ccf-run`` with its stdout and stderr going to files."""
@@ -103,7 +94,7 @@ def ccf_run(make_plugin_dir: Callable[..., Path], tmp_path: Path) -> Callable[..
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
     }
-    script = _console_script()
+    script = console_script()
     runs = 0
 
     def start(*args: str) -> Proc:
@@ -119,22 +110,11 @@ def ccf_run(make_plugin_dir: Callable[..., Path], tmp_path: Path) -> Callable[..
     return start
 
 
-def _wait_for(path: Path, proc: Proc, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if proc.popen.poll() is not None:
-            pytest.fail(f"ccf-run ended early ({proc.popen.returncode}): {proc.stderr.read_text()}")
-        if time.monotonic() > deadline:
-            proc.popen.kill()
-            pytest.fail("the connector never reached its marker")
-        time.sleep(0.02)
-
-
 def _stopped_run(ccf_run: Callable[..., Proc], tmp_path: Path) -> Proc:
     """A run stopped by SIGTERM while the connector waits after its first batch was accepted."""
     marker = tmp_path / "marker"
     proc = ccf_run("--log-format", "text", "--set", "pause=60", "--set", f"marker={marker}")
-    _wait_for(marker, proc)
+    wait_for_file(marker, proc.popen, proc.stderr.read_text)
     proc.popen.send_signal(signal.SIGTERM)
     proc.wait()
     return proc
@@ -195,7 +175,7 @@ def _stopped_twice(ccf_run: Callable[..., Proc], tmp_path: Path, *args: str) -> 
         f"marker={marker}",
         *args,
     )
-    _wait_for(marker, proc)
+    wait_for_file(marker, proc.popen, proc.stderr.read_text)
     proc.popen.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 30
     while not any("SIGTERM received" in line for line in proc.err_lines()) and time.monotonic() < deadline:
@@ -230,7 +210,7 @@ def test_a_second_ccf_run_on_the_same_state_refuses_at_once(
 ) -> None:
     marker = tmp_path / "marker"
     first = ccf_run("--log-format", "text", "--set", "pause=60", "--set", f"marker={marker}")
-    _wait_for(marker, first)
+    wait_for_file(marker, first.popen, first.stderr.read_text)
 
     second = ccf_run("--log-format", "text", "--set", "count=3")
     code = second.wait()

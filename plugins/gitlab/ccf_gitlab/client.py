@@ -22,6 +22,7 @@ from gitlab.client import GitlabList
 from gitlab.exceptions import GitlabAuthenticationError, GitlabError, GitlabHttpError
 
 from ccf_core.errors import CCFError
+from ccf_core.retry import Backoff
 from ccf_gitlab.models import Commit, FileHistory, Item, Member, Note, Project, Release, TreeEntry, WikiPage
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class _Gitlab(gitlab.Gitlab):
     def __init__(self, *args: Any, retries: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._retries = retries
+        # Waits before retrying a read timeout: up to 0.1 s at first, doubling, never over 30 s.
+        self._backoff = Backoff(base=0.1, cap=30.0)
 
     def http_request(self, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("max_retries", self._retries)
@@ -71,7 +74,7 @@ class _Gitlab(gitlab.Gitlab):
             except requests.ReadTimeout:
                 if attempt >= self._retries:
                     raise
-                time.sleep(min(0.1 * 2**attempt, 30.0))
+                time.sleep(self._backoff.delay(attempt))
                 attempt += 1
 
 

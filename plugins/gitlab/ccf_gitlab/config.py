@@ -6,13 +6,14 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from ccf_core.errors import CCFError
-from ccf_core.secrets import SecretReferenceError, read_secret_reference
+from ccf_core.secrets import SecretReferenceError, is_secret_reference, resolve_secret
 
 
 class Kind(StrEnum):
@@ -90,8 +91,6 @@ DEFAULT_EXCLUDED_PATHS = [
     "**/package-lock.json",
 ]
 
-_ARN = re.compile(r"^arn:aws[a-z-]*:(secretsmanager|ssm):")
-
 
 class GitLabConfig(BaseModel):
     """Settings of the GitLab connector (``ccf-run --show-config gitlab``)."""
@@ -104,9 +103,10 @@ class GitLabConfig(BaseModel):
     )
     token: SecretStr | None = Field(
         default=None,
-        description="Access token (scope read_api), given as the token itself or as a reference: "
-        "an arn:aws:secretsmanager:... secret or arn:aws:ssm:... parameter read at run time. "
-        "When unset, the environment variable named by token_env is read.",
+        description="Access token (scope read_api), given as the token itself or as a reference "
+        "read at run time: env:NAME (an environment variable), an arn:aws:secretsmanager:... secret "
+        "or an arn:aws:ssm:... parameter. When unset, the environment variable named by token_env "
+        "is read.",
     )
     token_env: str = Field(
         default="GITLAB_TOKEN",
@@ -186,15 +186,8 @@ class GitLabConfig(BaseModel):
     @model_validator(mode="after")
     def _token_source(self) -> GitLabConfig:
         if self.token is None and not self.token_env:
-            raise ValueError("give token (or a Secrets Manager/SSM ARN of it) or token_env")
+            raise ValueError("give token (or env:NAME, or a Secrets Manager/SSM ARN of it) or token_env")
         return self
-
-    def token_reference(self) -> str | None:
-        """The ARN ``token`` names, when it is a reference rather than the token itself."""
-        if self.token is None:
-            return None
-        value = self.token.get_secret_value().strip()
-        return value if _ARN.match(value) else None
 
     def fingerprint(self) -> str:
         """A hash of the settings that shape the documents; a change forces a full pass."""
@@ -213,41 +206,37 @@ class GitLabConfig(BaseModel):
         return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def resolve_token(config: GitLabConfig, environ: dict[str, str] | None = None) -> str:
-    """The token itself: given directly, read from Secrets Manager or SSM, or from ``token_env``.
+def resolve_token(config: GitLabConfig, environ: Mapping[str, str] | None = None) -> str:
+    """The token itself: given directly, read from ``env:NAME``, Secrets Manager or SSM, or from
+    the variable ``token_env`` names.
 
     Raises:
         TokenUnavailable: naming where the token was looked for (never the token).
     """
-    environ = dict(os.environ) if environ is None else environ
-    reference = config.token_reference()
-    if reference is not None:
-        return _read_reference(reference)
+    environ = os.environ if environ is None else environ
     if config.token is not None:
-        return config.token.get_secret_value()
-    value = environ.get(config.token_env, "")
-    if not value:
+        value = config.token.get_secret_value().strip()
+        try:
+            token = resolve_secret(value, "token", environ)
+        except SecretReferenceError as err:
+            raise TokenUnavailable(str(err)) from None
+        return _token_in(token) if is_secret_reference(value) else token
+    token = environ.get(config.token_env, "")
+    if not token:
         raise TokenUnavailable(
             f"token: not set, and the environment variable {config.token_env} (token_env) is empty; "
-            "set CCF_GITLAB_TOKEN, or token to an arn:aws:secretsmanager:... / arn:aws:ssm:... reference"
+            "set CCF_GITLAB_TOKEN, or token to env:NAME or an arn:aws:secretsmanager:... / "
+            "arn:aws:ssm:... reference"
         )
-    return value
+    return token
 
 
 class TokenUnavailable(CCFError):
     """The token could not be found or read."""
 
 
-def _read_reference(arn: str) -> str:
-    """Read a token from Secrets Manager or SSM Parameter Store."""
-    try:
-        return _token_in(read_secret_reference(arn))
-    except SecretReferenceError as err:
-        raise TokenUnavailable(f"token: {err}") from None
-
-
 def _token_in(text: str) -> str:
-    """A secret holds the token as plain text or as JSON ``{"token": "..."}``."""
+    """A secret holds the token as plain text or as JSON ``{"token": "..."}`` (GitLab's key names)."""
     stripped = text.strip()
     if stripped.startswith("{"):
         try:

@@ -57,6 +57,19 @@ def test_a_missing_token_names_where_it_was_looked_for() -> None:
         resolve_token(GitLabConfig(), environ={})
 
 
+def test_the_token_can_name_an_environment_variable() -> None:
+    config = GitLabConfig(token="env:CI_GITLAB_TOKEN")
+    assert (
+        resolve_token(config, environ={"CI_GITLAB_TOKEN": "glpat-abc", "GITLAB_TOKEN": "other"})
+        == "glpat-abc"
+    )
+
+
+def test_an_unset_variable_in_token_is_named_and_token_env_is_not_tried() -> None:
+    with pytest.raises(TokenUnavailable, match=r"^token: environment variable CI_GITLAB_TOKEN is not set"):
+        resolve_token(GitLabConfig(token="env:CI_GITLAB_TOKEN"), environ={"GITLAB_TOKEN": "glpat-abc"})
+
+
 def test_a_missing_token_fails_the_run_with_one_line(config: dict[str, Any], tmp_path: Any) -> None:
     settings = {key: value for key, value in config.items() if key != "token"}
     with ConnectorHarness(GitLabConnector, settings, directory=tmp_path) as harness:
@@ -75,6 +88,12 @@ def test_the_token_is_read_from_an_ssm_secure_string(aws: None) -> None:
     ssm = boto3.client("ssm", region_name="eu-west-1")
     ssm.put_parameter(Name="/ccf/gitlab-token", Value=TOKEN, Type="SecureString")
     arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/ccf/gitlab-token"
+    assert resolve_token(GitLabConfig(token=arn)) == TOKEN
+
+
+def test_a_json_secret_gives_its_token_key(aws: None) -> None:
+    client = boto3.client("secretsmanager", region_name="eu-west-1")
+    arn = client.create_secret(Name="ci/gitlab-json", SecretString=f'{{"private_token": "{TOKEN}"}}')["ARN"]
     assert resolve_token(GitLabConfig(token=arn)) == TOKEN
 
 

@@ -87,7 +87,13 @@ class WebCrawlerConfig(BaseModel):
         default=10, ge=0, description="Links followed from a start page at most (0: the start pages only)."
     )
     max_pages: int = Field(default=100_000, ge=1, description="Pages fetched at most in one run.")
-    concurrency: int = Field(default=16, ge=1, le=256, description="Requests in flight at once, in total.")
+    concurrency: int = Field(
+        default=32,
+        ge=1,
+        le=256,
+        description="Requests in flight at once, in total. Lower it (or set requests_per_second) for a "
+        "small server.",
+    )
     requests_per_second: float | None = Field(
         default=None,
         gt=0,
@@ -103,8 +109,8 @@ class WebCrawlerConfig(BaseModel):
     retry_backoff_seconds: float = Field(
         default=1.0,
         ge=0,
-        description="First retry delay, doubled for each further retry (with jitter); a 429's "
-        "Retry-After wins when it asks for longer.",
+        description="Longest first retry delay, doubled for each further retry up to 120 s; each "
+        "wait is random below it (full jitter). A 429's Retry-After wins when it asks for longer.",
     )
     user_agent: str = Field(
         default=DEFAULT_USER_AGENT, min_length=1, description="User-Agent header; also the robots.txt agent."

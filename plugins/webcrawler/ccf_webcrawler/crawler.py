@@ -24,6 +24,7 @@ from ccf_webcrawler.config import WebCrawlerConfig
 from ccf_webcrawler.fetch import Fetcher, FetchResult, Outcome, Validators
 from ccf_webcrawler.html import parse_page
 from ccf_webcrawler.records import PageRecord
+from ccf_webcrawler.refusals import Refusal, RefusalKind, scope_refusal
 from ccf_webcrawler.robots import RobotsCache
 from ccf_webcrawler.safety import AddressPolicy, AddressRefused
 from ccf_webcrawler.sitemaps import SitemapError, parse_sitemap
@@ -159,7 +160,7 @@ class Crawl:
         self._order = itertools.count()
         self._in_flight = 0
         self._wake: asyncio.Condition | None = None
-        self._resolved: dict[str, str | None] = {}
+        self._resolved: dict[str, Refusal | None] = {}
         self._kept_sites: set[str] = set()
         self._truncated = 0
         self._unchanged_pages: list[Unchanged] = []
@@ -251,7 +252,7 @@ class Crawl:
 
     # -- the gate: may this URL be fetched? ----------------------------------------------------
 
-    async def _address_refusal(self, url: str) -> str | None:
+    async def _address_refusal(self, url: str) -> Refusal | None:
         parts = urlsplit(url)
         host = parts.hostname or ""
         if host not in self._resolved:
@@ -259,16 +260,18 @@ class Crawl:
                 await self.policy.resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
                 self._resolved[host] = None
             except AddressRefused as err:
-                self._resolved[host] = str(err)
+                self._resolved[host] = Refusal(RefusalKind.ADDRESS, str(err))
             except OSError:
                 return None  # the fetch reports the name that does not resolve, with retries
         return self._resolved[host]
 
-    async def gate(self, url: str) -> str | None:
+    async def gate(self, url: str) -> Refusal | None:
         """Why ``url`` may not be fetched (domains, addresses, robots.txt), or None."""
-        refusal = self.scope.refusal(url, seed=True)
-        if refusal is not None:
-            return refusal
+        refusal = scope_refusal(self.scope.refusal(url, seed=True))
+        return refusal if refusal is not None else await self._admit(url)
+
+    async def _admit(self, url: str) -> Refusal | None:
+        """The gate without the scope check: for frontier URLs, whose scope :meth:`_push` checked."""
         refusal = await self._address_refusal(url)
         if refusal is not None:
             return refusal
@@ -280,20 +283,32 @@ class Crawl:
             return rules.refusal(url, self.config.user_agent)
         return None
 
-    async def _gate_without_robots(self, url: str) -> str | None:
+    async def _redirect_gate(self, url: str) -> Refusal | None:
+        """The gate of a redirect target, which it also claims: a page is fetched once per crawl,
+        whether through a redirect or its own link (in flight at the same time or not)."""
+        refusal = await self.gate(url)
+        if refusal is None:
+            if url in self._done:
+                return Refusal(RefusalKind.DUPLICATE, "already fetched in this crawl")
+            self._done.add(url)
+        return refusal
+
+    async def _gate_without_robots(self, url: str) -> Refusal | None:
         if not self.scope.host_allowed(url):
-            return "outside the allowed domains"
+            return Refusal(RefusalKind.SCOPE, "outside the allowed domains")
         return await self._address_refusal(url)
 
     # -- the frontier ---------------------------------------------------------------------------
 
-    def _push(self, url: str, depth: int, *, seed: bool = False) -> None:
+    def _push(self, url: str, depth: int, *, seed: bool = False, in_scope: bool = False) -> None:
+        """Add ``url`` to the frontier (or lower its depth); its scope is checked here, once, unless
+        the caller did (``in_scope``: a page's links, filtered when the page was parsed)."""
         known = self._depths.get(url)
         if known is not None and known <= depth:
             return
         if url in self._done:
             return
-        if known is None and self.scope.refusal(url, seed=seed) is not None:
+        if known is None and not in_scope and self.scope.refusal(url, seed=seed) is not None:
             return
         self._depths[url] = depth
         heapq.heappush(self._frontier, (depth, next(self._order), url, seed))
@@ -402,18 +417,14 @@ class Crawl:
 
     async def _visit(self, url: str, depth: int) -> None:
         assert self.fetcher is not None
-        refusal = await self.gate(url)
+        refusal = await self._admit(url)
         if refusal is not None:
             self._refused(url, refusal)
             return
         result = await self.fetcher.fetch(
-            url, gate=self.gate, wanted=self._wanted, validators=self._validators
+            url, gate=self._redirect_gate, wanted=self._wanted, validators=self._validators
         )
         final = result.final_url
-        if final != url:
-            if final in self._done:
-                return  # a redirect to a page this crawl already has
-            self._done.add(final)
         if result.outcome is Outcome.OK:
             await self._fetched(final, depth, result)
         elif result.outcome is Outcome.NOT_MODIFIED:
@@ -421,29 +432,33 @@ class Crawl:
         elif result.outcome is Outcome.FAILED:
             await self._failed(url, final, depth, result.reason)
         elif result.outcome is Outcome.REFUSED:
-            self._refused(url, result.reason)
+            assert result.refusal is not None
+            self._refused(url, result.refusal)
         elif result.outcome is Outcome.GONE:
             logger.info("%s is gone (%s): removed from the index if it was there", final, result.reason)
         else:
             logger.debug("%s not indexed: %s", final, result.reason)
 
-    def _refused(self, url: str, reason: str) -> None:
-        if "robots.txt of" in reason:
-            site = origin(url)
-            if site not in self._kept_sites:
-                self._kept_sites.add(site)
-                self.keep.append(Keep(site, reason, prefix=True))
+    def _refused(self, url: str, refusal: Refusal) -> None:
+        if refusal.kind is RefusalKind.ROBOTS_UNREADABLE:
+            # The site whose robots.txt failed (a redirect's target, not the redirecting page's).
+            if refusal.site not in self._kept_sites:
+                self._kept_sites.add(refusal.site)
+                self.keep.append(Keep(refusal.site, refusal.reason, prefix=True))
             return
-        level = logging.WARNING if "allow_private_networks" in reason else logging.INFO
-        logger.log(level, "%s not fetched: %s", url, reason)
-        if level == logging.WARNING:
-            self.failures.append((url, reason))
+        if refusal.kind is RefusalKind.ADDRESS:
+            logger.warning("%s not fetched: %s", url, refusal.reason)
+            self.failures.append((url, refusal.reason))
+        else:
+            logger.info("%s not fetched: %s", url, refusal.reason)
 
     def _follow(self, page_url: str, links: tuple[str, ...], depth: int) -> None:
+        """Push a page's links: filtered by scope when it was parsed (this run, or the run whose
+        records are reused, which had the same scope settings: the checkpoint is keyed by them)."""
         if depth >= self.config.max_depth:
             return
         for link in links:
-            self._push(link, depth + 1)
+            self._push(link, depth + 1, in_scope=True)
 
     async def _wake_workers(self) -> None:
         assert self._wake is not None

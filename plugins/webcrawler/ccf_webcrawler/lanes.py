@@ -2,7 +2,7 @@
 
 httpcore's connection pool walks every connection it holds, twice per request, and counts the idle
 ones again for each idle connection it meets (quadratic in the pool size; encode/httpcore#1035). At
-the crawler's default concurrency of 16 that walk was half the CPU time of a 304 Not Modified, and
+a concurrency of 16 that walk was half the CPU time of a 304 Not Modified, and
 a recrawl where every page answers 304 is bound by that CPU time, not by the network.
 
 :class:`LaneTransport` keeps ``lanes`` ordinary httpx transports and runs each request on a lane

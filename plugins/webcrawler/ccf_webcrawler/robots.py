@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from protego import Protego
 
 from ccf_webcrawler.fetch import Fetcher, Gate, Outcome
+from ccf_webcrawler.refusals import Refusal, RefusalKind
 from ccf_webcrawler.urls import origin
 
 logger = logging.getLogger(__name__)
@@ -29,12 +30,13 @@ class SiteRules:
     sitemaps: list[str] = field(default_factory=list)
     crawl_delay: float | None = None
 
-    def refusal(self, url: str, user_agent: str) -> str | None:
+    def refusal(self, url: str, user_agent: str) -> Refusal | None:
         """Why robots.txt forbids ``url``, or None."""
         if self.unreachable is not None:
-            return f"robots.txt of {self.origin} could not be read ({self.unreachable})"
+            reason = f"robots.txt of {self.origin} could not be read ({self.unreachable})"
+            return Refusal(RefusalKind.ROBOTS_UNREADABLE, reason, site=self.origin)
         if self.parser is not None and not self.parser.can_fetch(url, user_agent):
-            return "disallowed by robots.txt"
+            return Refusal(RefusalKind.ROBOTS, "disallowed by robots.txt")
         return None
 
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import select
 import socket
-import ssl
 import typing
 from collections.abc import Sequence
 
 import httpcore
 
 from ccf_core.errors import CCFError
+from ccf_webcrawler.network import connect_tcp
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -90,52 +89,12 @@ class AddressPolicy:
         return addresses
 
 
-class _Stream(httpcore.AsyncNetworkStream):
-    """httpcore's stream with a cheap ``is_readable``.
-
-    The connection pool asks every idle connection ``is_readable`` (closed by the server?) twice
-    per request; anyio answers by building a table of every socket attribute, two system calls
-    included, each time. Here the socket is looked up once and polled.
-    """
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self.inner = inner
-        self.socket: socket.socket | None = inner.get_extra_info("socket")
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self.inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self.inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self.inner.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str) -> typing.Any:
-        if info == "is_readable" and self.socket is not None:
-            descriptor = self.socket.fileno()
-            if descriptor < 0:
-                return True  # closed: as readable as a connection the server closed
-            poll = select.poll()
-            poll.register(descriptor, select.POLLIN)
-            return bool(poll.poll(0))
-        return self.inner.get_extra_info(info)
-
-
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's default network backend, connecting only to addresses the policy allows."""
+    """An httpcore network backend on asyncio (:mod:`ccf_webcrawler.network`), connecting only to
+    addresses the policy allows."""
 
     def __init__(self, policy: AddressPolicy) -> None:
         self.policy = policy
-        self.inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -152,14 +111,13 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         except OSError as err:
             raise httpcore.ConnectError(f"cannot resolve {host}: {err}") from err
         # TLS still verifies (and sends SNI for) the host name: httpcore takes it from the URL.
-        stream = await self.inner.connect_tcp(
+        return await connect_tcp(
             str(addresses[0]),
             port,
             timeout=timeout,
             local_address=local_address,
             socket_options=socket_options,
         )
-        return _Stream(stream)
 
     async def connect_unix_socket(
         self,
@@ -170,4 +128,4 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         raise httpcore.ConnectError("the web crawler does not connect to unix sockets")
 
     async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+        await asyncio.sleep(seconds)

@@ -99,6 +99,8 @@ def test_redirect_inside_the_site_indexes_the_target_once(crawled: Any) -> None:
     assert site.url("/moved") not in ids
     assert site.url("/old-page") not in ids
     assert ids.count(site.url("/section/0/page-0.html")) == 1
+    # Linked from its section and the target of /old-page: downloaded once, whichever comes first.
+    assert site.fetched("/section/0/page-0.html") == 1
 
 
 def test_redirect_outside_the_allowed_domains_is_not_followed(crawled: Any) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from ccf_core.engine import state_scope
@@ -113,10 +116,31 @@ def test_pages_below_a_failing_page_are_still_reached(harness: ConnectorHarness,
 def test_unreadable_robots_txt_keeps_the_whole_site(harness: ConnectorHarness, site: Site) -> None:
     first = harness.run()
     site.robots_status = 503
+    site.requests.clear()
     run = harness.run()
     assert run.report.deleted == 0
     assert len(run.document_ids()) == len(first.document_ids())
-    assert site.fetched("/section/0/page-0.html") == 1  # nothing fetched in the second run
+    assert {r.path for r in site.requests} == {"/robots.txt"}  # nothing else fetched in this run
+
+
+def test_redirect_to_a_site_with_unreadable_robots_txt_keeps_that_site_only(
+    site: Site, other: Site, config: dict[str, Any], tmp_path: Path
+) -> None:
+    """/other redirects to the second site, whose robots.txt then fails: the second site's pages
+    are kept, and the first site is not protected by it (a page gone from it is deleted)."""
+    other.pages["/internal.html"] = Response(html("Internal", "<p>reached through a redirect</p>"))
+    settings = {**config, "allowed_domains": ["=127.0.0.1", "=127.0.0.2"], "allow_private_networks": True}
+    with ConnectorHarness("webcrawler", settings, directory=tmp_path) as harness:
+        first = harness.run()
+        internal = other.url("/internal.html")
+        assert internal in first.document_ids()
+        other.robots_status = 503
+        gone = site.url("/section/2/page-3.html")
+        del site.pages["/section/2/page-3.html"]
+        run = harness.run()
+        assert internal in run.document_ids()
+        assert gone not in run.document_ids()
+    assert run.report.deleted == 1
 
 
 def test_a_new_index_gets_everything_again(site: Site, config: dict, tmp_path) -> None:  # type: ignore[type-arg]

@@ -11,11 +11,12 @@ import pytest
 from pydantic import ValidationError
 
 from ccf_core import ConnectorConfigError
+from ccf_core.secrets import SecretReferenceError
 from ccf_webcrawler import WebCrawlerConfig, WebCrawlerConnector
 from ccf_webcrawler.fetch import Validators, retry_after_seconds
 from ccf_webcrawler.html import parse_page
 from ccf_webcrawler.records import CHECKPOINT_BUDGET, PageRecord, decode, encode, version_of
-from ccf_webcrawler.secrets import HeaderSecretError, resolve_headers
+from ccf_webcrawler.secrets import resolve_headers
 from ccf_webcrawler.sitemaps import SitemapError, parse_sitemap
 from ccf_webcrawler.urls import MAX_DOCUMENT_ID, Scope, document_id, normalise_url
 
@@ -261,7 +262,7 @@ def test_header_references_are_resolved_from_the_environment() -> None:
 def test_missing_reference_names_the_header_not_the_value() -> None:
     config = WebCrawlerConfig(start_urls=["https://a/"], headers={"Authorization": "env:NOPE"})
     with pytest.raises(
-        HeaderSecretError, match=r"headers.Authorization: environment variable NOPE is not set"
+        SecretReferenceError, match=r"headers.Authorization: environment variable NOPE is not set"
     ):
         resolve_headers(config.headers, {})
 
@@ -308,5 +309,5 @@ def test_an_arn_of_another_partition_is_never_sent_as_the_header_value() -> None
     config = WebCrawlerConfig(
         start_urls=["https://a/"], headers={"Authorization": "arn:aws-cn:s3:::bucket/key"}
     )
-    with pytest.raises(HeaderSecretError, match=r"headers\.Authorization: only Secrets Manager and SSM"):
+    with pytest.raises(SecretReferenceError, match=r"headers\.Authorization: only Secrets Manager and SSM"):
         resolve_headers(config.headers, {})

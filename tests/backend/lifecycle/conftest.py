@@ -29,6 +29,7 @@ from tests.backend.lifecycle.local_harness import LocalHarness
 from tests.backend.serve_process import Server, client_for, start_server
 from tests.backend.serve_process import plugin_site as installed_plugin
 from tests.conftest import MakePluginDir
+from tests.dummy_aws import DUMMY_ENVIRONMENT
 from tests.fakes.qbusiness_server import FakeQBusiness
 
 APPLICATION_ID = "a1b2c3d4-0000-4000-8000-00000000a001"
@@ -151,14 +152,6 @@ def secret_arn(backend: LocalBackend) -> str:
 
 
 @pytest.fixture
-def fake_qbusiness() -> Iterator[FakeQBusiness]:
-    """A fresh fake Amazon Q Business for the test."""
-    with FakeQBusiness() as fake:
-        yield fake
-    assert fake.bugs == []
-
-
-@pytest.fixture
 def plugin_site(make_plugin_dir: MakePluginDir) -> Path:
     """A folder on the container's PYTHONPATH holding the ``lifenotes`` connector plugin."""
     return make_plugin_dir("lifenotes", LIFENOTES, {"lifenotes": "lifenotes"})
@@ -187,13 +180,8 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """
     root = tmp_path_factory.mktemp("local-executor")
     site = installed_plugin(root, "lifenotes", LIFENOTES)
-    environment = {
-        "CCF_LIFENOTES_TOKEN": SECRET_VALUE,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-    }
-    server = start_server(root / "data", site, environment=environment)
+    environment = {"CCF_LIFENOTES_TOKEN": SECRET_VALUE, **DUMMY_ENVIRONMENT}
+    server = start_server(root / "data", site=site, environment=environment)
     yield server
     server.stop()
 

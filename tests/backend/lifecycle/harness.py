@@ -19,12 +19,9 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,24 +29,16 @@ from typing import Any, Protocol
 from ccf_backend import job_status, orchestrator
 from ccf_backend.batch_executor import STOP_REASON
 from ccf_backend.clients import get_client
+from tests.dummy_aws import DUMMY_ENVIRONMENT
+from tests.processes import WAIT_SECONDS, console_script, wait_for_file
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-#: How long a test waits for a subprocess before it calls it hung (a failure, never a timing check).
-PROCESS_TIMEOUT = 120
 
 
 def load_event(name: str) -> dict[str, Any]:
     """A sample event from ``tests/events/<name>.json``."""
     event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
     return event
-
-
-def ccf_run_path() -> str:
-    """The ``ccf-run`` console script of this environment."""
-    beside = Path(sys.executable).with_name("ccf-run")
-    found = str(beside) if beside.exists() else shutil.which("ccf-run")
-    assert found, "the ccf-run console script is not installed (pip install -e .)"
-    return found
 
 
 class Harness(Protocol):
@@ -180,7 +169,7 @@ class BatchHarness:
         assert command[0] != "ccf-run"
         environment = {**self.base_environment, **self.launch_environment(batch_job)}
         process = subprocess.Popen(
-            [ccf_run_path(), *command, "--log-format", "text"],
+            [console_script(), *command, "--log-format", "text"],
             cwd=self.workdir,
             env=environment,
             stdout=subprocess.PIPE,
@@ -192,19 +181,13 @@ class BatchHarness:
     def wait_until(self, job_id: str, ready: Path) -> None:
         """Poll for ``ready``; fail if the container ends first or hangs."""
         process = self.containers[job_id].process
-        deadline = time.monotonic() + PROCESS_TIMEOUT
-        while not ready.exists():
-            if process.poll() is not None:
-                raise AssertionError(f"the container ended before it was ready: {process.stderr.read()}")  # type: ignore[union-attr]
-            if time.monotonic() > deadline:
-                raise AssertionError("the container never got ready")
-            time.sleep(0.02)
+        wait_for_file(ready, process, lambda: process.stderr.read() if process.stderr else "")
 
     def finish(self, job_id: str, *, report: bool = True) -> int:
         """Wait for the subprocess; hand the job-status handler the Batch event of its end."""
         container = self.containers[job_id]
         try:
-            _, stderr = container.process.communicate(timeout=PROCESS_TIMEOUT)
+            _, stderr = container.process.communicate(timeout=WAIT_SECONDS)
         except subprocess.TimeoutExpired:
             container.process.kill()
             raise
@@ -309,15 +292,6 @@ def assert_succeeded_with_metrics(ccf: Any, connector_id: str, job_id: str, docu
     assert len(listed) == documents
 
 
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    """Poll ``condition`` until true; fail (never a timing assertion) if it stays false too long."""
-    deadline = time.monotonic() + PROCESS_TIMEOUT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.02)
-
-
 def subprocess_environment(site: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """What the container's image and task provide around the job's own environment."""
     environment = {
@@ -326,9 +300,7 @@ def subprocess_environment(site: Path, extra: dict[str, str] | None = None) -> d
     environment.update(
         {
             "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": "us-east-1",
+            **DUMMY_ENVIRONMENT,
         }
     )
     environment.update(extra or {})

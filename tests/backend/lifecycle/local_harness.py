@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.backend.serve_process import Server, wait_for
+from tests.backend.serve_process import Server
+from tests.processes import wait_for
 
 _ENDED = ("SUCCEEDED", "FAILED", "STOPPED")
 _EXIT = re.compile(r"^\[ccf backend serve\] ccf-run ended with exit code (-?\d+)$", re.M)

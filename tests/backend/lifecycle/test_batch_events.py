@@ -13,6 +13,8 @@ from ccf_backend.batch_executor import BatchExecutor
 from ccf_backend.clients import get_client
 from ccf_backend.settings import get_settings, set_settings
 from ccf_backend.storage import jobs as jobs_dao
+from ccf_backend.storage.base import dynamodb
+from ccf_backend.storage.tables import CONNECTOR_RECORD
 from tests.backend.lifecycle.conftest import SECRET_VALUE
 from tests.backend.lifecycle.harness import (
     BatchHarness,
@@ -195,6 +197,23 @@ def test_job_stopped_before_it_was_submitted_ends_stopped_without_running(
     batch.settle()
 
     assert_ended(ccf, connector_id, job_id, "STOPPED")
+    assert _submitted(job_id) == []
+
+
+def test_job_whose_connector_was_deleted_before_it_was_submitted_ends_failed_saying_so(
+    batch: BatchHarness, make_lifenotes: Callable[..., str], start_job: Callable[..., str]
+) -> None:
+    """The API refuses to delete a connector in use; one removed past it must not leave the job STARTED."""
+    connector_id = make_lifenotes()
+    job_id = start_job(connector_id)
+    key = {"connector_id": {"S": connector_id}, "record": {"S": CONNECTOR_RECORD}}
+    dynamodb().delete_item(TableName=get_settings().connectors_table, Key=key)
+
+    batch.settle()
+
+    job = jobs_dao.get_job(connector_id, job_id)
+    assert job["status"] == "FAILED"
+    assert job["failure_reason"] == f"connector {connector_id} was deleted before the job could start"
     assert _submitted(job_id) == []
 
 
