@@ -4,7 +4,8 @@ For every document the engine runs the transform hooks, validates the document a
 Business rules, computes its checksum and compares it with the stored one; only new and changed
 documents are sent. A document is recorded as synced only after the destination accepted it.
 Deletions (explicit, and in full mode everything not seen) and the checkpoint happen only when the
-run got through every document.
+run got through every document. The change decision is :mod:`ccf_core.changes`'s, and the deletion
+pass :mod:`ccf_core.deletions`'s.
 """
 
 from __future__ import annotations
@@ -292,7 +293,7 @@ class _Run:
             report.scanned += 1
             if progress is not None and report.scanned % 64 == 0:
                 self._progress()
-            # A version hint is settled here when unchanged (the common case: no call further).
+            # A version hint is looked up first: an unchanged one (the common case) goes no further.
             document = hinted(item) if isinstance(item, DocumentVersion) else item
             if document is None:
                 continue
