@@ -4,7 +4,8 @@ For every document the engine runs the transform hooks, validates the document a
 Business rules, computes its checksum and compares it with the stored one; only new and changed
 documents are sent. A document is recorded as synced only after the destination accepted it.
 Deletions (explicit, and in full mode everything not seen) and the checkpoint happen only when the
-run got through every document.
+run got through every document. The change decision is :mod:`ccf_core.changes`'s, and the deletion
+pass :mod:`ccf_core.deletions`'s.
 """
 
 from __future__ import annotations
@@ -13,22 +14,14 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
-from ccf_core.checksum import (
-    PENDING_DELETE,
-    PENDING_UPDATE,
-    SyncRecord,
-    checksum_and_content,
-    group_checksum,
-    metadata_fingerprint,
-    metadata_key,
-    stored_version,
-)
+from ccf_core.changes import ChangeDetector
+from ccf_core.checksum import PENDING_DELETE, PENDING_UPDATE, SyncRecord, group_checksum
 from ccf_core.connector import Connector, SyncContext, SyncMode
-from ccf_core.content_types import ContentType
-from ccf_core.errors import CCFError, ErrorBudgetExceeded, MassDeleteRefused, SyncAborted, SyncCancelled
+from ccf_core.deletions import planned_deletions
+from ccf_core.errors import CCFError, ErrorBudgetExceeded, SyncAborted, SyncCancelled
 from ccf_core.models.acl import Group
 from ccf_core.models.document import Document, DocumentVersion
 from ccf_core.notes import (
@@ -36,7 +29,6 @@ from ccf_core.notes import (
     NOTE,
     ListableDestination,
     load_notes,
-    pad_note,
     reconcile_reason,
 )
 from ccf_core.options import SyncOptions
@@ -46,7 +38,6 @@ from ccf_core.report import PlannedChanges, RunStatus, SyncReport
 from ccf_core.scope import split_scope, state_scope
 from ccf_core.transforms import TransformChain
 from ccf_core.uploader import BatchPipeline
-from ccf_core.validation import document_problems
 from ccf_core.working_set import SEEN, WorkingSet, filled_working_set, in_pages, stream_checksums
 
 __all__ = ["SyncEngine", "SyncOptions", "split_scope", "state_scope"]
@@ -57,9 +48,6 @@ logger = logging.getLogger(__name__)
 PERMANENT_REASONS = frozenset(
     {"invalid_document", "transform_error", "too_large", "needs_s3", "duplicate_id"}
 )
-
-#: Records whose version changed but whose content did not are written in batches of this size.
-_RERECORD_BATCH = 500
 
 
 class SyncEngine:
@@ -128,13 +116,14 @@ class _Run:
         self.report.problems = context.problems  # what the connector could not list, as it says so
         hook = engine.plugin_manager.hook.ccf_transform_document
         self.transforms = TransformChain(hook.get_hookimpls(), context)
+        self._transforming = bool(self.transforms)
         self._next_progress = 0.0
         # The stored records and the ids this run produced (in memory, or on disk when large).
         self._known = WorkingSet()
         self._notes: dict[str, str] = {}
-        # Documents whose version changed while their checksum did not: their record is updated
-        # without a destination call, so the next run skips them again.
-        self._rerecord: list[tuple[str, str]] = []
+        self._changes = ChangeDetector(
+            self._known, self.report, engine.state, self.scope, self.options.dry_run
+        )
         context.version_lookup = self._previous_version
 
     def _keep_note(self, key: str, value: str | None) -> None:
@@ -142,7 +131,7 @@ class _Run:
         if value is None:
             self.engine.state.forget(self.scope, [key], kind=NOTE)
         else:
-            self.engine.state.record(self.scope, [(key, pad_note(value))], kind=NOTE)
+            self.engine.state.record(self.scope, [(key, value)], kind=NOTE)
 
     def _previous_version(self, document_id: str) -> str | None:
         value = self._known.get(document_id)
@@ -164,9 +153,11 @@ class _Run:
                 pipeline = self._open(held)
             # Read after open(): a destination may wait there for another run to finish.
             known = self._known = self._working_set()
+            self._changes.known = known
             self._documents(known, pipeline)
             self._check_error_budget()
-            deletions = self._deletions(known)
+            explicit = self.connector.deleted_document_ids(context)
+            deletions = planned_deletions(explicit, known, context, report, self.options)
             if pipeline is not None:
                 pipeline.delete(deletions)
             self._groups(pipeline)
@@ -294,12 +285,18 @@ class _Run:
     def _documents(self, known: WorkingSet, pipeline: BatchPipeline | None) -> None:
         report, context, plan = self.report, self.context, self.report.plan
         progress = self.options.progress
-        for document in self.connector.documents(context):
-            if context.cancelled:
+        cancelled = context.cancel_event.is_set
+        hinted = self._changes.hinted
+        for item in self.connector.documents(context):
+            if cancelled():
                 raise SyncCancelled()
             report.scanned += 1
             if progress is not None and report.scanned % 64 == 0:
                 self._progress()
+            # A version hint is looked up first: an unchanged one (the common case) goes no further.
+            document = hinted(item) if isinstance(item, DocumentVersion) else item
+            if document is None:
+                continue
             prepared = self._prepare(document, known)
             if prepared is None:
                 continue
@@ -309,26 +306,21 @@ class _Run:
                 self._plan(plan, prepared)
         if context.cancelled:
             raise SyncCancelled()
-        self._flush_rerecords()
+        self._changes.flush()
         if pipeline is not None:
             pipeline.flush()
             pipeline.drain()
         if plan is not None:
             plan.unchanged = report.unchanged
 
-    def _prepare(self, item: Document | DocumentVersion, known: WorkingSet) -> PreparedDocument | None:
+    def _prepare(self, item: Document, known: WorkingSet) -> PreparedDocument | None:
         """Transform, validate and checksum one document; None when there is nothing to send.
 
         ``known`` holds the recorded checksums: each id the run produces is marked seen in it,
         except a document a transform dropped, which full mode then deletes.
         """
         report = self.report
-        if isinstance(item, DocumentVersion):
-            loaded = self._load(item, known)
-            if loaded is None:
-                return None
-            item = loaded
-        doc = self._transformed(item, known) if self.transforms else item
+        doc = self._transformed(item, known) if self._transforming else item
         if doc is None:
             return None
         doc_id = doc.id
@@ -340,100 +332,11 @@ class _Run:
             # A deletion was cut short: the destination may still hold the document. It is sent
             # as an update, so a refusal keeps a pending mark (never a state with no record).
             previous = PENDING_UPDATE
-        content_type = doc.resolved_content_type()
         try:
-            return self._changed(doc, content_type, previous)
+            return self._changes.changed(doc, previous)
         except OSError as err:
             report.fail(doc_id, "content_unreadable", f"document {doc_id!r}: cannot read content: {err}")
             return None
-
-    def _changed(
-        self, doc: Document, content_type: ContentType | None, previous: str | None
-    ) -> PreparedDocument | None:
-        """The document to send, or None when it is unchanged since ``previous`` (its stored record).
-
-        With a version (given, or a file's size and mtime) and unchanged metadata, the content is
-        not read. Otherwise the content checksum decides; a document whose checksum is the one
-        recorded is not validated again (it was valid when it was sent), and a new version with the
-        same content only updates the record. Only a new or changed document is validated.
-        """
-        report = self.report
-        record = SyncRecord.decode(previous) if previous else None
-        version = _version(doc)
-        fingerprint = _fingerprint(doc, content_type)
-        if fingerprint is None:
-            problems = document_problems(doc, content_type) or [
-                "metadata text: not valid UTF-8 (a lone surrogate, as os.fsdecode makes of a name in "
-                "another encoding); build titles, URIs and attributes from decoded text"
-            ]
-            report.fail(doc.id, "invalid_document", f"document {doc.id!r}: " + "; ".join(problems))
-            return None
-        meta_key = metadata_key(fingerprint) if version is not None else None
-        checksum: str | None = None
-        if record is not None:
-            same_version = version is not None and record.version == stored_version(version)
-            if same_version and record.metadata == meta_key:
-                report.unchanged += 1
-                return None
-            checksum, size, content = checksum_and_content(doc, content_type, fingerprint)
-            if record.checksum == checksum:
-                report.unchanged += 1
-                encoded = SyncRecord(checksum, meta_key, version).encode()
-                if encoded != previous:
-                    self._remember(doc.id, encoded)
-                return None
-        problems = document_problems(doc, content_type)
-        if problems:
-            report.fail(doc.id, "invalid_document", f"document {doc.id!r}: " + "; ".join(problems))
-            return None
-        if checksum is None:
-            checksum, size, content = checksum_and_content(doc, content_type, fingerprint)
-        encoded = SyncRecord(checksum, meta_key, version).encode()
-        return PreparedDocument(doc, encoded, size, previous is None, content_type, content)
-
-    def _load(self, item: DocumentVersion, known: WorkingSet) -> Document | None:
-        """The document behind a version hint, or None when it is unchanged, gone or failed to load."""
-        previous = known.get(item.id)
-        if previous == SEEN:
-            self.report.fail(item.id, "duplicate_id", f"document {item.id!r} was produced twice in this run")
-            return None
-        if previous and SyncRecord.version_of(previous) == stored_version(item.version):
-            known.see(item.id)
-            self.report.unchanged += 1
-            return None
-        try:
-            document = item.load()
-        except Exception as err:
-            # The item exists (it was listed) but could not be read: keep its indexed copy.
-            known.see(item.id)
-            self.report.fail(item.id, "load_failed", f"document {item.id!r}: {type(err).__name__}: {err}")
-            return None
-        if document is None:
-            return None
-        if document.id != item.id:
-            known.see(item.id)
-            self.report.fail(
-                item.id,
-                "invalid_document",
-                f"document {item.id!r}: its loader returned a document with id {document.id!r}",
-            )
-            return None
-        if document.version is None:
-            document = document.model_copy(update={"version": item.version})
-        return document
-
-    def _remember(self, doc_id: str, encoded: str) -> None:
-        """Queue a new record for an unchanged document (no destination call needed)."""
-        if self.options.dry_run:
-            return
-        self._rerecord.append((doc_id, encoded))
-        if len(self._rerecord) >= _RERECORD_BATCH:
-            self._flush_rerecords()
-
-    def _flush_rerecords(self) -> None:
-        if self._rerecord:
-            self.engine.state.record(self.scope, self._rerecord)
-            self._rerecord = []
 
     def _plan(self, plan: PlannedChanges, prepared: PreparedDocument) -> None:
         """Count a change a dry run would make."""
@@ -456,64 +359,6 @@ class _Run:
         if transformed is None:
             self.report.skipped += 1
         return transformed
-
-    def _deletions(self, known: WorkingSet) -> Iterable[str]:
-        """Explicit deletions, unfinished ones and, in full mode, every recorded id this run did not produce.
-
-        The stored ids are streamed from ``known`` twice: once to count (the mass-deletion check
-        comes before any deletion), once to delete, so none of them is held in a list.
-        """
-        context = self.context
-        explicit = list(dict.fromkeys(self.connector.deleted_document_ids(context)))
-        if context.cancelled:
-            raise SyncCancelled()
-        chosen = set(explicit)
-        full = context.full
-        filtering = bool(context.kept_ids or context.kept_prefixes)
-
-        def recorded() -> Iterator[tuple[str, bool]]:
-            """``(id, unfinished)`` of each stored id to delete, besides the explicit ones."""
-            for doc_id, value in known.unseen():
-                if doc_id in chosen:
-                    continue
-                if value == PENDING_DELETE:
-                    # A deletion an earlier run started but did not see through, whatever this
-                    # run's mode.
-                    yield doc_id, True
-                elif full and not (filtering and context.is_kept(doc_id)):
-                    yield doc_id, False
-
-        # Unfinished deletions were allowed by the run that started them: only new ones count.
-        in_index = sum(1 for doc_id in explicit if known.get(doc_id) not in (None, SEEN, PENDING_DELETE))
-        total = len(explicit)
-        for _, unfinished in recorded():
-            total += 1
-            in_index += not unfinished
-        if full and filtering:
-            self.report.kept = sum(
-                1
-                for doc_id, value in known.unseen()
-                if value != PENDING_DELETE and doc_id not in chosen and context.is_kept(doc_id)
-            )
-
-        def deletions() -> Iterator[str]:
-            yield from explicit
-            yield from (doc_id for doc_id, _ in recorded())
-
-        if self.report.plan is not None:
-            self.report.plan.delete = list(deletions())
-            self.report.deleted = total
-        index_size = known.recorded
-        limit = self.options.max_delete_fraction * index_size
-        if index_size and in_index > limit and not self.options.allow_mass_delete:
-            raise MassDeleteRefused(
-                "mass_delete",
-                f"this run would delete {in_index} of the {index_size} documents in the index "
-                f"({in_index / index_size:.0%}, more than the {self.options.max_delete_fraction:.0%} "
-                "allowed); nothing was deleted. If the source really lost that many documents, "
-                "run again with --allow-mass-delete",
-            )
-        return deletions()
 
     def _groups(self, pipeline: BatchPipeline | None) -> None:
         groups: Iterable[Group] | None = self.connector.groups(self.context)
@@ -589,16 +434,3 @@ class _Run:
         if now >= self._next_progress and self.options.progress is not None:
             self._next_progress = now + self.options.progress_interval
             self.options.progress(self.report)
-
-
-def _version(doc: Document) -> str | None:
-    """The document's version: the connector's, or its file's size and mtime."""
-    return doc.version if doc.version is not None or doc.file is None else doc.file.version()
-
-
-def _fingerprint(doc: Document, content_type: ContentType | None) -> bytes | None:
-    """The metadata fingerprint, or None when it cannot be encoded (validation then says why)."""
-    try:
-        return metadata_fingerprint(doc, content_type)
-    except ValueError:  # UnicodeEncodeError: a lone surrogate from a name that is not UTF-8
-        return None

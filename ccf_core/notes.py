@@ -38,8 +38,12 @@ class ListableDestination(Protocol):
 
 
 def load_notes(state: StateStore, scope: str) -> dict[str, str]:
-    """The destination notes kept in ``state`` for ``scope``."""
-    return {key: _unpad(value) for key, value in state.load_checksums(scope, kind=NOTE).items()}
+    """The destination notes kept in ``state`` for ``scope``.
+
+    Earlier releases padded every note in every store (only the CCF API needs it, and its store now
+    pads its own): a padded note still in a SQLite state is read as the value it holds.
+    """
+    return {key: unpad_note(value) for key, value in state.load_checksums(scope, kind=NOTE).items()}
 
 
 def reconcile_reason(
@@ -57,9 +61,11 @@ def reconcile_reason(
 
 
 def pad_note(value: str) -> str:
-    # The CCF API keeps values of 32 to 512 characters; notes are often shorter.
+    """A note as the CCF API can keep it: values of 32 to 512 characters, where notes are often shorter."""
     return f"{value}|".ljust(32, "-")
 
 
-def _unpad(value: str) -> str:
-    return value.rpartition("|")[0] if "|" in value else value
+def unpad_note(value: str) -> str:
+    """The note a :func:`pad_note` value holds; any other value as it is."""
+    head, bar, _ = value.rpartition("|")
+    return head if bar and pad_note(head) == value else value

@@ -6,7 +6,9 @@ it did not see. Held in a dict, that costs about 0.3 KB per document: 3 GB for 1
 working set starts as a dict and, past ``spill_at`` records, moves to a run-local SQLite file (in
 the system's temporary folder, ``TMPDIR``), unlinked as soon as it is open so that nothing is left
 behind however the run ends; either way the same small interface answers, and deletions stream
-the unseen ids in pages.
+the unseen ids in pages. On disk, a lookup that misses reads the rows that follow it in id order
+too, as many as the lookups since used: a connector that lists in id order costs a query per page of
+ids, one that lists in another order a query per id.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import TypeVar
 
@@ -37,6 +40,11 @@ _COMMIT_EVERY = 20_000
 
 #: Seen marks held in memory before they are written to the SQLite file in one statement.
 _MARKS_BATCH = 2_000
+
+#: Bounds of the read-ahead on disk: rows read in id order from an id looked up and missed. The size
+#: doubles while lookups use the rows read ahead and halves while they do not, so a connector that
+#: lists in id order costs one query per page, and one in another order a query per id, as without.
+_AHEAD_MIN, _AHEAD_START, _AHEAD_MAX = 1, 16, 2_048
 
 # Ids are kept as UTF-8 bytes with lone surrogates passed through: a file name that is not UTF-8
 # must reach validation (and fail there, alone), not break the run. Bytes sort as code points do.
@@ -67,6 +75,12 @@ class WorkingSet:
         self._writes = 0
         # Ids seen since the last write of marks: one executemany is far cheaper than a write per id.
         self._marks: dict[str, None] = {}
+        # Rows read ahead from the file, and the key span they cover (None: no rows held; an end
+        # of None: to the end of the file). Dropped whenever the file is written.
+        self._ahead: dict[bytes, str] = {}
+        self._ahead_span: tuple[bytes, bytes | None] | None = None
+        self._ahead_size = _AHEAD_START
+        self._ahead_hits = 0
         #: How many records were loaded (the size of the index as the state knows it).
         self.recorded = 0
 
@@ -95,6 +109,7 @@ class WorkingSet:
                 [(_key(item_id), value) for item_id, value in page],
             )
             self._count_writes(len(page))
+            self._ahead_span = None
 
     def _spill(self) -> sqlite3.Connection:
         """The SQLite file, created (and the dict moved into it) on first use."""
@@ -143,9 +158,27 @@ class WorkingSet:
             return self._memory.get(item_id)
         if item_id in self._marks:
             return SEEN
+        key = _key(item_id)
+        span = self._ahead_span
+        if span is not None and span[0] <= key and (span[1] is None or key <= span[1]):
+            self._ahead_hits += 1
+            return self._ahead.get(key)
+        return self._read_ahead(key)
+
+    def _read_ahead(self, key: bytes) -> str | None:
+        """The stored value of ``key``, read from the file with the rows that follow it."""
         assert self._db is not None
-        row = self._db.execute("SELECT value FROM ids WHERE id = ?", (_key(item_id),)).fetchone()
-        return None if row is None else str(row[0])
+        size = self._ahead_size
+        # The rows read last time were used (or not) by the lookups since: read more (or fewer).
+        used = self._ahead_hits * 2 >= size
+        size = min(size * 2, _AHEAD_MAX) if used else max(size // 2, _AHEAD_MIN)
+        self._ahead_size, self._ahead_hits = size, 0
+        rows = self._db.execute(
+            "SELECT id, value FROM ids WHERE id >= ? ORDER BY id LIMIT ?", (key, size)
+        ).fetchall()
+        self._ahead = {bytes(row_id): str(value) for row_id, value in rows}
+        self._ahead_span = (key, bytes(rows[-1][0]) if len(rows) == size else None)
+        return self._ahead.get(key)
 
     def see(self, item_id: str) -> str | None:
         """Mark ``item_id`` seen; its value before (:data:`SEEN` for a duplicate, None when new)."""
@@ -163,19 +196,41 @@ class WorkingSet:
                 self._write_marks()
         return previous
 
+    def restore(self, item_id: str, previous: str | None) -> None:
+        """Undo :meth:`see` of ``item_id``, whose value before it was ``previous`` (not :data:`SEEN`)."""
+        memory = self._memory
+        if memory is not None:
+            if previous is None:
+                memory.pop(item_id, None)
+            else:
+                memory[item_id] = previous
+            return
+        if item_id in self._marks:
+            del self._marks[item_id]  # not written yet: the file still holds the value before
+            return
+        assert self._db is not None
+        self._ahead_span = None
+        if previous is None:
+            self._db.execute("DELETE FROM ids WHERE id = ?", (_key(item_id),))
+        else:
+            self._db.execute("UPDATE ids SET value = ? WHERE id = ?", (previous, _key(item_id)))
+        self._count_writes(1)
+
     def _write_marks(self) -> None:
         if self._marks and self._db is not None:
             self._db.executemany(_MARK, ((_key(item_id),) for item_id in self._marks))
             self._count_writes(len(self._marks))
             self._marks = {}
+            self._ahead_span = None
 
     # at the end ------------------------------------------------------------------------------
 
     def unseen(self, page_size: int = PAGE_SIZE) -> Iterator[tuple[str, str]]:
         """Every stored ``(id, value)`` the run did not produce, in id order, read a page at a time."""
         if self._memory is not None:
-            # Sorted like the SQLite pages, so both layouts delete in the same order.
-            yield from sorted((item_id, value) for item_id, value in self._memory.items() if value != SEEN)
+            # Sorted like the SQLite pages, so both layouts delete in the same order. A stored record
+            # is never empty and SEEN is: the filter runs in C, which counts when every id was seen.
+            yield from sorted(filter(itemgetter(1), self._memory.items()))
             return
         assert self._db is not None
         self._write_marks()

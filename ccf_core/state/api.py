@@ -4,7 +4,9 @@ One store serves one backend connector (``cc-...``); the ``connector`` argument 
 :class:`~ccf_core.ports.StateStore` methods (the plugin's name) is not needed to find the state
 and is ignored. Documents, groups and the destination's notes share the connector's document
 records: a group ``g`` is stored as ``group:g``, a note ``n`` as ``meta:n``, and a document whose
-id starts with ``group:``, ``meta:`` or ``doc:`` as ``doc:<id>``, so they never collide.
+id starts with ``group:``, ``meta:`` or ``doc:`` as ``doc:<id>``, so they never collide. A note is
+stored padded to the API's 32-character minimum (:func:`~ccf_core.notes.pad_note`) and read back as
+it was given.
 
 The first load lists every record once (1000 per call: 100,000 documents in 100 calls) and keeps
 the groups and notes it saw, so the other loads of a run cost no call. The documents met while
@@ -25,6 +27,7 @@ from typing import Any
 
 from ccf_core.api.client import CONNECTOR_ID_VARIABLE, CCFClient
 from ccf_core.api.models import MAX_LIST_DOCUMENTS
+from ccf_core.notes import pad_note, unpad_note
 from ccf_core.working_set import WorkingSet
 
 logger = logging.getLogger(__name__)
@@ -150,6 +153,7 @@ class ApiStateStore:
             if keep is not None:
                 keep.close()
             raise
+        found[META] = {key: unpad_note(value) for key, value in found[META].items()}
         self._kept = found
         if keep is not None:
             self._drop_documents()
@@ -169,8 +173,10 @@ class ApiStateStore:
             return
         if kind == DOCUMENT:
             self._drop_documents()
+        # The API keeps values of 32 characters or more: a note (often shorter) is padded here.
+        pad = pad_note if kind == META else str
         self.ccf.batch_put_documents(
-            {encode_id(item_id, kind): checksum for item_id, checksum in pairs.items()}
+            {encode_id(item_id, kind): pad(value) for item_id, value in pairs.items()}
         )
         if kind != DOCUMENT and self._kept is not None:
             self._kept.setdefault(kind, {}).update(pairs)

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ccf_core import (
     AccessControl,
     AccessType,
@@ -201,3 +203,33 @@ def test_version_of_reads_what_decode_reads() -> None:
 
     for value in ("a" * 64, PENDING_DELETE, PENDING_UPDATE, "c:m:v", "c:m:", "c:m:v:with:colons", "c:m"):
         assert SyncRecord.version_of(value) == SyncRecord.decode(value).version, value
+
+
+def test_record_checks_without_decoding_agree_with_decode() -> None:
+    from ccf_core.checksum import MAX_STORED_VERSION, PENDING_UPDATE, SyncRecord, stored_version
+
+    long_version = "v" * (MAX_STORED_VERSION + 1)
+    versions = ["v1", "", "with:colons", long_version, "~sha256:looks-hashed"]
+    records = [PENDING_UPDATE, "a" * 64, "c:m", "c:m:", "c:other:v1"]
+    records += [SyncRecord("c", "m", version).encode() for version in versions]
+    for value in records:
+        decoded = SyncRecord.decode(value)
+        for version in versions:
+            same = decoded.version == stored_version(version)
+            assert SyncRecord.has_version(value, version) == same, (value, version)
+            assert SyncRecord.matches(value, "m", version) == (same and decoded.metadata == "m"), value
+        assert SyncRecord.checksum_of(value) == decoded.checksum
+
+
+def test_the_fingerprint_is_the_same_without_the_c_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An interpreter without json's C accelerator writes the same bytes."""
+    from ccf_core import checksum
+
+    document = doc(
+        attributes={"team": "search", "pages": 3, "tags": ["a", "b"], "when": datetime(2024, 5, 1)}
+    )
+    fast = checksum.metadata_fingerprint(document)
+    monkeypatch.setattr(checksum, "c_make_encoder", None)
+    monkeypatch.setattr(checksum, "_encode_fingerprint", checksum._fingerprint_encoder())
+
+    assert checksum.metadata_fingerprint(document) == fast

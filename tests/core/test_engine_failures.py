@@ -309,3 +309,19 @@ def test_a_full_state_disk_leaves_every_document_in_exactly_one_counter(
     synced = {doc_id for doc_id, value in state.load_checksums("listing").items() if value != PENDING_UPDATE}
     assert len(synced) == report.added
     assert synced <= set(destination.documents)
+
+
+def test_an_attribute_list_that_contains_itself_fails_that_document_only(
+    run_sync: Run, make_connector, make_docs
+) -> None:
+    looped: list[object] = ["a"]
+    looped.append(looped)
+    odd = Document(
+        id="looped", content="text", metadata=DocumentMetadata(title="t", attributes={"l": looped})
+    )
+
+    report = run_sync(make_connector([*make_docs(20), odd]))
+
+    assert report.status is RunStatus.COMPLETED_WITH_FAILURES
+    assert report.added == 20
+    assert failure_ids(report, "invalid_document") == ["looped"]

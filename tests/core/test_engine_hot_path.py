@@ -71,13 +71,13 @@ def test_unchanged_documents_are_not_validated_again(
         path.write_text(f"text of {path.stem}\n")
     run_sync(Files(paths))
     checked: list[str] = []
-    real = __import__("ccf_core.engine", fromlist=["document_problems"]).document_problems
+    real = __import__("ccf_core.changes", fromlist=["document_problems"]).document_problems
 
     def counting(document: Document, *args: object) -> list[str]:
         checked.append(document.id)
         return real(document, *args)
 
-    monkeypatch.setattr("ccf_core.engine.document_problems", counting)
+    monkeypatch.setattr("ccf_core.changes.document_problems", counting)
     # Touch every file (a new version) and change one: only the changed one is checked and sent.
     for path in paths:
         stat = path.stat()

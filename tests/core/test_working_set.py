@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,56 @@ def test_a_store_without_streaming_still_finds_unchanged_and_deleted_documents(
 
     assert (report.unchanged, report.deleted) == (3, 1)
     assert destination.deleted_ids == [docs[3].id]
+
+
+def test_restore_undoes_see_of_a_stored_id(spill_at: int) -> None:
+    with WorkingSet(spill_at).load(_records(5)) as known:
+        previous = known.see("id-0002")
+        known.restore("id-0002", previous)
+
+        assert known.get("id-0002") == "value-2"
+        assert ("id-0002", "value-2") in list(known.unseen())
+
+
+def test_restore_undoes_see_of_a_new_id(spill_at: int) -> None:
+    with WorkingSet(spill_at).load(_records(5)) as known:
+        known.restore("id-new", known.see("id-new"))
+
+        assert known.get("id-new") is None
+        assert known.see("id-new") is None  # not a duplicate
+
+
+def test_restore_after_the_marks_were_written_to_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A seen mark already written to the SQLite file is undone there too."""
+    monkeypatch.setattr("ccf_core.working_set._MARKS_BATCH", 1)
+    with WorkingSet(0).load(_records(5)) as known:
+        stored, new = known.see("id-0001"), known.see("id-new")
+        known.restore("id-0001", stored)
+        known.restore("id-new", new)
+
+        assert known.get("id-0001") == "value-1"
+        assert known.get("id-new") is None
+        assert [item for item, _ in known.unseen()] == [f"id-{number:04d}" for number in range(5)]
+
+
+@pytest.mark.parametrize("order", ["in id order", "reversed", "shuffled"])
+def test_the_file_answers_as_the_dict_whatever_the_order_of_lookups(
+    order: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows read ahead on disk never answer for a value the run changed (seen marks, restores)."""
+    monkeypatch.setattr("ccf_core.working_set._MARKS_BATCH", 7)
+    stored = [(f"id-{number:04d}", f"value-{number}") for number in range(0, 600, 2)]
+    wanted = [f"id-{number:04d}" for number in range(600)] * 2  # every stored id, new ids between, twice
+    if order == "reversed":
+        wanted.reverse()
+    elif order == "shuffled":
+        random.Random(7).shuffle(wanted)
+    with WorkingSet(1_000_000).load(stored) as memory, WorkingSet(0).load(stored) as disk:
+        for position, item_id in enumerate(wanted):
+            assert disk.get(item_id) == memory.get(item_id), item_id
+            before = memory.see(item_id)
+            assert disk.see(item_id) == before, item_id
+            if position % 5 == 0 and before != SEEN:
+                memory.restore(item_id, before)
+                disk.restore(item_id, before)
+        assert list(disk.unseen()) == list(memory.unseen())
