@@ -43,8 +43,8 @@ from http.client import HTTPConnection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# First, whatever else is on the path: an editable plugin install puts its own `tests` package there.
+sys.path.insert(0, str(ROOT))
 
 from tests.backend.serve_process import start_server  # noqa: E402
 

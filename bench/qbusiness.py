@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# First, whatever else is on the path: an editable plugin install puts its own `tests` package there.
+sys.path.insert(0, str(ROOT))
 
 from ccf_core import Document, DocumentMetadata, SyncEngine  # noqa: E402
 from ccf_core.destinations.qbusiness import DEFAULT_MAX_IN_FLIGHT, QBusinessDestination  # noqa: E402

@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # for tests.support, shared with the test suite
+# First, whatever else is on the path: an editable plugin install puts its own `tests` package there.
+sys.path.insert(0, str(ROOT))  # for tests.support, shared with the test suite
 
 from ccf_core import (  # noqa: E402
     Document,
