@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-#: Host names of an API on this machine (``ccf backend serve``).
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+from ccf_core.api.hosts import is_loopback
 
 
 def api_session(endpoint_url: str, *, profile: str | None = None, region: str | None = None) -> Any:
@@ -25,7 +24,7 @@ def api_session(endpoint_url: str, *, profile: str | None = None, region: str | 
     import boto3
 
     session = boto3.Session(profile_name=profile, region_name=region)
-    if session.get_credentials() is None and urlsplit(endpoint_url).hostname in LOCAL_HOSTS:
+    if session.get_credentials() is None and is_loopback(urlsplit(endpoint_url).hostname or ""):
         session = boto3.Session(
             aws_access_key_id="local",
             aws_secret_access_key="local",  # noqa: S106 - a local backend checks no signature

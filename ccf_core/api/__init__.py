@@ -7,6 +7,7 @@ interface use.
 
 from ccf_core.api.client import CCFClient, DocumentsMap
 from ccf_core.api.errors import ApiConflict, ApiRequestInvalid, ApiResourceNotFound, ApiThrottled, CCFApiError
+from ccf_core.api.hosts import is_loopback
 from ccf_core.api.service_model import (
     API_VERSION,
     SERVICE_NAME,
@@ -27,5 +28,6 @@ __all__ = [
     "DocumentsMap",
     "create_client",
     "data_path",
+    "is_loopback",
     "register_service_model",
 ]

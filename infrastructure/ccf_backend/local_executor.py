@@ -262,7 +262,15 @@ class LocalExecutor:
         active = jobs_dao.list_active_jobs()
         as_listed = []
         for job in active:
-            moved = executors.dispatch_job(self, job, api_endpoint=self.endpoint_url)
+            try:
+                moved = executors.dispatch_job(self, job, api_endpoint=self.endpoint_url)
+            except Exception:
+                # One job's trouble (a storage error, a signal refused) must not hold up the others,
+                # nor the reaper below: that job is tried again on the next step.
+                logger.exception(
+                    "job %s of %s: dispatch failed; trying again", job["job_id"], job["connector_id"]
+                )
+                continue
             if moved is None and JobStatus(job["status"]) is not JobStatus.STARTED:
                 as_listed.append(job)
         executors.reap(self, LOST_GRACE_SECONDS, jobs=as_listed)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import email.utils
 import functools
 import hmac
-import ipaddress
 import json
 import os
 import socket
@@ -30,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from ccf_backend import clients, errors, handler, logs, tokens
 from ccf_backend.settings import Settings, set_settings
 from ccf_backend.storage.interface import use_storage
+from ccf_core.api.hosts import is_loopback
 
 FAKE_ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -269,16 +269,6 @@ class _Server(ThreadingHTTPServer):
         connection, address = super().get_request()
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return connection, address
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an address or ``localhost``) only listens on this machine."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class LocalBackend:

@@ -376,3 +376,40 @@ def test_a_started_job_whose_connector_was_deleted_ends_failed_and_runs_nothing(
         assert job["failure_reason"] == f"connector {connector_id} was deleted before the job could start"
         assert executor._processes == {}
         assert listings == 1
+
+
+def test_a_job_whose_dispatch_fails_does_not_hold_up_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One step, in process: the first job's dispatch raises; the step still closes the second."""
+    from ccf_backend import executors
+    from ccf_backend.local_executor import LocalExecutor
+    from ccf_backend.local_server import LocalBackend
+    from ccf_backend.storage import jobs as jobs_dao
+
+    with LocalBackend(data_dir=tmp_path / "data", jobs="none") as backend:
+        api = client_for(backend.endpoint_url)
+        jobs = {}
+        for name in ("troubled", "deleted"):
+            connector_id = create_connector(api, "hello", {"path": str(tmp_path)}, name=name)
+            jobs[name] = (
+                connector_id,
+                api.start_custom_connector_job(connector_id=connector_id)["job"]["job_id"],
+            )
+        with backend.storage._write() as db:
+            db.execute("DELETE FROM connectors WHERE connector_id = ?", (jobs["deleted"][0],))
+        dispatch_job = executors.dispatch_job
+
+        def troubled(executor: Any, job: dict[str, Any], **kwargs: Any) -> Any:
+            if job["job_id"] == jobs["troubled"][1]:
+                raise PermissionError("signal refused")
+            return dispatch_job(executor, job, **kwargs)
+
+        monkeypatch.setattr(executors, "dispatch_job", troubled)
+        executor = LocalExecutor(tmp_path / "data")
+        executor.endpoint_url = backend.endpoint_url
+
+        executor.step()
+
+        assert jobs_dao.get_job(*jobs["deleted"])["status"] == "FAILED"
+        assert jobs_dao.get_job(*jobs["troubled"])["status"] == "STARTED"  # tried again next step

@@ -139,7 +139,7 @@ def test_a_non_loopback_host_is_refused_without_a_token(host: str) -> None:
     LocalBackend(host, insecure=True)
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1"])
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "LOCALHOST", "::1", "[::1]"])
 def test_loopback_hosts_need_nothing(host: str) -> None:
     assert is_loopback(host)
 
