@@ -92,7 +92,7 @@ def measured(run: Callable[[], SyncReport], label: str, count: int) -> tuple[Syn
         "seconds": round(elapsed, 3),
         "documents_per_second": round(count / elapsed),
         "cpu_seconds": round(cpu, 3),
-        "cpu_us_per_document": round(cpu / count * 1e6),
+        "cpu_us_per_document": round(cpu / count * 1e6, 1),
         "peak_rss_mb": peak_rss_mb(),
     }
 

@@ -29,8 +29,9 @@ from typing import Any
 
 # The children run with -P (bench/ not first on sys.path, so bench/gitlab.py does not hide
 # python-gitlab from the plugins); the sibling bench modules are found at the end of the path,
-# and they put the repository's root first (for tests.*, shared with the test suite).
+# the repository's root first (for tests.*, shared with the test suite).
 sys.path.append(str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend_server import CONTAINER, cpu_seconds, rss_mib
 from scale import in_memory_document, measured

@@ -85,7 +85,9 @@ def wait_for_file(path: Path, process: subprocess.Popen[Any], output: Callable[[
 
     try:
         wait_for(created, f"{path} to be created", interval=0.02)
-    except AssertionError:
+    except AssertionError as err:
         if process.poll() is None:
             process.kill()
+            process.wait()
+            raise AssertionError(f"{err}; the process was killed; its output: {output()}") from None
         raise

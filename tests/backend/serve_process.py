@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -37,10 +38,17 @@ class Server:
     stderr: Path | None
 
     def stop(self, signum: int = signal.SIGTERM) -> None:
-        """Send ``signum`` and wait for the server to exit."""
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-            self.process.wait(timeout=WAIT_SECONDS)
+        """Send ``signum`` and wait for the server to exit (killed if it does not in time)."""
+        try:
+            if self.process.poll() is None:
+                self.process.send_signal(signum)
+                self.process.wait(timeout=WAIT_SECONDS)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            if self.process.stdout is not None:
+                self.process.stdout.close()
 
     def __enter__(self) -> Server:
         return self
@@ -93,7 +101,9 @@ def start_server(
             env=env,
         )
     assert process.stdout is not None
-    url = process.stdout.readline().strip()
+    with selectors.DefaultSelector() as selector:  # a server that hangs before its URL must not hang us
+        selector.register(process.stdout, selectors.EVENT_READ)
+        url = process.stdout.readline().strip() if selector.select(WAIT_SECONDS) else ""
     if not url.startswith("http://127.0.0.1:"):
         process.kill()
         process.wait(timeout=WAIT_SECONDS)

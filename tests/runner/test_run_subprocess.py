@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from ccf_core.engine import split_scope
 from ccf_core.state.sqlite import SqliteStateStore
 from ccf_runner import exit_codes
-from tests.processes import console_script, wait_for_file
+from tests.processes import console_script, wait_for, wait_for_file
 
 pytestmark = pytest.mark.slow
 
@@ -177,9 +176,9 @@ def _stopped_twice(ccf_run: Callable[..., Proc], tmp_path: Path, *args: str) -> 
     )
     wait_for_file(marker, proc.popen, proc.stderr.read_text)
     proc.popen.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while not any("SIGTERM received" in line for line in proc.err_lines()) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(
+        lambda: any("SIGTERM received" in line for line in proc.err_lines()), "the first SIGTERM's log line"
+    )
     proc.popen.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
     return proc
