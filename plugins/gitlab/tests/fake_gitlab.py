@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -49,7 +48,6 @@ __all__ = [
     "Project",
     "User",
     "blob_sha",
-    "serve",
     "stamp",
 ]
 
@@ -436,9 +434,4 @@ class FakeGitLab:
     def __exit__(self, *exc_info: object) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-
-def serve(state: FakeGitLabState) -> Iterator[FakeGitLab]:
-    """Run the fake for the duration of a ``with`` or a fixture."""
-    with FakeGitLab(state) as fake:
-        yield fake
+        self._thread.join()

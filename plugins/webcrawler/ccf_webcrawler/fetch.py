@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpcore
@@ -174,11 +175,15 @@ async def _drain(response: httpx.Response, limit: int = _DRAIN_LIMIT) -> None:
             return
 
 
-def _address_refused(error: BaseException) -> AddressRefused | None:
-    """The address refusal behind a connection error (raised at connect time), if that is its cause."""
+_E = TypeVar("_E", bound=BaseException)
+
+
+def _cause(error: BaseException, kind: type[_E]) -> _E | None:
+    """The exception of ``kind`` behind ``error`` (an address refused at connect time, a certificate
+    not trusted), found through the chain of causes httpx and httpcore keep."""
     seen: BaseException | None = error
     while seen is not None:
-        if isinstance(seen, AddressRefused):
+        if isinstance(seen, kind):
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
@@ -343,10 +348,10 @@ class Fetcher:
             finally:
                 await response.aclose()
         except httpx.ConnectError as err:
-            refused = _address_refused(err)
+            refused = _cause(err, AddressRefused)
             if refused is not None:
                 return FetchResult.refused(url, current, Refusal(RefusalKind.ADDRESS, str(refused))), None
-            if "CERTIFICATE_VERIFY_FAILED" in str(err):
+            if _cause(err, ssl.SSLCertVerificationError) is not None:
                 # Retrying cannot fix a certificate; an intranet's own CA goes in ca_bundle.
                 reason = f"TLS certificate not trusted ({err}); if it is signed by your own CA, set ca_bundle"
                 return FetchResult(url, Outcome.FAILED, current, reason=reason), None

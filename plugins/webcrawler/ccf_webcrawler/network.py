@@ -106,8 +106,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 protocol.reading_paused = False
                 self.transport.resume_reading()
             return data
-        if protocol.error is not None:
-            raise httpcore.ReadError(str(protocol.error) or type(protocol.error).__name__)
+        error = protocol.error
+        if error is not None:
+            raise httpcore.ReadError(str(error) or type(error).__name__) from error
         return b""
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -124,7 +125,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             except TimeoutError:
                 raise httpcore.WriteTimeout(f"could not write for {timeout} s") from None
         if protocol.error is not None:
-            raise httpcore.WriteError(str(protocol.error) or type(protocol.error).__name__)
+            raise httpcore.WriteError(
+                str(protocol.error) or type(protocol.error).__name__
+            ) from protocol.error
 
     async def aclose(self) -> None:
         self.transport.close()
@@ -136,20 +139,22 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         timeout: float | None = None,
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
+        # asyncio's own handshake timeout ends the handshake with ConnectionAbortedError, which
+        # would read as a failed connection: the request's timeout fires first, as a timeout.
+        # (A failed start_tls closes the connection itself.)
         try:
-            transport = await loop.start_tls(
-                self.transport,
-                self.protocol,
-                ssl_context,
-                server_hostname=server_hostname,
-                ssl_handshake_timeout=timeout,
-            )
+            async with asyncio.timeout(timeout):
+                transport = await loop.start_tls(
+                    self.transport,
+                    self.protocol,
+                    ssl_context,
+                    server_hostname=server_hostname,
+                    ssl_handshake_timeout=None if timeout is None else timeout + 5,
+                )
         except TimeoutError:
-            self.transport.abort()
             raise httpcore.ConnectTimeout(f"TLS handshake took more than {timeout} s") from None
-        except (OSError, ssl.SSLError) as err:
-            self.transport.abort()
-            raise httpcore.ConnectError(str(err)) from None
+        except OSError as err:  # ssl.SSLError included; the cause says which (a certificate...)
+            raise httpcore.ConnectError(str(err)) from err
         if transport is None:  # pragma: no cover - asyncio returns None only when closing
             raise httpcore.ConnectError("the connection closed during the TLS handshake")
         self.protocol.transport = transport  # reading is paused and resumed on the TLS layer now
@@ -190,9 +195,13 @@ async def connect_tcp(
     except TimeoutError:
         raise httpcore.ConnectTimeout(f"could not connect within {timeout} s") from None
     except OSError as err:
-        raise httpcore.ConnectError(str(err)) from None
+        raise httpcore.ConnectError(str(err)) from err
     sock: socket.socket | None = transport.get_extra_info("socket")
-    if sock is not None:
+    try:
         for option in socket_options or ():
-            sock.setsockopt(*option)
+            if sock is not None:
+                sock.setsockopt(*option)
+    except OSError as err:
+        transport.close()
+        raise httpcore.ConnectError(f"cannot set a socket option: {err}") from err
     return AsyncioStream(transport, protocol)

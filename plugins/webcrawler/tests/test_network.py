@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 
 import httpcore
 import pytest
+import trustme
 
 from ccf_webcrawler.network import _READ_AHEAD_LIMIT, connect_tcp
 
@@ -102,3 +104,59 @@ def test_writing_to_a_closed_connection_fails() -> None:
             await stream.write(b"late", timeout=5)
 
     asyncio.run(_with_server(idle, client))
+
+
+def test_a_tls_handshake_nobody_answers_is_a_connect_timeout() -> None:
+    """The server accepts the connection and never speaks TLS: the request's timeout, as a timeout."""
+
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    async def client(port: int) -> None:
+        stream = await connect_tcp("127.0.0.1", port, timeout=5)
+        with pytest.raises(httpcore.ConnectTimeout):
+            await stream.start_tls(ssl.create_default_context(), "localhost", timeout=0.2)
+
+    asyncio.run(_with_server(mute, client))
+
+
+def test_an_untrusted_certificate_is_a_connect_error_caused_by_the_verification() -> None:
+    """The cause is kept: the crawler tells a certificate problem from a network one by it."""
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_context)
+
+    async def tls_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    async def main() -> None:
+        server = await asyncio.start_server(tls_server, "127.0.0.1", 0, ssl=server_context)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            stream = await connect_tcp("127.0.0.1", port, timeout=5)
+            with pytest.raises(httpcore.ConnectError) as raised:
+                await stream.start_tls(ssl.create_default_context(), "localhost", timeout=5)
+            assert isinstance(raised.value.__cause__, ssl.SSLCertVerificationError)
+        finally:
+            server.close()
+
+    asyncio.run(main())
+
+
+def test_a_peer_that_does_not_read_times_the_write_out() -> None:
+    """Back-pressure: once the transport's buffer is full the write waits, up to its timeout."""
+    stop = asyncio.Event()
+
+    async def deaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await stop.wait()
+
+    async def client(port: int) -> None:
+        stream = await connect_tcp("127.0.0.1", port, timeout=5)
+        with pytest.raises(httpcore.WriteTimeout):
+            for _ in range(1000):  # far more than the socket buffers and the transport's limit
+                await stream.write(b"x" * 1024 * 1024, timeout=0.2)
+        assert stream.protocol.writing_paused
+        stop.set()
+        await stream.aclose()
+
+    asyncio.run(_with_server(deaf, client))
