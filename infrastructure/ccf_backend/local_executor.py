@@ -125,6 +125,9 @@ class LocalExecutor:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Whether this server's environment has AWS credentials, found once: without any, boto3's
+        #: search ends at the instance metadata service, a second or more per job start otherwise.
+        self._credentials: bool | None = None
 
     # -- JobExecutor ---------------------------------------------------------------------------
 
@@ -341,7 +344,9 @@ class LocalExecutor:
         environment = {
             name: value for name, value in os.environ.items() if not _FRAMEWORK_VARIABLES.match(name)
         }
-        if not _has_credentials(environment):
+        if self._credentials is None:
+            self._credentials = _has_credentials(environment)
+        if not self._credentials:
             # The local API checks no signature, but boto3 will not send a request without one.
             environment.update(AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")  # noqa: S106
         environment.setdefault("AWS_DEFAULT_REGION", "us-east-1")
