@@ -17,6 +17,8 @@ from ccf_core.options import SyncOptions
 from ccf_core.report import SyncReport
 from ccf_core.working_set import SEEN, WorkingSet
 
+_UNFINISHED, _GONE, _KEPT = "unfinished", "gone", "kept"
+
 
 def planned_deletions(
     named: Iterable[str], known: WorkingSet, context: SyncContext, report: SyncReport, options: SyncOptions
@@ -44,34 +46,35 @@ def planned_deletions(
     full = context.full
     filtering = bool(context.kept_ids or context.kept_prefixes)
 
-    def recorded() -> Iterator[tuple[str, bool]]:
-        """``(id, unfinished)`` of each stored id to delete, besides the explicit ones."""
+    def recorded() -> Iterator[tuple[str, str]]:
+        """``(id, why)`` of each stored id this run did not produce, besides the explicit ones:
+        ``unfinished``, ``gone`` (full mode) or ``kept`` (full mode, kept by the connector)."""
         for doc_id, value in known.unseen():
             if doc_id in chosen:
                 continue
             if value == PENDING_DELETE:
                 # A deletion an earlier run started but did not see through, whatever this
                 # run's mode.
-                yield doc_id, True
-            elif full and not (filtering and context.is_kept(doc_id)):
-                yield doc_id, False
+                yield doc_id, _UNFINISHED
+            elif full:
+                yield doc_id, _KEPT if filtering and context.is_kept(doc_id) else _GONE
 
-    # Unfinished deletions were allowed by the run that started them: only new ones count.
+    # One pass counts everything. Unfinished deletions were allowed by the run that started them:
+    # only new ones count against the guard.
     in_index = sum(1 for doc_id in explicit if known.get(doc_id) not in (None, SEEN, PENDING_DELETE))
-    total = len(explicit)
-    for _, unfinished in recorded():
-        total += 1
-        in_index += not unfinished
+    total, kept = len(explicit), 0
+    for _, why in recorded():
+        if why is _KEPT:
+            kept += 1
+        else:
+            total += 1
+            in_index += why is _GONE
     if full and filtering:
-        report.kept = sum(
-            1
-            for doc_id, value in known.unseen()
-            if value != PENDING_DELETE and doc_id not in chosen and context.is_kept(doc_id)
-        )
+        report.kept = kept
 
     def deletions() -> Iterator[str]:
         yield from explicit
-        yield from (doc_id for doc_id, _ in recorded())
+        yield from (doc_id for doc_id, why in recorded() if why is not _KEPT)
 
     if report.plan is not None:
         report.plan.delete = list(deletions())
