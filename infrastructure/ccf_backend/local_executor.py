@@ -55,6 +55,8 @@ from ccf_backend.storage import jobs as jobs_dao
 from ccf_core.api.models import JobStatus
 
 logger = logging.getLogger(__name__)
+#: Why a job still running when ``ccf backend serve`` stops ends FAILED (STOPPED if a stop was asked).
+_STOPPED_WITH_SERVER = "ccf backend serve was stopped while the job ran"
 
 #: Variables of the server's own environment a job never inherits: the launch spec sets them.
 _FRAMEWORK_VARIABLES = re.compile(
@@ -235,16 +237,13 @@ class LocalExecutor:
             job = executors.current_job(connector_id, job_id)
             if job is None:
                 continue  # its connector was deleted meanwhile: nothing to close
-            status = JobStatus(job["status"])
             external = self.status(external_id)
-            if external is not None and external.state is ExternalState.SUCCEEDED:
-                executors.finish_from_external(connector_id, job_id, status, external)  # it finished
-            elif status is JobStatus.STOPPING:
-                jobs_dao.finish_job(connector_id, job_id, JobStatus.STOPPED)
-            elif not status.is_terminal:
-                jobs_dao.finish_job(
-                    connector_id, job_id, JobStatus.FAILED, "ccf backend serve was stopped while the job ran"
+            if external is None or external.state is not ExternalState.SUCCEEDED:
+                # It was stopped with the server, not by its own end: STOPPED when a stop was asked.
+                external = ExternalStatus(
+                    ExternalState.FAILED, "ccf backend serve was stopped while the job ran"
                 )
+            executors.finish_from_external(connector_id, job_id, JobStatus(job["status"]), external)
         for external_id in list(self._processes):
             self.status(external_id)  # writes each log's last line and closes it
 
