@@ -24,14 +24,20 @@ from ccf_core.models.document import CHUNK_SIZE, AttributeValue, Document
 CHECKSUM_VERSION = 1
 
 
+#: The type tag of each attribute value in the fingerprint (part of every stored checksum).
+_STRING, _LIST, _DATE, _NUMBER = "s", "l", "d", "n"
+#: The common types, tagged without a call (exact types: a subclass goes through _attribute).
+_TAG_OF_TYPE = {str: _STRING, int: _NUMBER}
+
+
 def _attribute(value: AttributeValue) -> list[Any]:
     if isinstance(value, str):
-        return ["s", value]
+        return [_STRING, value]
     if isinstance(value, list):
-        return ["l", value]
+        return [_LIST, value]
     if isinstance(value, datetime):
-        return ["d", value.isoformat()]
-    return ["n", value]
+        return [_DATE, value.isoformat()]
+    return [_NUMBER, value]
 
 
 def _acl(controls: list[AccessControl]) -> list[Any]:
@@ -60,11 +66,9 @@ def metadata_fingerprint(document: Document, content_type: ContentType | None = 
     if attributes:
         for name, value in attributes.items():
             # The common types inline: this runs for every document of every run.
-            kind = type(value)
-            if kind is str:
-                encoded.append([name, "s", value])
-            elif kind is int:
-                encoded.append([name, "n", value])
+            tag = _TAG_OF_TYPE.get(type(value))
+            if tag is not None:
+                encoded.append([name, tag, value])
             else:
                 encoded.append([name, *_attribute(value)])
         encoded.sort()
