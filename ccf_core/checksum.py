@@ -253,18 +253,7 @@ class SyncRecord(NamedTuple):
     def has_version(value: str, version: str) -> bool:
         """Whether the encoded record ``value`` holds ``version``, without decoding it."""
         _, separator, rest = value.partition(":")
-        if not separator:
-            return False
-        stored = rest.partition(":")[2]
-        if stored == version:  # the common case, answered here: this runs for every version hint
-            return len(version) <= MAX_STORED_VERSION and not version.startswith(_HASHED_VERSION)
-        return _same_version(stored, version)
-
-    @staticmethod
-    def version_of(value: str) -> str | None:
-        """The stored version of an encoded record, without decoding the rest (None when absent)."""
-        _, separator, rest = value.partition(":")
-        return rest.partition(":")[2] if separator else None
+        return bool(separator) and _same_version(rest.partition(":")[2], version)
 
     def readable_version(self) -> str | None:
         """The connector's version as given (None when absent or stored as a hash)."""

@@ -64,17 +64,17 @@ def planned_deletions(
     in_index = sum(1 for doc_id in explicit if known.get(doc_id) not in (None, SEEN, PENDING_DELETE))
     total, kept = len(explicit), 0
     for _, why in recorded():
-        if why is _KEPT:
+        if why == _KEPT:
             kept += 1
         else:
             total += 1
-            in_index += why is _GONE
+            in_index += why == _GONE
     if full and filtering:
         report.kept = kept
 
     def deletions() -> Iterator[str]:
         yield from explicit
-        yield from (doc_id for doc_id, why in recorded() if why is not _KEPT)
+        yield from (doc_id for doc_id, why in recorded() if why != _KEPT)
 
     if report.plan is not None:
         report.plan.delete = list(deletions())

@@ -198,13 +198,6 @@ def test_fingerprint_encoding_is_pinned() -> None:
     )
 
 
-def test_version_of_reads_what_decode_reads() -> None:
-    from ccf_core.checksum import PENDING_DELETE, PENDING_UPDATE, SyncRecord
-
-    for value in ("a" * 64, PENDING_DELETE, PENDING_UPDATE, "c:m:v", "c:m:", "c:m:v:with:colons", "c:m"):
-        assert SyncRecord.version_of(value) == SyncRecord.decode(value).version, value
-
-
 def test_record_checks_without_decoding_agree_with_decode() -> None:
     from ccf_core.checksum import MAX_STORED_VERSION, PENDING_UPDATE, SyncRecord, stored_version
 
