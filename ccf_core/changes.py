@@ -14,10 +14,11 @@ from __future__ import annotations
 from ccf_core.checksum import (
     SyncRecord,
     checksum_and_content,
+    file_checksum_and_version,
     metadata_fingerprint,
     metadata_key,
 )
-from ccf_core.models.document import Document, DocumentVersion
+from ccf_core.models.document import Document, DocumentFile, DocumentVersion
 from ccf_core.ports import PreparedDocument, StateStore
 from ccf_core.report import SyncReport
 from ccf_core.validation import document_problems
@@ -33,6 +34,8 @@ _UNENCODABLE = (
 
 
 _has_version = SyncRecord.has_version
+_FILE_VERSION = DocumentFile.version
+_ITER_CONTENT = Document.iter_content
 
 
 class ChangeDetector:
@@ -101,7 +104,19 @@ class ChangeDetector:
         """
         report = self.report
         content_type = doc.resolved_content_type()
-        version = doc.version if doc.version is not None or doc.file is None else doc.file.version()
+        file = doc.file
+        # A new document's file is read anyway: its version then comes from the open file.
+        version_when_read = (
+            previous is None
+            and doc.version is None
+            and file is not None
+            and type(file).version is _FILE_VERSION
+            and type(doc).iter_content is _ITER_CONTENT
+        )
+        if version_when_read or doc.version is not None or file is None:
+            version = doc.version
+        else:
+            version = file.version()
         try:
             fingerprint = metadata_fingerprint(doc, content_type)
         except (ValueError, RecursionError):
@@ -110,7 +125,7 @@ class ChangeDetector:
             problems = document_problems(doc, content_type) or [_UNENCODABLE]
             report.fail(doc.id, "invalid_document", f"document {doc.id!r}: " + "; ".join(problems))
             return None
-        meta_key = None if version is None else metadata_key(fingerprint)
+        meta_key = None if version is None and not version_when_read else metadata_key(fingerprint)
         if previous:
             if meta_key is not None and SyncRecord.matches(previous, meta_key, version):  # type: ignore[arg-type]
                 report.unchanged += 1
@@ -126,10 +141,12 @@ class ChangeDetector:
         if problems:
             report.fail(doc.id, "invalid_document", f"document {doc.id!r}: " + "; ".join(problems))
             return None
-        if not previous:
+        if version_when_read:
+            checksum, size, content, version = file_checksum_and_version(doc, fingerprint)
+        elif not previous:
             checksum, size, content = checksum_and_content(doc, content_type, fingerprint)
         encoded = checksum if meta_key is None else SyncRecord(checksum, meta_key, version).encode()
-        return PreparedDocument(doc, encoded, size, previous is None, content_type, content)
+        return PreparedDocument(doc, encoded, size, previous is None, content_type, content, len(fingerprint))
 
     def _remember(self, doc_id: str, encoded: str) -> None:
         """Queue a new record for an unchanged document (no destination call needed)."""

@@ -13,12 +13,16 @@ import json
 import os
 from collections.abc import Callable
 from datetime import datetime
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from json.encoder import (  # type: ignore[attr-defined]
+    c_make_encoder,
+    encode_basestring,
+    encode_basestring_ascii,
+)
 from typing import Any, NamedTuple
 
 from ccf_core.content_types import ContentType
 from ccf_core.models.acl import AccessControl, Group
-from ccf_core.models.document import CHUNK_SIZE, AttributeValue, Document
+from ccf_core.models.document import CHUNK_SIZE, AttributeValue, Document, DocumentFile
 
 #: Bumped when the encoding changes, so that old checksums never match new ones by accident.
 CHECKSUM_VERSION = 1
@@ -86,25 +90,29 @@ def metadata_fingerprint(document: Document, content_type: ContentType | None = 
     return _encode_fingerprint(payload).encode("utf-8")
 
 
-def _fingerprint_encoder() -> Callable[[Any], str]:
-    """Compact JSON of a fingerprint payload, non-ASCII kept, unknown types as ``str()``.
+def prebuilt_json_encoder(
+    default: Callable[[Any], Any], *, ensure_ascii: bool, separators: tuple[str, str]
+) -> Callable[[Any], str]:
+    """``json.JSONEncoder(...).encode`` with these options, its C encoder built once.
 
-    ``json.JSONEncoder.encode`` builds the C encoder anew on each call; the same encoder, built
-    once, writes the same bytes in a fraction of the time. No circular check: a payload is built
-    fresh for each document (a self-containing attribute list fails as a RecursionError).
+    ``JSONEncoder.encode`` builds the C encoder anew on each call; the same encoder, built once,
+    writes the same text in a fraction of the time. No circular check: the values encoded are
+    built fresh for each call (a self-containing list fails as a RecursionError).
     """
-    options: dict[str, Any] = {"ensure_ascii": False, "separators": (",", ":"), "default": str}
+    item_separator, key_separator = separators
     if c_make_encoder is None:  # an interpreter without the C accelerator
-        return json.JSONEncoder(**options).encode
-    make = c_make_encoder(None, str, encode_basestring, None, ":", ",", False, False, True)
+        return json.JSONEncoder(ensure_ascii=ensure_ascii, separators=separators, default=default).encode
+    escape = encode_basestring_ascii if ensure_ascii else encode_basestring
+    make = c_make_encoder(None, default, escape, None, key_separator, item_separator, False, False, True)
 
-    def encode(payload: Any) -> str:
-        return "".join(make(payload, 0))
+    def encode(value: Any) -> str:
+        return "".join(make(value, 0))
 
     return encode
 
 
-_encode_fingerprint = _fingerprint_encoder()
+#: Compact JSON of a fingerprint payload, non-ASCII kept, unknown types as ``str()``.
+_encode_fingerprint = prebuilt_json_encoder(str, ensure_ascii=False, separators=(",", ":"))
 
 
 def document_checksum(
@@ -147,10 +155,31 @@ def checksum_and_content(
     return digest.hexdigest(), size, content if chunks <= 1 else None
 
 
-def _file_checksum(digest: Any, path: os.PathLike[str]) -> tuple[str, int, bytes | None]:
-    """:func:`checksum_and_content` of a file, read with ``os.read`` (the common case, inline)."""
+def file_checksum_and_version(document: Document, fingerprint: bytes) -> tuple[str, int, bytes | None, str]:
+    """:func:`checksum_and_content` of a document whose content is ``document.file``, and the
+    file's :meth:`~ccf_core.models.document.DocumentFile.version`, from the file it read.
+
+    One open instead of a ``stat`` of the path then an open: for a new file both are needed.
+    """
+    assert document.file is not None
+    digest = hashlib.sha256(fingerprint)
+    digest.update(b"\x00")
+    versions: list[str] = []
+    checksum, size, content = _file_checksum(digest, document.file.path, versions)
+    return checksum, size, content, versions[0]
+
+
+def _file_checksum(
+    digest: Any, path: os.PathLike[str], versions: list[str] | None = None
+) -> tuple[str, int, bytes | None]:
+    """:func:`checksum_and_content` of a file, read with ``os.read`` (the common case, inline).
+
+    With ``versions``, the open file's version is appended to it (taken before it is read).
+    """
     descriptor = os.open(path, os.O_RDONLY)
     try:
+        if versions is not None:
+            versions.append(DocumentFile.version_of(os.fstat(descriptor)))
         content = os.read(descriptor, CHUNK_SIZE)
         digest.update(content)
         size = len(content)

@@ -25,7 +25,8 @@ class PreparedDocument:
     ``content_type`` is the document's resolved content type, and ``content`` the bytes the checksum
     was computed from when the engine read them in one piece (small files), so a destination sends
     what was checksummed without reading or inferring again. Both are optional: a destination
-    falls back to the document's own.
+    falls back to the document's own. ``fingerprint_size`` is the length of the document's
+    metadata fingerprint, which lets a destination bound its request size without encoding it.
     """
 
     document: Document
@@ -34,6 +35,7 @@ class PreparedDocument:
     is_new: bool
     content_type: ContentType | None = None
     content: bytes | None = None
+    fingerprint_size: int | None = None
 
     @property
     def id(self) -> str:

@@ -403,13 +403,21 @@ class QBusinessDestination:
         """Check and measure one document: inline, staged in S3, or a failure of its own."""
         doc_id = prepared.id
         measured = measure_document(
-            prepared.document, self.max_document_bytes, prepared.size, prepared.resolved_content_type()
+            prepared.document,
+            self.max_document_bytes,
+            prepared.size,
+            prepared.resolved_content_type(),
+            prepared.fingerprint_size,
         )
         if isinstance(measured, Rejection):
             result.failures.append(Failure(doc_id, measured.reason, measured.message))
             return None
-        if self._overhead() + measured.encoded_size <= self.max_request_bytes:
-            return _Outgoing(prepared, measured.structure, measured.encoded_size, None)
+        encoded_size = measured.encoded_size
+        if self._overhead() + encoded_size > self.max_request_bytes and prepared.fingerprint_size is not None:
+            # Only a bound so far: near the limit the exact size decides.
+            encoded_size = RequestShape.document_size(measured.structure, measured.size)
+        if self._overhead() + encoded_size <= self.max_request_bytes:
+            return _Outgoing(prepared, measured.structure, encoded_size, None)
         if self._staging is None or not self.role_arn:
             message = (
                 f"document {doc_id!r} is {measured.size} bytes ({base64_length(measured.size)} once "

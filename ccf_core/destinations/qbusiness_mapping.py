@@ -11,13 +11,13 @@ botocore is imported on first use only.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import cache
 from typing import Any
 
+from ccf_core.checksum import prebuilt_json_encoder
 from ccf_core.content_types import ContentType
 from ccf_core.models.acl import Group
 from ccf_core.models.document import AttributeValue, Document, DocumentMetadata
@@ -37,6 +37,12 @@ _LIST_SEPARATOR = 2
 
 #: Path parameters that let botocore's serializer build a request to measure (they are not in the body).
 _MEASURE_PATH = {"applicationId": "a" * 36, "indexId": "i" * 36}
+
+#: What a document adds to a request beside the text of its metadata fingerprint, generously: the
+#: keys and punctuation of the ``Document`` frame, and those of each attribute, access control and
+#: principal (an attribute's allowance also covers a timestamp, which the fingerprint leaves out).
+_FRAME_ALLOWANCE = 256
+_ITEM_ALLOWANCE = 128
 
 _ATTRIBUTE_INDEX = re.compile(r"\battributes\[(\d+)\]")
 _UNSAFE_KEY_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
@@ -139,12 +145,15 @@ def measure_document(
     max_document_bytes: int,
     size: int | None = None,
     content_type: ContentType | None = None,
+    fingerprint_size: int | None = None,
 ) -> MeasuredDocument | Rejection:
     """Check a prepared document against botocore's model and measure its encoded size.
 
     ccf's own rules (:func:`ccf_core.validation.document_problems`) already ran in the engine: a
     ``PreparedDocument`` passed them. The content is not read: its size is ``size`` (what the
     engine measured), else ``document.size()``; its content type ``content_type``, else resolved.
+    With ``fingerprint_size`` (the length of the document's metadata fingerprint) the encoded size
+    is :func:`size_bound`, not encoded: exact sizes matter only near the request limit.
     """
     doc_id = document.id
     if size is None:
@@ -165,7 +174,33 @@ def measure_document(
     structure = api_document(document, content_type, {"blob": b""})
     # botocore validates every request before it is sent; a batch it refuses is split until the
     # document at fault is alone, and named with :meth:`RequestShape.document_problems`.
+    if fingerprint_size is not None:
+        return MeasuredDocument(structure, size, size_bound(structure, fingerprint_size, size))
     return MeasuredDocument(structure, size, RequestShape.document_size(structure, size))
+
+
+def size_bound(structure: dict[str, Any], fingerprint_size: int, blob_size: int) -> int:
+    """At least :meth:`RequestShape.document_size`, from the size of the document's fingerprint.
+
+    The fingerprint (:func:`ccf_core.checksum.metadata_fingerprint`, compact UTF-8 JSON) holds every
+    string of the structure but the timestamps. botocore's JSON escapes non-ASCII text, which takes
+    at most 3 bytes for each UTF-8 byte (a 2- or 3-byte character becomes ``\\uXXXX``, a 4-byte
+    one two of them); the keys and punctuation around it get an allowance per attribute, access
+    control and principal. Encoding each document only to measure it cost more than the rest of
+    its way to the request.
+    """
+    items = len(structure.get("attributes", ()))
+    access = structure.get("accessConfiguration")
+    if access is not None:
+        for control in access["accessControls"]:
+            items += 1 + len(control["principals"])
+    return (
+        3 * fingerprint_size
+        + _FRAME_ALLOWANCE
+        + _ITEM_ALLOWANCE * items
+        + base64_length(blob_size)
+        + _LIST_SEPARATOR
+    )
 
 
 def group_request(group: Group, data_source_id: str) -> dict[str, Any]:
@@ -255,8 +290,8 @@ def _json_placeholder(value: object) -> str:
     raise TypeError(f"cannot measure a {type(value).__name__} in a request")
 
 
-#: ``json.dumps`` with botocore's settings, built once (``default=`` makes a new encoder per call).
-_encode_measured = json.JSONEncoder(default=_json_placeholder).encode
+#: ``json.dumps`` with botocore's settings (ASCII, default separators), built once.
+_encode_measured = prebuilt_json_encoder(_json_placeholder, ensure_ascii=True, separators=(", ", ": "))
 
 
 @cache

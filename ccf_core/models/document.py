@@ -56,7 +56,11 @@ class DocumentFile:
 
     def version(self) -> str:
         """A cheap version of the file: its size and modification time (no read)."""
-        stat = os.stat(self.path)
+        return self.version_of(os.stat(self.path))
+
+    @staticmethod
+    def version_of(stat: os.stat_result) -> str:
+        """The :meth:`version` of a file whose status is ``stat``."""
         return f"{stat.st_size}-{stat.st_mtime_ns}"
 
 

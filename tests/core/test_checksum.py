@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -219,10 +220,27 @@ def test_the_fingerprint_is_the_same_without_the_c_encoder(monkeypatch: pytest.M
     from ccf_core import checksum
 
     document = doc(
-        attributes={"team": "search", "pages": 3, "tags": ["a", "b"], "when": datetime(2024, 5, 1)}
+        attributes={"team": "search ✓", "pages": 3, "tags": ["a", "b"], "when": datetime(2024, 5, 1)}
     )
     fast = checksum.metadata_fingerprint(document)
     monkeypatch.setattr(checksum, "c_make_encoder", None)
-    monkeypatch.setattr(checksum, "_encode_fingerprint", checksum._fingerprint_encoder())
+    monkeypatch.setattr(
+        checksum,
+        "_encode_fingerprint",
+        checksum.prebuilt_json_encoder(str, ensure_ascii=False, separators=(",", ":")),
+    )
 
     assert checksum.metadata_fingerprint(document) == fast
+
+
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+@pytest.mark.parametrize("separators", [(",", ":"), (", ", ": ")])
+def test_the_prebuilt_encoder_writes_what_json_dumps_writes(
+    ensure_ascii: bool, separators: tuple[str, str]
+) -> None:
+    from ccf_core.checksum import prebuilt_json_encoder
+
+    value = {"tïtle": 'a "quoted" ✓ 😀\n', "n": [1, 2.5, None, True], "when": datetime(2024, 5, 1)}
+    encode = prebuilt_json_encoder(str, ensure_ascii=ensure_ascii, separators=separators)
+
+    assert encode(value) == json.dumps(value, ensure_ascii=ensure_ascii, separators=separators, default=str)

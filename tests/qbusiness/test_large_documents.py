@@ -145,3 +145,21 @@ def test_deleting_a_staged_document_removes_its_s3_copy(
 
     assert report.deleted == 1
     assert s3_client.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_a_document_near_the_request_limit_is_measured_exactly_and_sent_inline(
+    fake_qbusiness, run_sync, make_destination, make_connector, s3, ids
+) -> None:
+    """The engine's size bound is loose (3x the metadata); near the limit the exact size decides."""
+    s3_client, bucket = s3
+    destination = make_destination(
+        s3_client=s3_client, s3_bucket=bucket, role_arn=ids["role_arn"], max_request_bytes=4000
+    )
+    doc = Document(id="near", content="z" * 2000, metadata=DocumentMetadata(title="T" * 500))
+
+    report = run_sync(make_connector([doc]), destination=destination)
+
+    assert report.added == 1
+    assert fake_qbusiness.documents["near"].s3 is None
+    assert fake_qbusiness.documents["near"].content == b"z" * 2000
+    assert s3_client.list_objects_v2(Bucket=bucket)["KeyCount"] == 0

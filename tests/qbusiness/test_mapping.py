@@ -6,8 +6,29 @@ import base64
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ccf_core.destinations.qbusiness_mapping import attribute_value, base64_length, request_shape, s3_key
+from ccf_core import (
+    AccessControl,
+    AccessType,
+    ContentType,
+    Document,
+    DocumentMetadata,
+    Principal,
+    PrincipalGroup,
+    PrincipalUser,
+)
+from ccf_core.checksum import metadata_fingerprint
+from ccf_core.destinations.qbusiness_mapping import (
+    MAX_DOCUMENT_BYTES,
+    MeasuredDocument,
+    attribute_value,
+    base64_length,
+    measure_document,
+    request_shape,
+    s3_key,
+)
 
 
 def structure(doc_id: str, blob: bytes) -> dict:
@@ -67,3 +88,49 @@ def test_staging_key_is_prefix_connector_and_sha256_of_the_id() -> None:
 def test_a_bool_is_not_taken_for_a_long() -> None:
     with pytest.raises(TypeError):
         attribute_value(True)  # type: ignore[arg-type]
+
+
+_text = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40)
+_value = st.one_of(
+    _text,
+    st.lists(_text, max_size=4),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.datetimes(timezones=st.just(UTC)),
+)
+_principal = st.one_of(
+    st.builds(lambda name: Principal(user=PrincipalUser(id=name)), _text),
+    st.builds(lambda name: Principal(group=PrincipalGroup(name=name, access=AccessType.DENY)), _text),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    title=_text,
+    source_uri=st.one_of(st.none(), _text),
+    created_at=st.one_of(st.none(), st.datetimes(timezones=st.just(UTC))),
+    attributes=st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True), _value, max_size=6),
+    principals=st.lists(_principal, max_size=3),
+    size=st.integers(min_value=0, max_value=10_000),
+)
+def test_the_size_bound_from_the_fingerprint_is_never_under_the_encoded_size(
+    title, source_uri, created_at, attributes, principals, size
+) -> None:
+    """A batch cut on the bound never goes over the request limit: the bound covers any text."""
+    metadata = DocumentMetadata(
+        title=title,
+        source_uri=source_uri,
+        created_at=created_at,
+        last_updated_at=created_at,
+        attributes=attributes,
+        access_control_list=[AccessControl(principals=principals)] if principals else [],
+    )
+    document = Document(id=f"doc {title}", content=b"", metadata=metadata)
+    fingerprint = metadata_fingerprint(document, ContentType.PLAIN_TEXT)
+
+    exact = measure_document(document, MAX_DOCUMENT_BYTES, size, ContentType.PLAIN_TEXT)
+    bounded = measure_document(document, MAX_DOCUMENT_BYTES, size, ContentType.PLAIN_TEXT, len(fingerprint))
+
+    assert isinstance(exact, MeasuredDocument) and isinstance(bounded, MeasuredDocument)
+    assert bounded.structure == exact.structure
+    assert bounded.encoded_size >= exact.encoded_size
+    assert exact.encoded_size == request_shape().document_size(exact.structure, size)
