@@ -17,8 +17,10 @@ full batches wait, unmarked, in a group; when the group reaches a cap (:data:`GR
 :data:`GROUP_MAX_WAIT_SECONDS` (looked at on each document added: a slow connector does not hold
 its documents back for long, and no timer thread is needed), or on ``flush``, ``drain`` and
 ``delete``, the marks of all its batches and the records of the batches that came back before
-share one state transaction, on the engine's thread; only then are its batches sent, one by one.
-A document of a group that was never sent (the run stopped) is counted as failed, ``not_sent``.
+share one state transaction, on the engine's thread; only then are its batches sent, one by one,
+each waiting for room in flight. A document of a group that was never sent (the run stopped) is
+counted as failed, ``not_sent``, and was never marked. As accepted documents are recorded with the
+next group's marks, a process killed in the middle sends about one group again in its next run.
 Deletions are grouped the same way (their ids are at hand, so without the wait).
 """
 
@@ -170,6 +172,7 @@ class BatchPipeline:
 
         Raises:
             StateUnwritable: the state refused the marks; no batch of the group was sent.
+            SyncAborted: the destination is down; the batches of the group not sent are counted.
         """
         group = self._group
         self._group, self._group_documents, self._group_bytes = [], 0, 0
@@ -207,7 +210,8 @@ class BatchPipeline:
                 refused_new.append(prepared.id)
         # A refused new document is not in the destination: drop its mark. A refused update keeps
         # its mark, so the next run sends it again whatever the destination held before.
-        self.state.forget(self.connector, refused_new)
+        if refused_new:
+            self.state.forget(self.connector, refused_new)
 
     def _write_state(self, marks: list[tuple[str, str]]) -> None:
         """Record the accepted documents and write ``marks``, in one transaction; count what was recorded.
@@ -251,7 +255,7 @@ class BatchPipeline:
                 self._make_room()
                 call, done, _ = outgoing.popleft()
                 self._submit(call, done)
-        except Exception:
+        except BaseException:  # an interrupt too: every document is counted once
             for _, _, unsent in outgoing:
                 unsent(why)
             raise
@@ -262,7 +266,8 @@ class BatchPipeline:
         """Delete ids in batches, each marked pending deletion (a group at a time) before it is sent;
         forget what was deleted.
 
-        ``ids`` is read a batch at a time, so it may stream millions of ids.
+        ``ids`` is read a group of batches at a time (:data:`GROUP_MAX_DOCUMENTS` ids, or one
+        batch), so it may stream millions of ids.
         """
         self.flush()
         size = max(1, self.limits.max_delete_ids)
