@@ -3,8 +3,8 @@
 A helper script syncs 50 documents in batches of 5 into the real ``LocalIndex`` with the real
 ``SqliteStateStore`` (in groups of two batches marked together), and kills its own process while the
 destination is storing the first batch of a group, after the earlier batches were accepted and
-recorded. The rerun in this process must send exactly what was not
-recorded, and the index must end with every document exactly once.
+recorded. The rerun in this process must send exactly what was not recorded, and the index must end
+with every document exactly once.
 """
 
 from __future__ import annotations
