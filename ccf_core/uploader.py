@@ -9,8 +9,19 @@ The state never claims more than the destination holds, whenever the process die
   deleted them.
 
 A pending mark never matches a checksum, so the next run sends the document again if the source
-still has it and deletes it if not. The marks of a batch and the records of the batches that came
-back before it share one state transaction, on the engine's thread.
+still has it and deletes it if not.
+
+State writes come in groups, as a state transaction costs more than its rows (a SQLite commit):
+full batches wait, unmarked, in a group; when the group reaches a cap (:data:`GROUP_MAX_BATCHES`,
+:data:`GROUP_MAX_DOCUMENTS`, :data:`GROUP_MAX_BYTES`), when its oldest batch has waited
+:data:`GROUP_MAX_WAIT_SECONDS` (looked at on each document added: a slow connector does not hold
+its documents back for long, and no timer thread is needed), or on ``flush``, ``drain`` and
+``delete``, the marks of all its batches and the records of the batches that came back before
+share one state transaction, on the engine's thread; only then are its batches sent, one by one,
+each waiting for room in flight. A document of a group that was never sent (the run stopped) is
+counted as failed, ``not_sent``, and was never marked. As accepted documents are recorded with the
+next group's marks, a process killed in the middle sends about one group again in its next run.
+Deletions are grouped the same way (their ids are at hand, so without the wait).
 """
 
 from __future__ import annotations
@@ -42,7 +53,22 @@ INLINE_BELOW_SECONDS = 0.003
 #: the gap doubles after each slow measure (a remote service rarely becomes fast in a run).
 _PROBE_EVERY = 64
 
+#: Caps of a group of batches marked pending in one state transaction. A commit costs more than
+#: its rows (SQLite in WAL mode: 9.8 µs CPU per document at 10 documents per transaction, 7.2 µs at
+#: 100), so larger groups save little more, while each one: holds its documents in memory until
+#: sent (the byte cap bounds that for large documents), leaves its accepted documents unrecorded a
+#: little longer (sent again after a crash), and delays its first batch.
+GROUP_MAX_BATCHES = 16
+GROUP_MAX_DOCUMENTS = 256
+GROUP_MAX_BYTES = 32 * 1024 * 1024
+
+#: A group whose oldest batch has waited this long is sent with the next document added.
+GROUP_MAX_WAIT_SECONDS = 1.0
+
 Done = Callable[[BatchResult | BaseException], None]
+#: A batch to send: the destination call, what records its outcome, what counts it if never sent.
+_Outgoing = tuple[Callable[[], BatchResult], Done, Callable[[str], None]]
+_NOT_SENT = "the run stopped before it was sent"
 
 
 class StateUnwritable(SyncAborted):
@@ -50,9 +76,24 @@ class StateUnwritable(SyncAborted):
 
 
 class BatchPipeline:
-    """Submits batches to a destination, up to ``limits.max_in_flight`` at a time."""
+    """Submits batches to a destination, up to ``limits.max_in_flight`` at a time.
 
-    def __init__(self, destination: Destination, state: StateStore, connector: str, report: SyncReport):
+    Args:
+        destination: where the batches go.
+        state: where documents are marked pending and recorded.
+        connector: the state scope.
+        report: counts what was sent, recorded and failed.
+        clock: seconds, for the wait of a group (tests give a fake one).
+    """
+
+    def __init__(
+        self,
+        destination: Destination,
+        state: StateStore,
+        connector: str,
+        report: SyncReport,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.destination = destination
         self.state = state
         self.connector = connector
@@ -66,6 +107,12 @@ class BatchPipeline:
         self._pending: deque[tuple[Done, Future[BatchResult]]] = deque()
         self._batch: list[PreparedDocument] = []
         self._batch_bytes = 0
+        # Full batches not yet marked pending, and when the first of them was cut.
+        self._group: list[list[PreparedDocument]] = []
+        self._group_documents = 0
+        self._group_bytes = 0
+        self._group_since = 0.0
+        self._clock = clock
         self._consecutive_errors = 0
         # Accepted documents whose record waits for the next state transaction.
         self._accepted: list[PreparedDocument] = []
@@ -78,33 +125,65 @@ class BatchPipeline:
     # documents -------------------------------------------------------------------------------
 
     def add(self, prepared: PreparedDocument) -> None:
-        """Queue a document; a full batch is sent."""
+        """Queue a document; a full batch joins the group, and a full or old group is sent."""
         batch = self._batch
         if batch and (
             len(batch) >= self.limits.max_documents
             or self._batch_bytes + prepared.size > self.limits.max_bytes
         ):
-            try:
-                self.flush()
-            except Exception:
-                self._fail_unsent([prepared], "the run stopped before it was sent")
-                raise
+            self._hold()
             batch = self._batch
+        if self._group and self._group_due():
+            try:
+                self._send_group()
+            except Exception:
+                self._fail_unsent([prepared], _NOT_SENT)
+                raise
         batch.append(prepared)
         self._batch_bytes += prepared.size
 
     def flush(self) -> None:
-        """Send the batch being filled, if any, once it is marked pending in the state."""
-        if not self._batch:
-            return
-        batch, self._batch, self._batch_bytes = self._batch, [], 0
-        try:
-            self._make_room()
-            self._write_state([(prepared.id, PENDING_UPDATE) for prepared in batch])
-        except Exception:
-            self._fail_unsent(batch, "the run stopped before it was sent")
-            raise
-        self._submit(partial(self.destination.put_documents, batch), partial(self._documents_done, batch))
+        """Send the group and the batch being filled, once they are marked pending in the state."""
+        if self._batch:
+            self._hold()
+        if self._group:
+            self._send_group()
+
+    def _hold(self) -> None:
+        """Move the batch being filled into the group (unmarked, unsent)."""
+        if not self._group:
+            self._group_since = self._clock()
+        self._group.append(self._batch)
+        self._group_documents += len(self._batch)
+        self._group_bytes += self._batch_bytes
+        self._batch, self._batch_bytes = [], 0
+
+    def _group_due(self) -> bool:
+        """Whether the group reached a cap, or its oldest batch waited long enough."""
+        return (
+            len(self._group) >= GROUP_MAX_BATCHES
+            or self._group_documents >= GROUP_MAX_DOCUMENTS
+            or self._group_bytes >= GROUP_MAX_BYTES
+            or self._clock() - self._group_since >= GROUP_MAX_WAIT_SECONDS
+        )
+
+    def _send_group(self) -> None:
+        """Mark every batch of the group pending in one state transaction, then send them one by one.
+
+        Raises:
+            StateUnwritable: the state refused the marks; no batch of the group was sent.
+            SyncAborted: the destination is down; the batches of the group not sent are counted.
+        """
+        group = self._group
+        self._group, self._group_documents, self._group_bytes = [], 0, 0
+        put = self.destination.put_documents
+        self._mark_and_send(
+            [(prepared.id, PENDING_UPDATE) for batch in group for prepared in batch],
+            deque(
+                (partial(put, batch), partial(self._documents_done, batch), partial(self._fail_unsent, batch))
+                for batch in group
+            ),
+        )
 
     def _documents_done(
         self, batch: Sequence[PreparedDocument], outcome: BatchResult | BaseException
@@ -131,7 +210,8 @@ class BatchPipeline:
                 refused_new.append(prepared.id)
         # A refused new document is not in the destination: drop its mark. A refused update keeps
         # its mark, so the next run sends it again whatever the destination held before.
-        self.state.forget(self.connector, refused_new)
+        if refused_new:
+            self.state.forget(self.connector, refused_new)
 
     def _write_state(self, marks: list[tuple[str, str]]) -> None:
         """Record the accepted documents and write ``marks``, in one transaction; count what was recorded.
@@ -161,28 +241,58 @@ class BatchPipeline:
         for prepared in batch:
             self.report.fail(prepared.id, "not_sent", f"not sent: {why}")
 
+    def _mark_and_send(self, marks: list[tuple[str, str]], outgoing: deque[_Outgoing]) -> None:
+        """Write ``marks`` and the pending records in one transaction, then submit each batch in turn.
+
+        A batch not submitted when the run stops (the state refused the write, the destination is
+        down) is counted by its ``unsent(why)``; the one being submitted is counted by its outcome.
+        """
+        why = "the state store refused a write"
+        try:
+            self._write_state(marks)
+            why = _NOT_SENT
+            while outgoing:
+                self._make_room()
+                call, done, _ = outgoing.popleft()
+                self._submit(call, done)
+        except BaseException:  # an interrupt too: every document is counted once
+            for _, _, unsent in outgoing:
+                unsent(why)
+            raise
+
     # deletions -------------------------------------------------------------------------------
 
     def delete(self, ids: Iterable[str]) -> None:
-        """Delete ids in batches, each marked pending deletion first; forget what was deleted.
+        """Delete ids in batches, each marked pending deletion (a group at a time) before it is sent;
+        forget what was deleted.
 
-        ``ids`` is read a batch at a time, so it may stream millions of ids.
+        ``ids`` is read a group of batches at a time (:data:`GROUP_MAX_DOCUMENTS` ids, or one
+        batch), so it may stream millions of ids.
         """
         self.flush()
         size = max(1, self.limits.max_delete_ids)
+        per_group = max(1, min(GROUP_MAX_BATCHES, GROUP_MAX_DOCUMENTS // size))
         iterator = iter(ids)
-        while chunk := list(islice(iterator, size)):
-            self._make_room()
-            try:
-                self._write_state([(doc_id, PENDING_DELETE) for doc_id in chunk])
-            except StateUnwritable:
-                for doc_id in chunk:
-                    self.report.fail(doc_id, "delete_failed", "not deleted: the state store refused a write")
-                raise
-            self._submit(
-                partial(self.destination.delete_documents, chunk), partial(self._deletions_done, chunk)
+        chunks = iter(lambda: list(islice(iterator, size)), [])
+        delete = self.destination.delete_documents
+        while group := list(islice(chunks, per_group)):
+            self._mark_and_send(
+                [(doc_id, PENDING_DELETE) for chunk in group for doc_id in chunk],
+                deque(
+                    (
+                        partial(delete, chunk),
+                        partial(self._deletions_done, chunk),
+                        partial(self._undeleted, chunk),
+                    )
+                    for chunk in group
+                ),
             )
         self.drain()
+
+    def _undeleted(self, ids: list[str], why: str) -> None:
+        """Count ids that were never sent for deletion (the run is stopping)."""
+        for doc_id in ids:
+            self.report.fail(doc_id, "delete_failed", f"not deleted: {why}")
 
     def _deletions_done(self, ids: list[str], outcome: BatchResult | BaseException) -> None:
         if isinstance(outcome, BaseException):
@@ -252,13 +362,16 @@ class BatchPipeline:
             self._consecutive_errors = 0
 
     def drain(self) -> None:
-        """Wait for every batch in flight and record its outcome."""
+        """Send the group (not the batch being filled), wait for every batch in flight, record outcomes."""
+        if self._group:
+            self._send_group()
         while self._pending:
             self._collect_one()
         self._write_state([])
 
     def close(self) -> None:
-        """Record what is in flight (never aborting), count what was never sent, stop the threads."""
+        """Record what is in flight (never aborting), count what was never sent (the group and the batch
+        being filled), stop the threads."""
         first_error: Exception | None = None
         try:
             while self._pending:
@@ -275,9 +388,10 @@ class BatchPipeline:
                 self._write_state([])
             except StateUnwritable as err:
                 first_error = first_error or err
-            if self._batch:
-                self._fail_unsent(self._batch, "the run stopped before it was sent")
-                self._batch = []
+            for batch in [*self._group, self._batch]:
+                self._fail_unsent(batch, _NOT_SENT)
+            self._group, self._group_documents, self._group_bytes = [], 0, 0
+            self._batch, self._batch_bytes = [], 0
             if first_error is not None:
                 raise first_error
         finally:

@@ -1,9 +1,10 @@
 """A run killed in the middle (SIGKILL, as the OOM killer or a lost container would) loses nothing.
 
 A helper script syncs 50 documents in batches of 5 into the real ``LocalIndex`` with the real
-``SqliteStateStore``, and kills its own process while the destination is storing a batch, after the
-earlier batches were accepted and recorded. The rerun in this process must send exactly what was not
-recorded, and the index must end with every document exactly once.
+``SqliteStateStore`` (in groups of two batches marked together), and kills its own process while the
+destination is storing the first batch of a group, after the earlier batches were accepted and
+recorded. The rerun in this process must send exactly what was not recorded, and the index must end
+with every document exactly once.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ HELPER = textwrap.dedent(
     import sys
     from pathlib import Path
 
-    from ccf_core import BatchLimits, Connector, Document, DocumentMetadata, SyncEngine
+    from ccf_core import BatchLimits, Connector, Document, DocumentMetadata, SyncEngine, uploader
     from ccf_core.destinations.local_index import LocalIndex
     from ccf_core.state import SqliteStateStore
 
@@ -89,6 +90,9 @@ HELPER = textwrap.dedent(
 
 
     if __name__ == "__main__":
+        # Accepted batches are recorded with the next group's marks: in groups of two, the kill
+        # after four batches falls between groups, all four recorded.
+        uploader.GROUP_MAX_BATCHES = 2
         workdir = Path(sys.argv[1])
         index = KillingIndex(workdir / "index.db", int(sys.argv[2]))
         SyncEngine(index, SqliteStateStore(workdir / "state.db")).run(Numbers())
@@ -160,7 +164,8 @@ def test_rerun_after_a_kill_sends_only_what_was_not_recorded(killed_run: tuple[P
 def test_rerun_after_a_kill_resends_no_batch_accepted_before_the_kill(
     killed_run: tuple[Path, ModuleType],
 ) -> None:
-    """Only the batch the destination was storing when the process died is sent again."""
+    """Only the batch the destination was storing when the process died is sent again (it was the
+    first of its group; the batches of the groups before were recorded)."""
     _, sent, _ = rerun(*killed_run)
 
     assert sent == all_ids()[KILL_AFTER_BATCHES * BATCH :]
@@ -196,8 +201,12 @@ def test_index_held_the_unacknowledged_batch_before_the_rerun(killed_run: tuple[
     assert stored == all_ids()[: (KILL_AFTER_BATCHES + 1) * BATCH]
 
 
-def test_accepted_batch_is_recorded_when_the_next_batch_is_sent(make_doc, make_destination, state) -> None:
-    """A batch is marked pending before it is sent; its record joins the next batch's transaction."""
+def test_accepted_group_is_recorded_when_the_next_group_is_sent(
+    make_doc, make_destination, state, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group of batches is marked pending before it is sent; its records join the next group's
+    transaction."""
+    monkeypatch.setattr("ccf_core.uploader.GROUP_MAX_BATCHES", 2)
     destination = make_destination(BatchLimits(max_documents=2))
     recorded_when_reading: list[int] = []
 
@@ -205,11 +214,13 @@ def test_accepted_batch_is_recorded_when_the_next_batch_is_sent(make_doc, make_d
         name = "watching"
 
         def documents(self, context: SyncContext) -> Iterator[Document]:
-            for number in range(7):
+            for number in range(11):
                 stored = state.load_checksums("watching").values()
                 recorded_when_reading.append(sum(value != PENDING_UPDATE for value in stored))
                 yield make_doc(f"d{number}")
 
     SyncEngine(destination, state).run(Watching())
 
-    assert recorded_when_reading == [0, 0, 0, 0, 0, 2, 2]
+    # The first group (d0 to d3) is sent when d4 is added, the second when d8 is: with its marks
+    # go the records of the first.
+    assert recorded_when_reading == [0] * 9 + [4, 4]

@@ -235,8 +235,11 @@ def test_destination_is_opened_and_closed_with_the_status(make_connector, make_d
     assert destination.closed == [RunStatus.SUCCEEDED]
 
 
-def test_documents_are_consumed_lazily(run_sync: Run, make_doc, make_destination) -> None:
-    """The first batch is sent before the connector produced its last document."""
+def test_documents_are_consumed_lazily(
+    run_sync: Run, make_doc, make_destination, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first group of batches is sent before the connector produced its last document."""
+    monkeypatch.setattr("ccf_core.uploader.GROUP_MAX_BATCHES", 2)
     destination = make_destination(BatchLimits(max_documents=2))
     sent_when_produced: list[int] = []
 
@@ -244,10 +247,11 @@ def test_documents_are_consumed_lazily(run_sync: Run, make_doc, make_destination
         name = "watching"
 
         def documents(self, context: SyncContext) -> Iterator[Document]:
-            for number in range(6):
+            for number in range(10):
                 sent_when_produced.append(len(destination.sent_ids))
                 yield make_doc(f"d{number}")
 
     run_sync(Watching(), destination=destination)
 
-    assert sent_when_produced == [0, 0, 0, 2, 2, 4]
+    # A group of two batches is sent when the next document comes: with d4, then with d8.
+    assert sent_when_produced == [0, 0, 0, 0, 0, 4, 4, 4, 4, 8]

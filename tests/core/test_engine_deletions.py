@@ -63,8 +63,9 @@ def test_failed_run_saves_no_checkpoint(run_sync: Run, make_connector, make_docs
 
 
 def test_failed_run_keeps_batches_accepted_before_the_failure(
-    run_sync: Run, make_connector, make_docs, make_destination, state
+    run_sync: Run, make_connector, make_docs, make_destination, state, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("ccf_core.uploader.GROUP_MAX_BATCHES", 1)  # each full batch is sent at once
     destination = make_destination(BatchLimits(max_documents=2))
     docs = make_docs(9)
 
@@ -209,8 +210,9 @@ def test_forced_full_pass_ignores_checkpoint_and_finds_deletions(
 
 
 def test_cancelled_run_stops_and_keeps_accepted_batches(
-    run_sync: Run, make_connector, make_docs, make_destination, state
+    run_sync: Run, make_connector, make_docs, make_destination, state, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("ccf_core.uploader.GROUP_MAX_BATCHES", 1)  # each full batch is sent at once
     destination = make_destination(BatchLimits(max_documents=2))
     docs = make_docs(10)
     run_sync(make_connector(docs[:6]), destination=destination)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ccf_core.state.sqlite import SqliteStateStore
+from ccf_core.uploader import GROUP_MAX_BATCHES
 from ccf_runner import exit_codes
 from tests.conftest import MakePluginDir
 from tests.dummy_aws import DUMMY_ENVIRONMENT
@@ -101,7 +102,11 @@ def test_sigterm_during_a_qbusiness_sync_stops_the_sync_job_and_keeps_what_was_a
 ) -> None:
     marker = tmp_path / "marker"
     args = [console_script(), "--connector", "paced", "--log-format", "json", "--max-in-flight", "1"]
-    settings = ["--set", "marker_after=25", "--set", f"marker={marker}", "--set", "pause=60"]
+    # Full batches are sent a group at a time: the first group of batches of ten is sent (when
+    # the next document comes) and recorded, the next one is held when the connector pauses.
+    group = GROUP_MAX_BATCHES * 10
+    settings = ["--set", f"count={group + 40}", "--set", f"marker_after={group + 25}"]
+    settings += ["--set", f"marker={marker}", "--set", "pause=60"]
     with (tmp_path / "stderr").open("w") as stderr:
         process = subprocess.Popen(args + settings, cwd=tmp_path, env=environment, stderr=stderr)
         wait_for_file(marker, process, (tmp_path / "stderr").read_text)
@@ -114,7 +119,7 @@ def test_sigterm_during_a_qbusiness_sync_stops_the_sync_job_and_keeps_what_was_a
     with SqliteStateStore(tmp_path / ".ccf" / "state.db") as state:
         scope = f"paced@qbusiness:{APPLICATION_ID}/{INDEX_ID}/{DATA_SOURCE_ID}"
         recorded = set(state.load_checksums(scope))
-    assert recorded == {f"doc-{number:03d}" for number in range(20)}
+    assert recorded == {f"doc-{number:03d}" for number in range(group)}
     assert recorded <= set(fake_qbusiness.documents)
 
 
