@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -120,3 +121,51 @@ def test_a_refused_document_whose_deletion_was_cut_short_keeps_a_pending_mark(
 
     assert report.failed == 1
     assert state.load_checksums("listing") == {"a": PENDING_UPDATE}
+
+
+def _tracked(value: object) -> bool:
+    """Whether the garbage collector's generations hold ``value`` (a frozen object is in none)."""
+    return any(candidate is value for candidate in gc.get_objects())
+
+
+class _Watching(Connector):
+    """Notes whether the collector tracked ``marker`` while the run asked for the documents."""
+
+    name = "watching"
+
+    def __init__(self, marker: list[str]) -> None:
+        super().__init__()
+        self.marker = marker
+        self.tracked_during: bool | None = None
+
+    def documents(self, context: SyncContext) -> Iterator[Document]:
+        self.tracked_during = _tracked(self.marker)
+        yield Document(id="one", content="text", metadata=DocumentMetadata(title="One"))
+
+
+def test_objects_made_before_a_run_are_kept_out_of_the_collector_during_it(tmp_path: Path) -> None:
+    """Full collections in a run do not walk the process's older objects; afterwards they do again."""
+    marker = ["made before the run"]
+    connector = _Watching(marker)
+
+    with LocalIndex(tmp_path / "index.db") as index, SqliteStateStore(tmp_path / "state.db") as state:
+        report = SyncEngine(index, state).run(connector)
+
+    assert report.status is RunStatus.SUCCEEDED
+    assert connector.tracked_during is False
+    assert _tracked(marker)
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_process_that_froze_objects_itself_is_left_as_it_is(tmp_path: Path) -> None:
+    gc.freeze()
+    try:
+        marker = ["made after the process froze its objects"]
+        connector = _Watching(marker)
+        with LocalIndex(tmp_path / "index.db") as index, SqliteStateStore(tmp_path / "state.db") as state:
+            SyncEngine(index, state).run(connector)
+
+        assert connector.tracked_during is True
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
