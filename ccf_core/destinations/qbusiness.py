@@ -81,7 +81,7 @@ class SyncJobAlreadyRunning(QBusinessError):
     """Another sync job of the data source was still running after ``conflict_wait_seconds``."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Outgoing:
     """A document ready to send: its API structure (content not read yet) and encoded size."""
 

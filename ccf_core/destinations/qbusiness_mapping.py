@@ -53,6 +53,10 @@ def base64_length(size: int) -> int:
     return 4 * ((size + 2) // 3)
 
 
+#: The ``DocumentAttributeValue`` key of the common types (exact types: subclasses go the long way).
+_VALUE_KEY_OF_TYPE: dict[type, str] = {str: "stringValue", int: "longValue"}
+
+
 def attribute_value(value: AttributeValue) -> dict[str, Any]:
     """The ``DocumentAttributeValue`` of a typed attribute value.
 
@@ -83,9 +87,11 @@ def api_attributes(metadata: DocumentMetadata) -> list[dict[str, Any]]:
         attributes.append({"name": "_created_at", "value": {"dateValue": metadata.created_at}})
     if metadata.last_updated_at is not None:
         attributes.append({"name": "_last_updated_at", "value": {"dateValue": metadata.last_updated_at}})
-    attributes.extend(
-        {"name": name, "value": attribute_value(value)} for name, value in metadata.attributes.items()
-    )
+    for name, value in metadata.attributes.items():
+        # The common types inline: this runs for every attribute of every document sent.
+        kind = _VALUE_KEY_OF_TYPE.get(type(value))
+        typed = {kind: value} if kind is not None else attribute_value(value)
+        attributes.append({"name": name, "value": typed})
     return attributes
 
 
@@ -117,7 +123,7 @@ def api_document(document: Document, content_type: ContentType, content: dict[st
     return structure
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs 1 µs more to make, once per document
 class MeasuredDocument:
     """A document checked against the API model, as a ``Document`` structure with an empty blob.
 
