@@ -10,7 +10,7 @@ stand-in object, without botocore): first sync and unchanged re-sync with ``Docu
 versions (size and mtime: no file opened), without versions (the content is read and hashed),
 and with ``DocumentVersion`` hints (the folder listed with ``os.scandir``, documents built only
 when their version changed). With ``--reference DIR`` (a checkout of the reference builder kit)
-its interface is run the same way. Each case runs twice and its faster run counts; the floor is
+its interface is run the same way, its first syncs alternating with ccf's. Each case runs twice and its faster run counts; the floor is
 measured first and last. The last line gives each case as a share of the floor, by documents/s and
 by CPU time per document (steadier on a shared machine).
 
@@ -383,42 +383,41 @@ def throughput(tmp: Path, count: int, reference: Path | None) -> None:
     # shared machine other work only ever slows a run down. The floor is measured first and
     # last, so a drift of the machine's speed over the minutes of the bench shows.
     rates: dict[str, int] = {}
+
+    def run(label: str, *args: str) -> None:
+        """Run a case once; its best documents/s so far is kept under ``label``."""
+        rate = _in_child(*args)["documents_per_second"]
+        rates[label] = max(rates.get(label, 0), rate)
+
+    def reference_run(*extra: str) -> None:
+        if reference is not None:
+            label = "reference_first_sync" + ("_plain_stub" if extra else "")
+            run(label, "reference", str(reference), str(folder), str(count), *extra)
+
     floors = [_best(RUNS, "floor", str(folder), str(count))]
     # A first sync runs on a fresh state each time; the unchanged re-syncs then reuse the last.
+    # The reference's first syncs alternate with ccf's (with the boto3 client, then with the plain
+    # stub), so a drift of the machine's speed weighs on both sides of the ratio alike.
     for name, first_versions, unchanged_versions in (
         ("", "file", "file"),
         ("_without_versions", "none", "none"),
         ("_version_hints", "file", "hint"),
     ):
-        states = [str(tmp / f"state{name}-{run}.db") for run in range(RUNS)]
+        states = [str(tmp / f"state{name}-{number}.db") for number in range(RUNS)]
         first = f"ccf_first_sync{name}"
-        rates[first] = max(
-            _in_child("ccf", str(folder), state, str(count), first, first_versions)["documents_per_second"]
-            for state in states
-        )
+        for state in states:
+            run(first, "ccf", str(folder), state, str(count), first, first_versions)
+            if not name:
+                reference_run()
         unchanged = {"": "ccf_unchanged_with_versions"}.get(name, f"ccf_unchanged{name}")
-        rates[unchanged] = _best(
-            RUNS, "ccf", str(folder), states[-1], str(count), unchanged, unchanged_versions
-        )
+        for _ in range(RUNS):
+            run(unchanged, "ccf", str(folder), states[-1], str(count), unchanged, unchanged_versions)
     # The same first sync with a plain stand-in object instead of a boto3 client: what is left is
     # the engine and the destination's own work (botocore builds, validates and signs each call).
-    rates["ccf_first_sync_plain_stub"] = max(
-        _in_child(
-            "ccf",
-            str(folder),
-            str(tmp / f"plain-{run}.db"),
-            str(count),
-            "ccf_first_sync_plain_stub",
-            "file",
-            "plain",
-        )["documents_per_second"]
-        for run in range(RUNS)
-    )
-    if reference is not None:
-        rates["reference_first_sync"] = _best(RUNS, "reference", str(reference), str(folder), str(count))
-        rates["reference_first_sync_plain_stub"] = _best(
-            RUNS, "reference", str(reference), str(folder), str(count), "plain"
-        )
+    plain = "ccf_first_sync_plain_stub"
+    for number in range(RUNS):
+        run(plain, "ccf", str(folder), str(tmp / f"plain-{number}.db"), str(count), plain, "file", "plain")
+        reference_run("plain")
     floors.append(_best(RUNS, "floor", str(folder), str(count)))
     floor = max(floors)
     summary: dict[str, Any] = {
