@@ -10,9 +10,9 @@ stand-in object, without botocore): first sync and unchanged re-sync with ``Docu
 versions (size and mtime: no file opened), without versions (the content is read and hashed),
 and with ``DocumentVersion`` hints (the folder listed with ``os.scandir``, documents built only
 when their version changed). With ``--reference DIR`` (a checkout of the reference builder kit)
-its interface is run the same way, its first syncs alternating with ccf's. Each case runs twice and its faster run counts; the floor is
-measured first and last. The last line gives each case as a share of the floor, by documents/s and
-by CPU time per document (steadier on a shared machine).
+its interface is run the same way, its first syncs alternating with ccf's. Each case runs twice
+and its faster run counts; the floor is measured first and last. The last line gives each case as
+a share of the floor, by documents/s and by CPU time per document (steadier on a shared machine).
 
 ``memory`` (100,000, 300,000 and 1,000,000 documents): a connector yielding in-memory text
 documents (no files: a million files take long to write), SQLite state, a destination that accepts

@@ -17,6 +17,7 @@ from ccf_core.checksum import (
     file_checksum_and_version,
     metadata_fingerprint,
     metadata_key,
+    reads_its_file,
 )
 from ccf_core.models.document import Document, DocumentFile, DocumentVersion
 from ccf_core.ports import PreparedDocument, StateStore
@@ -35,7 +36,6 @@ _UNENCODABLE = (
 
 _has_version = SyncRecord.has_version
 _FILE_VERSION = DocumentFile.version
-_ITER_CONTENT = Document.iter_content
 
 
 class ChangeDetector:
@@ -111,7 +111,7 @@ class ChangeDetector:
             and doc.version is None
             and file is not None
             and type(file).version is _FILE_VERSION
-            and type(doc).iter_content is _ITER_CONTENT
+            and reads_its_file(doc)
         )
         if version_when_read or doc.version is not None or file is None:
             version = doc.version

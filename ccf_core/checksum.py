@@ -137,14 +137,18 @@ def checksum_and_content(
     """
     if fingerprint is None:
         fingerprint = metadata_fingerprint(document, content_type)
-    digest = hashlib.sha256(fingerprint)
-    digest.update(b"\x00")
+    digest = _started_digest(fingerprint)
     if document.content is not None:
         content = document.content
         digest.update(content)
         return digest.hexdigest(), len(content), content
-    if document.file is not None and type(document).iter_content is Document.iter_content:
-        return _file_checksum(digest, document.file.path)
+    if reads_its_file(document):
+        assert document.file is not None
+        descriptor = os.open(document.file.path, os.O_RDONLY)
+        try:
+            return _read_into(digest, descriptor)
+        finally:
+            os.close(descriptor)
     size = chunks = 0
     content = b""
     for chunk in document.iter_content():
@@ -155,41 +159,44 @@ def checksum_and_content(
     return digest.hexdigest(), size, content if chunks <= 1 else None
 
 
-def file_checksum_and_version(document: Document, fingerprint: bytes) -> tuple[str, int, bytes | None, str]:
-    """:func:`checksum_and_content` of a document whose content is ``document.file``, and the
-    file's :meth:`~ccf_core.models.document.DocumentFile.version`, from the file it read.
+def reads_its_file(document: Document) -> bool:
+    """Whether the document's content is its file as it is (the engine may open it itself)."""
+    return document.file is not None and type(document).iter_content is Document.iter_content
 
-    One open instead of a ``stat`` of the path then an open: for a new file both are needed.
+
+def file_checksum_and_version(document: Document, fingerprint: bytes) -> tuple[str, int, bytes | None, str]:
+    """:func:`checksum_and_content` of a document that :func:`reads_its_file`, and the file's
+    :meth:`~ccf_core.models.document.DocumentFile.version`, from the file it read.
+
+    One open instead of a ``stat`` of the path then an open: for a new file both are needed. The
+    version is taken before the read: a file written meanwhile is read again by the next run.
     """
     assert document.file is not None
-    digest = hashlib.sha256(fingerprint)
-    digest.update(b"\x00")
-    versions: list[str] = []
-    checksum, size, content = _file_checksum(digest, document.file.path, versions)
-    return checksum, size, content, versions[0]
-
-
-def _file_checksum(
-    digest: Any, path: os.PathLike[str], versions: list[str] | None = None
-) -> tuple[str, int, bytes | None]:
-    """:func:`checksum_and_content` of a file, read with ``os.read`` (the common case, inline).
-
-    With ``versions``, the open file's version is appended to it (taken before it is read).
-    """
-    descriptor = os.open(path, os.O_RDONLY)
+    descriptor = os.open(document.file.path, os.O_RDONLY)
     try:
-        if versions is not None:
-            versions.append(DocumentFile.version_of(os.fstat(descriptor)))
-        content = os.read(descriptor, CHUNK_SIZE)
-        digest.update(content)
-        size = len(content)
-        whole: bytes | None = content
-        while chunk := os.read(descriptor, CHUNK_SIZE):
-            whole = None
-            size += len(chunk)
-            digest.update(chunk)
+        version = DocumentFile.version_of(os.fstat(descriptor))
+        return *_read_into(_started_digest(fingerprint), descriptor), version
     finally:
         os.close(descriptor)
+
+
+def _started_digest(fingerprint: bytes) -> Any:
+    """The SHA-256 of a checksum, fed the metadata and the separator; the content comes next."""
+    digest = hashlib.sha256(fingerprint)
+    digest.update(b"\x00")
+    return digest
+
+
+def _read_into(digest: Any, descriptor: int) -> tuple[str, int, bytes | None]:
+    """Read an open file with ``os.read`` into ``digest``: the checksum, size and (one chunk) content."""
+    content = os.read(descriptor, CHUNK_SIZE)
+    digest.update(content)
+    size = len(content)
+    whole: bytes | None = content
+    while chunk := os.read(descriptor, CHUNK_SIZE):
+        whole = None
+        size += len(chunk)
+        digest.update(chunk)
     return digest.hexdigest(), size, whole
 
 

@@ -112,22 +112,24 @@ def _objects_before_the_run_frozen() -> Iterator[None]:
     and each full collection in a run walked them all: 5% of the CPU of a first sync. Frozen, they
     are skipped; garbage among them is collected after the run, when they are unfrozen. Concurrent
     runs share one freeze, undone when the last ends; a process that froze objects itself (a
-    forking server does) is left as it is.
+    forking server does) is left as it is (objects it freezes during a run are unfrozen with the
+    run's).
     """
-    with _Freezer.lock:
-        ours = _Freezer.runs > 0 or gc.get_freeze_count() == 0
-        if ours:
-            if _Freezer.runs == 0:
-                gc.freeze()
-            _Freezer.runs += 1
+    ours = False
     try:
+        with _Freezer.lock:
+            if _Freezer.runs > 0 or gc.get_freeze_count() == 0:
+                _Freezer.runs += 1
+                ours = True
+                if _Freezer.runs == 1:
+                    gc.freeze()
         yield
     finally:
         if ours:
             with _Freezer.lock:
-                _Freezer.runs -= 1
-                if _Freezer.runs == 0:
+                if _Freezer.runs == 1:
                     gc.unfreeze()
+                _Freezer.runs -= 1
 
 
 class _Run:

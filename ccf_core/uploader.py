@@ -12,14 +12,16 @@ A pending mark never matches a checksum, so the next run sends the document agai
 still has it and deletes it if not.
 
 State writes come in groups, as a state transaction costs more than its rows (a SQLite commit):
-full batches wait, unmarked, in a group; when the group reaches a cap (:data:`GROUP_MAX_BATCHES`,
-:data:`GROUP_MAX_DOCUMENTS`, :data:`GROUP_MAX_BYTES`), when its oldest batch has waited
+full batches wait, unmarked, in a group; when the group reaches a cap (:data:`GROUP_MAX_BATCHES`
+and no more batches than may be in flight, :data:`GROUP_MAX_DOCUMENTS`, :data:`GROUP_MAX_BYTES`),
+when its oldest batch has waited
 :data:`GROUP_MAX_WAIT_SECONDS` (looked at on each document added: a slow connector does not hold
 its documents back for long, and no timer thread is needed), or on ``flush``, ``drain`` and
 ``delete``, the marks of all its batches and the records of the batches that came back before
 share one state transaction, on the engine's thread; only then are its batches sent, one by one,
-each waiting for room in flight. A document of a group that was never sent (the run stopped) is
-counted as failed, ``not_sent``, and was never marked. As accepted documents are recorded with the
+each waiting for room in flight. A document of a group that was never marked (the run stopped) is
+counted as failed, ``not_sent``; so is one of a marked group whose batch was not sent when the
+destination went down, and it keeps its pending mark. As accepted documents are recorded with the
 next group's marks, a process killed in the middle sends about one group again in its next run.
 Deletions are grouped the same way (their ids are at hand, so without the wait).
 """
@@ -32,12 +34,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from functools import partial
-from itertools import islice
 
 from ccf_core.checksum import PENDING_DELETE, PENDING_UPDATE
 from ccf_core.errors import SyncAborted
 from ccf_core.ports import BatchResult, Destination, PreparedDocument, StateStore
 from ccf_core.report import SyncReport
+from ccf_core.working_set import in_pages
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +138,7 @@ class BatchPipeline:
         if self._group and self._group_due():
             try:
                 self._send_group()
-            except Exception:
+            except BaseException:  # an interrupt too: the document is counted
                 self._fail_unsent([prepared], _NOT_SENT)
                 raise
         batch.append(prepared)
@@ -158,10 +160,20 @@ class BatchPipeline:
         self._group_bytes += self._batch_bytes
         self._batch, self._batch_bytes = [], 0
 
+    def _group_batches(self) -> int:
+        """How many batches a group holds at most: no more than can be in flight at once.
+
+        Batches of a group beyond the slots in flight would hold the engine until slots free,
+        while the workers then idle as the next group fills.
+        """
+        if self._in_flight == 1:
+            return GROUP_MAX_BATCHES
+        return max(1, min(GROUP_MAX_BATCHES, self._in_flight))
+
     def _group_due(self) -> bool:
         """Whether the group reached a cap, or its oldest batch waited long enough."""
         return (
-            len(self._group) >= GROUP_MAX_BATCHES
+            len(self._group) >= self._group_batches()
             or self._group_documents >= GROUP_MAX_DOCUMENTS
             or self._group_bytes >= GROUP_MAX_BYTES
             or self._clock() - self._group_since >= GROUP_MAX_WAIT_SECONDS
@@ -225,10 +237,12 @@ class BatchPipeline:
             return
         try:
             self.state.record(self.connector, [(p.id, p.checksum) for p in accepted] + marks)
-        except Exception as err:
+        except BaseException as err:  # an interrupt too: the accepted documents are counted
             message = f"accepted by the destination but not recorded: {type(err).__name__}: {err}"
             for prepared in accepted:
                 self.report.fail(prepared.id, "state_unwritable", message)
+            if not isinstance(err, Exception):
+                raise
             raise StateUnwritable("state_unwritable", f"the state store refused a write: {err}") from err
         report = self.report
         added = sum(1 for prepared in accepted if prepared.is_new)
@@ -255,9 +269,9 @@ class BatchPipeline:
                 self._make_room()
                 call, done, _ = outgoing.popleft()
                 self._submit(call, done)
-        except BaseException:  # an interrupt too: every document is counted once
+        except BaseException as err:  # an interrupt too: every document is counted once
             for _, _, unsent in outgoing:
-                unsent(why)
+                unsent(why if isinstance(err, Exception) else _NOT_SENT)
             raise
 
     # deletions -------------------------------------------------------------------------------
@@ -271,11 +285,9 @@ class BatchPipeline:
         """
         self.flush()
         size = max(1, self.limits.max_delete_ids)
-        per_group = max(1, min(GROUP_MAX_BATCHES, GROUP_MAX_DOCUMENTS // size))
-        iterator = iter(ids)
-        chunks = iter(lambda: list(islice(iterator, size)), [])
+        per_group = max(1, min(self._group_batches(), GROUP_MAX_DOCUMENTS // size))
         delete = self.destination.delete_documents
-        while group := list(islice(chunks, per_group)):
+        for group in in_pages(in_pages(ids, size), per_group):
             self._mark_and_send(
                 [(doc_id, PENDING_DELETE) for chunk in group for doc_id in chunk],
                 deque(
@@ -313,7 +325,7 @@ class BatchPipeline:
 
     def _submit(self, call: Callable[[], BatchResult], done: Done) -> None:
         if self._executor is None:
-            self._finish(done, _outcome(call))
+            self._call_inline(call, done)
             return
         self._since_probe += 1
         measured = min(self._inline_seconds) if self._inline_seconds else None
@@ -322,11 +334,19 @@ class BatchPipeline:
                 self._probe_every = min(self._probe_every * 2, 64 * _PROBE_EVERY)
             self._since_probe = 0
             started = time.perf_counter()
-            outcome = _outcome(call)
+            self._call_inline(call, done)
             self._inline_seconds.append(time.perf_counter() - started)
-            self._finish(done, outcome)
             return
         self._pending.append((done, self._executor.submit(call)))
+
+    def _call_inline(self, call: Callable[[], BatchResult], done: Done) -> None:
+        """Call on the engine's thread; an interrupt in the call counts its batch failed, then goes on."""
+        try:
+            outcome = _outcome(call)
+        except BaseException as err:
+            done(err)
+            raise
+        self._finish(done, outcome)
 
     def _collect_one(self) -> None:
         """Record the outcome of one batch in flight: the first to finish, not the oldest.

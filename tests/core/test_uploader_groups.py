@@ -141,11 +141,12 @@ def sync(pipeline: BatchPipeline, documents: Iterable[PreparedDocument]) -> Sync
 
 @pytest.fixture(params=["inline", "workers"])
 def in_flight(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    """Batches sent on the engine's thread, then on three workers (every batch after the first)."""
+    """Batches sent on the engine's thread, then on workers (every batch after the first), as many
+    as a group holds."""
     if request.param == "inline":
         return 1
     monkeypatch.setattr("ccf_core.uploader.INLINE_BELOW_SECONDS", 0.0)
-    return 3
+    return GROUP_MAX_BATCHES
 
 
 def test_a_group_is_committed_as_pending_before_any_of_its_batches_is_sent(
@@ -317,3 +318,62 @@ def test_deletions_are_marked_a_group_at_a_time_before_they_are_sent(tmp_path: P
         assert pipeline.report.deleted == len(ids)
         assert state.records == 1 + 3  # the set-up, then three groups of marks
     assert committed(path) == {}
+
+
+def test_a_group_holds_no_more_batches_than_may_be_in_flight(tmp_path: Path, monkeypatch) -> None:
+    """Batches beyond the slots would hold the engine while the workers then idle as a group fills."""
+    monkeypatch.setattr("ccf_core.uploader.INLINE_BELOW_SECONDS", 0.0)
+    destination = Accepting(BatchLimits(max_documents=10, max_in_flight=4))
+    with CountingState(tmp_path / "state.db") as state:
+        report = sync(pipeline_for(destination, state), (prepared(n) for n in range(400)))
+
+        assert report.added == 400
+        # Ten groups of four batches, each with the records of the ones before; the last at the end.
+        assert state.commits == 11
+
+
+class Interrupting(Accepting):
+    """Accepts batches until its ``at``-th call, which is interrupted (a second Ctrl-C)."""
+
+    def __init__(self, limits: BatchLimits, at: int) -> None:
+        super().__init__(limits)
+        self.at = at
+
+    def put_documents(self, batch: Sequence[PreparedDocument]) -> BatchResult:
+        if self.calls + 1 == self.at:
+            self.calls += 1
+            raise KeyboardInterrupt
+        return super().put_documents(batch)
+
+
+class InterruptedState(CountingState):
+    def record(self, connector: str, items: Iterable[tuple[str, str]], kind: str = "document") -> None:
+        if self.records == 1:
+            self.records += 1
+            raise KeyboardInterrupt
+        super().record(connector, items, kind)
+
+
+@pytest.mark.parametrize("where", ["destination call", "state write"])
+def test_an_interrupt_while_a_group_is_sent_leaves_every_document_counted_once(
+    tmp_path: Path, where: str
+) -> None:
+    limits = BatchLimits(max_documents=10)
+    if where == "destination call":
+        destination, state = Interrupting(limits, at=3), CountingState(tmp_path / "state.db")
+    else:
+        destination, state = Accepting(limits), InterruptedState(tmp_path / "state.db")
+    pipeline = pipeline_for(destination, state)
+    added = 0
+    with state, pytest.raises(KeyboardInterrupt):
+        try:
+            for number in range(3 * GROUP):
+                pipeline.add(prepared(number))
+                added += 1
+        finally:
+            pipeline.close()
+    report = pipeline.report
+
+    counted = report.added + report.failed
+    assert counted == added + 1  # the document being added when the interrupt came is counted too
+    assert len({failure.document_id for failure in report.failures}) == report.failed
