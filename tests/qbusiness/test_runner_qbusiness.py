@@ -119,8 +119,8 @@ def test_sigterm_during_a_qbusiness_sync_stops_the_sync_job_and_keeps_what_was_a
     with SqliteStateStore(tmp_path / ".ccf" / "state.db") as state:
         scope = f"paced@qbusiness:{APPLICATION_ID}/{INDEX_ID}/{DATA_SOURCE_ID}"
         recorded = set(state.load_checksums(scope))
-    assert recorded == {f"doc-{number:03d}" for number in range(group)}
-    assert recorded <= set(fake_qbusiness.documents)
+    # The first group at least; the next one too if a stalled machine let its 1 s wait run out.
+    assert {f"doc-{number:03d}" for number in range(group)} <= recorded <= set(fake_qbusiness.documents)
 
 
 def test_after_kill_9_the_next_run_stops_the_orphaned_sync_job_and_goes_on(
