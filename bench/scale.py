@@ -230,14 +230,14 @@ class TimedState(SqliteStateStore):
     writes = 0
 
     def record(self, *args: Any, **kwargs: Any) -> None:
-        started = time.process_time()
-        super().record(*args, **kwargs)
-        self.cpu_seconds += time.process_time() - started
-        self.writes += 1
+        self._timed(super().record, *args, **kwargs)
 
     def forget(self, *args: Any, **kwargs: Any) -> None:
+        self._timed(super().forget, *args, **kwargs)
+
+    def _timed(self, write: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         started = time.process_time()
-        super().forget(*args, **kwargs)
+        write(*args, **kwargs)
         self.cpu_seconds += time.process_time() - started
         self.writes += 1
 

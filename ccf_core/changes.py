@@ -104,19 +104,14 @@ class ChangeDetector:
         """
         report = self.report
         content_type = doc.resolved_content_type()
-        file = doc.file
+        file, version = doc.file, doc.version
         # A new document's file is read anyway: its version then comes from the open file.
-        version_when_read = (
-            previous is None
-            and doc.version is None
-            and file is not None
-            and type(file).version is _FILE_VERSION
-            and reads_its_file(doc)
-        )
-        if version_when_read or doc.version is not None or file is None:
-            version = doc.version
-        else:
-            version = file.version()
+        version_when_read = False
+        if version is None and file is not None:
+            if previous is None and type(file).version is _FILE_VERSION and reads_its_file(doc):
+                version_when_read = True
+            else:
+                version = file.version()
         try:
             fingerprint = metadata_fingerprint(doc, content_type)
         except (ValueError, RecursionError):

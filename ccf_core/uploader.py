@@ -14,9 +14,9 @@ still has it and deletes it if not.
 State writes come in groups, as a state transaction costs more than its rows (a SQLite commit):
 full batches wait, unmarked, in a group; when the group reaches a cap (:data:`GROUP_MAX_BATCHES`
 and no more batches than may be in flight, :data:`GROUP_MAX_DOCUMENTS`, :data:`GROUP_MAX_BYTES`),
-when its oldest batch has waited
-:data:`GROUP_MAX_WAIT_SECONDS` (looked at on each document added: a slow connector does not hold
-its documents back for long, and no timer thread is needed), or on ``flush``, ``drain`` and
+when its oldest batch has waited :data:`GROUP_MAX_WAIT_SECONDS` (looked at on each document
+added: a slow connector does not hold its documents back for long, and no timer thread is
+needed), or on ``flush``, ``drain`` and
 ``delete``, the marks of all its batches and the records of the batches that came back before
 share one state transaction, on the engine's thread; only then are its batches sent, one by one,
 each waiting for room in flight. A document of a group that was never marked (the run stopped) is
@@ -114,6 +114,7 @@ class BatchPipeline:
         self._group_documents = 0
         self._group_bytes = 0
         self._group_since = 0.0
+        self._group_full = False
         self._clock = clock
         self._consecutive_errors = 0
         # Accepted documents whose record waits for the next state transaction.
@@ -135,7 +136,8 @@ class BatchPipeline:
         ):
             self._hold()
             batch = self._batch
-        if self._group and self._group_due():
+        # The caps are looked at when a batch joins the group; only the wait needs the clock here.
+        if self._group and (self._group_full or self._clock() - self._group_since >= GROUP_MAX_WAIT_SECONDS):
             try:
                 self._send_group()
             except BaseException:  # an interrupt too: the document is counted
@@ -159,6 +161,11 @@ class BatchPipeline:
         self._group_documents += len(self._batch)
         self._group_bytes += self._batch_bytes
         self._batch, self._batch_bytes = [], 0
+        self._group_full = (
+            len(self._group) >= self._group_batches()
+            or self._group_documents >= GROUP_MAX_DOCUMENTS
+            or self._group_bytes >= GROUP_MAX_BYTES
+        )
 
     def _group_batches(self) -> int:
         """How many batches a group holds at most: no more than can be in flight at once.
@@ -166,18 +173,7 @@ class BatchPipeline:
         Batches of a group beyond the slots in flight would hold the engine until slots free,
         while the workers then idle as the next group fills.
         """
-        if self._in_flight == 1:
-            return GROUP_MAX_BATCHES
-        return max(1, min(GROUP_MAX_BATCHES, self._in_flight))
-
-    def _group_due(self) -> bool:
-        """Whether the group reached a cap, or its oldest batch waited long enough."""
-        return (
-            len(self._group) >= self._group_batches()
-            or self._group_documents >= GROUP_MAX_DOCUMENTS
-            or self._group_bytes >= GROUP_MAX_BYTES
-            or self._clock() - self._group_since >= GROUP_MAX_WAIT_SECONDS
-        )
+        return GROUP_MAX_BATCHES if self._in_flight == 1 else min(GROUP_MAX_BATCHES, self._in_flight)
 
     def _send_group(self) -> None:
         """Mark every batch of the group pending in one state transaction, then send them one by one.
@@ -187,7 +183,7 @@ class BatchPipeline:
             SyncAborted: the destination is down; the batches of the group not sent are counted.
         """
         group = self._group
-        self._group, self._group_documents, self._group_bytes = [], 0, 0
+        self._group, self._group_documents, self._group_bytes, self._group_full = [], 0, 0, False
         put = self.destination.put_documents
         self._mark_and_send(
             [(prepared.id, PENDING_UPDATE) for batch in group for prepared in batch],
@@ -410,7 +406,7 @@ class BatchPipeline:
                 first_error = first_error or err
             for batch in [*self._group, self._batch]:
                 self._fail_unsent(batch, _NOT_SENT)
-            self._group, self._group_documents, self._group_bytes = [], 0, 0
+            self._group, self._group_documents, self._group_bytes, self._group_full = [], 0, 0, False
             self._batch, self._batch_bytes = [], 0
             if first_error is not None:
                 raise first_error
