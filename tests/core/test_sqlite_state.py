@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from ccf_core import StateStore
 from ccf_core.state import MemoryStateStore, SqliteStateStore
+from ccf_core.state.sqlite import SCHEMA_VERSION
 
 
 @pytest.fixture(params=["sqlite", "memory"])
@@ -217,3 +219,83 @@ def test_runs_of_other_connectors_do_not_wait_for_each_other(tmp_path) -> None:
         with pytest.raises(RunLocked, match="another run of a "), state.lock("a"):
             pass
     assert held_both
+
+
+# -- the file's layout -------------------------------------------------------------------------
+
+#: The first layout (user_version 0): one table keyed by the scope's name, as earlier releases wrote it.
+FIRST_LAYOUT = """
+CREATE TABLE synced (
+    connector TEXT NOT NULL, kind TEXT NOT NULL, item_id TEXT NOT NULL, checksum TEXT NOT NULL,
+    synced_at TEXT NOT NULL, PRIMARY KEY (connector, kind, item_id)
+) WITHOUT ROWID;
+CREATE TABLE checkpoints (connector TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at TEXT NOT NULL);
+INSERT INTO synced VALUES ('one', 'document', 'a', '1', '2026-01-01T00:00:00+00:00');
+INSERT INTO synced VALUES ('one', 'document', 'b', 'pending-update-0', '2026-01-01T00:00:00+00:00');
+INSERT INTO synced VALUES ('one', 'group', 'eng', 'g1', '2026-01-02T00:00:00+00:00');
+INSERT INTO synced VALUES ('two', 'document', 'a', '2', '2026-01-03T00:00:00+00:00');
+INSERT INTO checkpoints VALUES ('one', '{"cursor": 7}', '2026-01-01T00:00:00+00:00');
+"""
+
+
+def test_a_file_of_the_first_layout_is_moved_to_numbered_scopes_with_every_record(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with contextlib.closing(sqlite3.connect(path)) as old:
+        old.executescript(FIRST_LAYOUT)
+
+    with SqliteStateStore(path) as store:
+        assert store.load_checksums("one") == {"a": "1", "b": "pending-update-0"}
+        assert store.load_checksums("one", kind="group") == {"eng": "g1"}
+        assert list(store.iter_checksums("two")) == [("a", "2")]
+        assert store.get_checkpoint("one") == {"cursor": 7}
+        assert store.summary("one")["last_synced_at"] == "2026-01-02T00:00:00+00:00"
+        assert store.connectors() == ["one", "two"]
+        store.record("one", [("c", "3")])
+    with SqliteStateStore(path) as again:  # opening a moved file again changes nothing
+        assert again.load_checksums("one") == {"a": "1", "b": "pending-update-0", "c": "3"}
+    with contextlib.closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert raw.execute("SELECT type FROM sqlite_master WHERE name = 'synced'").fetchone()[0] == "view"
+
+
+def test_a_release_of_the_first_layout_cannot_write_to_a_moved_file(tmp_path: Path) -> None:
+    """Its writes would go where no run of this release looks: they fail instead."""
+    SqliteStateStore(tmp_path / "state.db").close()
+
+    with (
+        contextlib.closing(sqlite3.connect(tmp_path / "state.db")) as old,
+        pytest.raises(sqlite3.OperationalError, match="cannot modify synced because it is a view"),
+    ):
+        old.execute("INSERT OR REPLACE INTO synced VALUES ('one', 'document', 'a', '1', 'now')")
+
+
+def test_a_file_of_a_newer_layout_is_refused_naming_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with contextlib.closing(sqlite3.connect(path)) as newer:
+        newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+
+    with pytest.raises(sqlite3.DatabaseError, match=r"newer release of ccf.*Upgrade ccf"):
+        SqliteStateStore(path)
+
+
+def test_a_failed_first_record_of_a_scope_leaves_it_usable_from_every_connection(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with SqliteStateStore(path) as store:
+        with pytest.raises(sqlite3.IntegrityError):
+            store.record("new", [("a", "1"), ("b", None)])  # type: ignore[list-item]
+        store.record("new", [("a", "1")])
+
+        with SqliteStateStore(path) as other:
+            other.record("new", [("b", "2")])
+            assert other.load_checksums("new") == {"a": "1", "b": "2"}
+        assert store.load_checksums("new") == {"a": "1", "b": "2"}
+
+
+def test_forget_and_read_of_a_scope_never_written_number_nothing(sqlite_store: SqliteStateStore) -> None:
+    sqlite_store.forget("nobody", ["a"])
+    sqlite_store.record("nobody", [])
+
+    assert list(sqlite_store.iter_checksums("nobody")) == []
+    assert sqlite_store.connectors() == []
+    with sqlite3.connect(sqlite_store.path) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM scopes").fetchone()[0] == 0

@@ -38,6 +38,7 @@ class CountingState(SqliteStateStore):
 
     def __init__(self, path: Path, refuse_from: int | None = None) -> None:
         super().__init__(path)
+        self._new_scope_id(SCOPE, "document")  # numbered once in the file's life: not counted
         self.commits = 0
         self.records = 0
         self.refuse_from = refuse_from
