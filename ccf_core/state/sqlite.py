@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import socket
 import sqlite3
@@ -21,6 +22,8 @@ from typing import Any
 
 from ccf_core.errors import RunLocked
 from ccf_core.sqlite_transaction import locked_transaction
+
+logger = logging.getLogger(__name__)
 
 #: How long a connection waits for another process's write to end before giving up.
 BUSY_TIMEOUT_SECONDS = 60.0
@@ -120,6 +123,7 @@ class SqliteStateStore:
                 f"release reads layouts up to {SCHEMA_VERSION}. Upgrade ccf (the ccf-framework package), or "
                 "point --state at another file"
             )
+        moved = False
         with locked_transaction(self._db, self._lock, "BEGIN IMMEDIATE") as db:
             if self._layout() == SCHEMA_VERSION:  # another process got there first
                 return
@@ -127,10 +131,30 @@ class SqliteStateStore:
             for statement in _SCHEMA:
                 db.execute(statement)
             if first is not None and first[0] == "table":
+                logger.info(
+                    "moving the records of %s to layout %d (some seconds a million records)",
+                    self.path,
+                    SCHEMA_VERSION,
+                )
                 for statement in _MIGRATE_FROM_0:
                     db.execute(statement)
+                moved = True
             db.execute(_SYNCED_VIEW)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if moved:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Give back the room of the first layout's table, which would otherwise stay in the file as
+        free pages. Skipped with a warning when another connection holds the file: later writes
+        reuse the free pages."""
+        try:
+            with self._lock:
+                self._db.execute("VACUUM")
+        except sqlite3.OperationalError as err:
+            logger.warning(
+                "could not compact %s after moving it to layout %d: %s", self.path, SCHEMA_VERSION, err
+            )
 
     def _layout(self) -> int:
         version: int = self._db.execute("PRAGMA user_version").fetchone()[0]

@@ -256,6 +256,7 @@ def test_a_file_of_the_first_layout_is_moved_to_numbered_scopes_with_every_recor
     with contextlib.closing(sqlite3.connect(path)) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert raw.execute("SELECT type FROM sqlite_master WHERE name = 'synced'").fetchone()[0] == "view"
+        assert raw.execute("PRAGMA freelist_count").fetchone()[0] == 0  # the old table's room given back
 
 
 def test_a_release_of_the_first_layout_cannot_write_to_a_moved_file(tmp_path: Path) -> None:
