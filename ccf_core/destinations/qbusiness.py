@@ -20,7 +20,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -83,12 +83,17 @@ class SyncJobAlreadyRunning(QBusinessError):
 
 @dataclass(slots=True)
 class _Outgoing:
-    """A document ready to send: its API structure (content not read yet) and encoded size."""
+    """A document ready to send: its API structure and encoded size.
+
+    ``ready``: the structure holds its content (the bytes the engine read, or the S3 reference);
+    otherwise its blob is empty until the content is read, as the document is sent.
+    """
 
     prepared: PreparedDocument
     structure: dict[str, Any]
     encoded_size: int
     staged_key: str | None
+    ready: bool
 
 
 class QBusinessDestination:
@@ -270,8 +275,19 @@ class QBusinessDestination:
         """Send a batch, split as the API's limits require; report each document."""
         sync_id = self._running_sync_id()
         result = BatchResult()
-        outgoing = [item for prepared in batch if (item := self._outgoing(prepared, result)) is not None]
-        for chunk in self._chunks(outgoing):
+        overhead, limit = self._overhead(), self.max_request_bytes
+        chunk: list[_Outgoing] = []
+        size = overhead
+        for prepared in batch:
+            item = self._outgoing(prepared, result, overhead)
+            if item is None:
+                continue
+            if chunk and (len(chunk) >= MAX_BATCH_DOCUMENTS or size + item.encoded_size > limit):
+                self._put_chunk(chunk, sync_id, result)
+                chunk, size = [], overhead
+            chunk.append(item)
+            size += item.encoded_size
+        if chunk:
             self._put_chunk(chunk, sync_id, result)
         return result
 
@@ -399,25 +415,30 @@ class QBusinessDestination:
             self._request_overhead = request_shape().body_size(overhead)
         return self._request_overhead
 
-    def _outgoing(self, prepared: PreparedDocument, result: BatchResult) -> _Outgoing | None:
-        """Check and measure one document: inline, staged in S3, or a failure of its own."""
+    def _outgoing(self, prepared: PreparedDocument, result: BatchResult, overhead: int) -> _Outgoing | None:
+        """Check and measure one document: inline, staged in S3, or a failure of its own.
+
+        ``overhead`` is the size of a request without documents.
+        """
         doc_id = prepared.id
+        content = prepared.content
         measured = measure_document(
             prepared.document,
             self.max_document_bytes,
             prepared.size,
             prepared.resolved_content_type(),
             prepared.fingerprint_size,
+            blob=b"" if content is None else content,
         )
         if isinstance(measured, Rejection):
             result.failures.append(Failure(doc_id, measured.reason, measured.message))
             return None
         encoded_size = measured.encoded_size
-        if self._overhead() + encoded_size > self.max_request_bytes and prepared.fingerprint_size is not None:
+        if overhead + encoded_size > self.max_request_bytes and prepared.fingerprint_size is not None:
             # Only a bound so far: near the limit the exact size decides.
             encoded_size = RequestShape.document_size(measured.structure, measured.size)
-        if self._overhead() + encoded_size <= self.max_request_bytes:
-            return _Outgoing(prepared, measured.structure, encoded_size, None)
+        if overhead + encoded_size <= self.max_request_bytes:
+            return _Outgoing(prepared, measured.structure, encoded_size, None, content is not None)
         if self._staging is None or not self.role_arn:
             message = (
                 f"document {doc_id!r} is {measured.size} bytes ({base64_length(measured.size)} once "
@@ -429,21 +450,7 @@ class QBusinessDestination:
             return None
         key = self._staging.key(self._connector, doc_id)
         structure = {**measured.structure, "content": {"s3": {"bucket": self.s3_bucket, "key": key}}}
-        return _Outgoing(prepared, structure, RequestShape.document_size(structure, 0), key)
-
-    def _chunks(self, outgoing: list[_Outgoing]) -> Iterator[list[_Outgoing]]:
-        chunk: list[_Outgoing] = []
-        size = self._overhead()
-        for item in outgoing:
-            if chunk and (
-                len(chunk) >= MAX_BATCH_DOCUMENTS or size + item.encoded_size > self.max_request_bytes
-            ):
-                yield chunk
-                chunk, size = [], self._overhead()
-            chunk.append(item)
-            size += item.encoded_size
-        if chunk:
-            yield chunk
+        return _Outgoing(prepared, structure, RequestShape.document_size(structure, 0), key, True)
 
     def _put_chunk(self, chunk: list[_Outgoing], sync_id: str, result: BatchResult) -> None:
         documents: list[dict[str, Any]] = []
@@ -456,6 +463,9 @@ class QBusinessDestination:
                     documents.append(item.structure)
                 else:
                     result.failures.append(failure)
+                continue
+            if item.ready:
+                documents.append(item.structure)
                 continue
             try:
                 blob = item.prepared.read_bytes()

@@ -152,6 +152,8 @@ def measure_document(
     size: int | None = None,
     content_type: ContentType | None = None,
     fingerprint_size: int | None = None,
+    *,
+    blob: bytes = b"",
 ) -> MeasuredDocument | Rejection:
     """Check a prepared document against botocore's model and measure its encoded size.
 
@@ -159,7 +161,8 @@ def measure_document(
     ``PreparedDocument`` passed them. The content is not read: its size is ``size`` (what the
     engine measured), else ``document.size()``; its content type ``content_type``, else resolved.
     With ``fingerprint_size`` (the length of the document's metadata fingerprint) the encoded size
-    is :func:`size_bound`, not encoded: exact sizes matter only near the request limit.
+    is :func:`size_bound`, not encoded: exact sizes matter only near the request limit. ``blob``
+    is the structure's content when the caller holds it already (else it is left empty).
     """
     doc_id = document.id
     if size is None:
@@ -177,7 +180,7 @@ def measure_document(
         content_type = document.resolved_content_type()
     if content_type is None:
         return Rejection("invalid_document", f"document {doc_id!r}: content type: cannot infer one")
-    structure = api_document(document, content_type, {"blob": b""})
+    structure = api_document(document, content_type, {"blob": blob})
     # botocore validates every request before it is sent; a batch it refuses is split until the
     # document at fault is alone, and named with :meth:`RequestShape.document_problems`.
     if fingerprint_size is not None:
