@@ -139,3 +139,37 @@ def test_a_document_without_acl_has_no_access_configuration(
     (params,) = fake_qbusiness.successful_params("BatchPutDocument")
     assert "accessConfiguration" not in params["documents"][0]
     assert fake_qbusiness.documents["public"].access_configuration is None
+
+
+def test_the_bytes_the_engine_kept_are_sent_and_a_document_without_them_is_read_as_it_is_sent(
+    fake_qbusiness, make_destination, tmp_path
+) -> None:
+    """A kept content goes into the request as it is (the file is not read again, here it is gone);
+    one the engine did not keep (a file of several chunks) is read when its batch is sent."""
+    from ccf_core.ports import PreparedDocument, RunInfo
+    from ccf_core.report import RunStatus
+
+    gone, on_disk = tmp_path / "gone.txt", tmp_path / "disk.txt"
+    on_disk.write_bytes(b"read at send time")
+
+    def prepared(doc_id: str, path, content: bytes | None) -> PreparedDocument:
+        doc = Document(id=doc_id, file=DocumentFile(path), metadata=DocumentMetadata(title=doc_id))
+        return PreparedDocument(doc, "c" * 64, 17, True, content=content, fingerprint_size=60)
+
+    destination = make_destination()
+    destination.open(RunInfo("listing", "run", True))
+    result = destination.put_documents(
+        [
+            prepared("kept", gone, b"kept by the engine"),
+            prepared("read", on_disk, None),
+            prepared("lost", gone, None),
+        ]
+    )
+    destination.close(RunStatus.SUCCEEDED)
+
+    assert result.accepted == ["kept", "read"]
+    assert [(failure.document_id, failure.reason) for failure in result.failures] == [
+        ("lost", "content_unreadable")
+    ]
+    assert fake_qbusiness.documents["kept"].content == b"kept by the engine"
+    assert fake_qbusiness.documents["read"].content == b"read at send time"
