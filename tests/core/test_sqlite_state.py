@@ -300,3 +300,21 @@ def test_forget_and_read_of_a_scope_never_written_number_nothing(sqlite_store: S
     assert sqlite_store.connectors() == []
     with sqlite3.connect(sqlite_store.path) as raw:
         assert raw.execute("SELECT COUNT(*) FROM scopes").fetchone()[0] == 0
+
+
+def test_connections_opening_a_file_of_the_first_layout_at_once_move_it_once(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "state.db"
+    with contextlib.closing(sqlite3.connect(path)) as old:
+        old.executescript(FIRST_LAYOUT)
+
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(lambda _: SqliteStateStore(path), range(4)))
+    try:
+        for store in stores:
+            assert store.load_checksums("one") == {"a": "1", "b": "pending-update-0"}
+            assert store.load_checksums("two") == {"a": "2"}
+    finally:
+        for store in stores:
+            store.close()
