@@ -30,8 +30,9 @@ CHECKSUM_VERSION = 1
 
 #: The type tag of each attribute value in the fingerprint (part of every stored checksum).
 _STRING, _LIST, _DATE, _NUMBER = "s", "l", "d", "n"
-#: The common types, tagged without a call (exact types: a subclass goes through _attribute).
-_TAG_OF_TYPE = {str: _STRING, int: _NUMBER}
+
+#: A string as JSON writes it, non-ASCII kept (json's C function when it has one).
+_quote: Callable[[str], str] = encode_basestring
 
 
 def _attribute(value: AttributeValue) -> list[Any]:
@@ -60,34 +61,42 @@ def _acl(controls: list[AccessControl]) -> list[Any]:
 
 
 def metadata_fingerprint(document: Document, content_type: ContentType | None = None) -> bytes:
-    """The canonical encoding of everything but the content and the timestamps."""
+    """The canonical encoding of everything but the content and the timestamps.
+
+    Compact UTF-8 JSON of ``[CHECKSUM_VERSION, id, content type, title, source URI, attributes,
+    access control relation, ACL]``, the attributes as ``[name, type tag, value]`` sorted by name.
+    It is written here directly, each string escaped by ``json``'s own function, in the bytes a
+    JSON encoder writes (a test holds the two equal): an encoder's walk of the payload cost a fifth
+    of an unchanged document's time. Uncommon values (lists, dates, ACLs) go through the encoder.
+    """
     meta = document.metadata
     if content_type is None:
         content_type = document.resolved_content_type()
     attributes = meta.attributes
     controls = meta.access_control_list
-    encoded: list[list[Any]] = []
-    if attributes:
-        for name, value in attributes.items():
-            # The common types inline: this runs for every document of every run.
-            tag = _TAG_OF_TYPE.get(type(value))
-            if tag is not None:
-                encoded.append([name, tag, value])
-            else:
-                encoded.append([name, *_attribute(value)])
-        encoded.sort()
-    # String enums go in as they are: JSON writes their value.
-    payload = [
-        CHECKSUM_VERSION,
-        document.id,
-        content_type,
-        meta.title,
-        meta.source_uri,
-        encoded,
-        meta.access_control_relation,
-        _acl(controls) if controls else [],
-    ]
-    return _encode_fingerprint(payload).encode("utf-8")
+    uri = meta.source_uri
+    # String enums (content type, relation) are strings: JSON writes their value.
+    return (
+        f"[{CHECKSUM_VERSION},{_quote(document.id)},"
+        f"{'null' if content_type is None else _quote(content_type)},{_quote(meta.title)},"
+        f"{'null' if uri is None else _quote(uri)},[{_attributes_json(attributes) if attributes else ''}],"
+        f"{_quote(meta.access_control_relation)},{_encode_fingerprint(_acl(controls)) if controls else '[]'}]"
+    ).encode()
+
+
+def _attributes_json(attributes: dict[str, Any]) -> str:
+    """The attributes of a fingerprint, without their brackets: ``[name, tag, value]`` by name."""
+    encoded = []
+    for name in sorted(attributes):
+        value = attributes[name]
+        kind = type(value)  # exact types: a subclass (bool is one of int) goes through _attribute
+        if kind is str:
+            encoded.append(f'[{_quote(name)},"s",{_quote(value)}]')
+        elif kind is int:
+            encoded.append(f'[{_quote(name)},"n",{value}]')
+        else:
+            encoded.append(_encode_fingerprint([name, *_attribute(value)]))
+    return ",".join(encoded)
 
 
 def prebuilt_json_encoder(

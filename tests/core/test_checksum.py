@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ccf_core import (
     AccessControl,
@@ -21,6 +23,7 @@ from ccf_core import (
     DocumentFile,
     DocumentMetadata,
     Group,
+    MemberRelation,
     Principal,
     PrincipalGroup,
     PrincipalUser,
@@ -224,6 +227,7 @@ def test_the_fingerprint_is_the_same_without_the_c_encoder(monkeypatch: pytest.M
     )
     fast = checksum.metadata_fingerprint(document)
     monkeypatch.setattr(checksum, "c_make_encoder", None)
+    monkeypatch.setattr(checksum, "_quote", json.encoder.py_encode_basestring)
     monkeypatch.setattr(
         checksum,
         "_encode_fingerprint",
@@ -244,3 +248,69 @@ def test_the_prebuilt_encoder_writes_what_json_dumps_writes(
     encode = prebuilt_json_encoder(str, ensure_ascii=ensure_ascii, separators=separators)
 
     assert encode(value) == json.dumps(value, ensure_ascii=ensure_ascii, separators=separators, default=str)
+
+
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=12)  # any text but lone surrogates
+_ATTRIBUTE_VALUES = st.one_of(
+    _TEXT,
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.booleans(),
+    st.lists(_TEXT, max_size=3),
+    st.datetimes(timezones=st.just(UTC)),
+    st.floats(allow_nan=True),
+    st.none(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    doc_id=_TEXT.filter(bool),
+    title=_TEXT,
+    uri=st.none() | _TEXT,
+    attributes=st.dictionaries(_TEXT, _ATTRIBUTE_VALUES, max_size=5),
+    content_type=st.none() | st.sampled_from(ContentType),
+    relation=st.sampled_from(MemberRelation),
+    with_acl=st.booleans(),
+)
+def test_the_fingerprint_is_the_compact_json_of_its_payload(
+    doc_id: str,
+    title: str,
+    uri: str | None,
+    attributes: dict[str, Any],
+    content_type: ContentType | None,
+    relation: MemberRelation,
+    with_acl: bool,
+) -> None:
+    """What json writes for the canonical payload: the stored checksums of every index depend on it."""
+    from ccf_core.checksum import _acl
+
+    metadata = DocumentMetadata(
+        title=title,
+        source_uri=uri,
+        attributes=attributes,
+        access_control_list=[AccessControl(principals=[alice()])] if with_acl else [],
+        access_control_relation=relation,
+    )
+    document = Document(id=doc_id, content=b"x", content_type=content_type, metadata=metadata)
+
+    def tagged(name: str, value: Any) -> list[Any]:
+        if isinstance(value, str):
+            return [name, "s", value]
+        if isinstance(value, list):
+            return [name, "l", value]
+        if isinstance(value, datetime):
+            return [name, "d", value.isoformat()]
+        return [name, "n", value]
+
+    payload = [
+        1,
+        doc_id,
+        content_type if content_type is not None else document.resolved_content_type(),
+        title,
+        uri,
+        sorted(tagged(name, value) for name, value in metadata.attributes.items()),
+        relation,
+        _acl(metadata.access_control_list),
+    ]
+    expected = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+    assert metadata_fingerprint(document, content_type) == expected
