@@ -16,7 +16,8 @@ a share of the floor, by documents/s and by CPU time per document (steadier on a
 
 ``memory`` (100,000, 300,000 and 1,000,000 documents): a connector yielding in-memory text
 documents (no files: a million files take long to write), SQLite state, a destination that accepts
-everything; a first run and an unchanged rerun, with the peak RSS of each process.
+everything; a first run and an unchanged rerun, with the peak RSS of each process and the size
+of the state file.
 
 Usage: python bench/scale.py [throughput|memory|all] [--files N] [--sizes N,N,...] [--reference DIR]
 """
@@ -329,8 +330,14 @@ def case_memory(state_path: Path, count: int, label: str) -> dict[str, Any]:
     state = SqliteStateStore(state_path)
     engine = SyncEngine(AcceptingDestination(), state)
     _, result = measured(lambda: engine.run(NumberedDocuments(count, in_memory_document)), label, count)
-    state.close()
-    return {**result, "connector": "in-memory documents (no files)"}
+    state.close()  # the last connection's close moves the WAL into the file
+    size = state_path.stat().st_size
+    return {
+        **result,
+        "connector": "in-memory documents (no files)",
+        "state_file_mb": round(size / 1e6, 1),
+        "state_bytes_per_document": round(size / count),
+    }
 
 
 # driver -------------------------------------------------------------------------------------
