@@ -29,9 +29,9 @@ logger = logging.getLogger(__name__)
 BUSY_TIMEOUT_SECONDS = 60.0
 
 #: The layout of the state file, kept in ``PRAGMA user_version``. 0: the first layout (one
-#: ``synced`` table keyed by the scope's name); 2: scopes numbered, so a row's key holds a small
-#: integer where it held the scope's name (about 130 characters), and the file takes 40% less room.
-SCHEMA_VERSION = 2
+#: ``synced`` table keyed by the scope's name); 1: scopes numbered, so a row's key holds a small
+#: integer where it held the scope's name (about 130 characters), and the file takes half the room.
+SCHEMA_VERSION = 1
 
 _SCHEMA = (
     """
@@ -105,7 +105,11 @@ class SqliteStateStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         # Each scope's number, once known (a scope is never renumbered: its row is never removed).
         self._scope_ids: dict[tuple[str, str], int] = {}
-        self._open_layout()
+        try:
+            self._open_layout()
+        except sqlite3.Error:
+            self._db.close()
+            raise
 
     def _open_layout(self) -> None:
         """Create the tables, or bring a file of an earlier layout to this one (in one transaction).
