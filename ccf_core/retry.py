@@ -29,6 +29,7 @@ class Backoff:
         """The longest wait after the ``attempt``-th failure (0-based)."""
         return min(self.cap, self.base * (1 << min(attempt, 62)))
 
-    def delay(self, attempt: int) -> float:
-        """A random wait between 0 and :meth:`ceiling` (thread-safe)."""
-        return self._random.uniform(0.0, self.ceiling(attempt))
+    def delay(self, attempt: int, cap: float | None = None) -> float:
+        """A random wait between 0 and :meth:`ceiling`, or ``cap`` when that is lower (thread-safe)."""
+        ceiling = self.ceiling(attempt)
+        return self._random.uniform(0.0, ceiling if cap is None else min(ceiling, cap))

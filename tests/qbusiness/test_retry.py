@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from ccf_core.destinations.retry import AdaptiveLimiter, ErrorKind, classify
+from ccf_core.destinations.retry import (
+    THROTTLE_MAX_DELAY,
+    AdaptiveLimiter,
+    Backoff,
+    ErrorKind,
+    RetryingCaller,
+    classify,
+)
 
 
 def client_error(code: str, status: int) -> ClientError:
@@ -92,3 +100,45 @@ def test_errors_are_sorted_into_retry_give_up_or_stop() -> None:
     assert classify(client_error("ValidationException", 400)).kind is ErrorKind.INVALID
     assert classify(client_error("ServiceQuotaExceededException", 402)).reason == "quota_exceeded"
     assert classify(ValueError("a bug")) is None
+
+
+class _Failing:
+    """A client whose ``batch_put_document`` raises ``errors`` in turn, then answers."""
+
+    def __init__(self, errors: list[ClientError]) -> None:
+        self.errors = errors
+
+    def batch_put_document(self, **_: object) -> dict[str, object]:
+        if self.errors:
+            raise self.errors.pop(0)
+        return {"failedDocuments": []}
+
+
+def _waits_before_success(error: ClientError, attempts: int) -> list[float]:
+    """The waits of a call that fails ``attempts - 1`` times with ``error`` (seeded jitter)."""
+    caller = RetryingCaller(
+        _Failing([error] * (attempts - 1)),
+        max_in_flight=1,
+        max_attempts=attempts,
+        backoff=Backoff(base=0.1, cap=20.0, _random=random.Random(7)),
+    )
+    waits: list[float] = []
+    caller.sleep = waits.append
+    assert caller.call("BatchPutDocument", {}) == {"failedDocuments": []}
+    return waits
+
+
+def test_a_throttled_call_waits_at_most_a_second_however_often_it_was_throttled() -> None:
+    """The limiter keeps the rate; a long wait would only leave the batch behind the others."""
+    waits = _waits_before_success(client_error("ThrottlingException", 429), attempts=30)
+
+    assert len(waits) == 29
+    assert max(waits) <= THROTTLE_MAX_DELAY == 1.0
+    assert max(waits) > 0.5  # still jittered up to the cap
+
+
+def test_a_failing_service_is_still_waited_for_up_to_the_backoff_cap() -> None:
+    waits = _waits_before_success(client_error("InternalServerException", 500), attempts=30)
+
+    assert len(waits) == 29
+    assert THROTTLE_MAX_DELAY < max(waits) <= 20.0
