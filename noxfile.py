@@ -150,7 +150,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "bench/backend_server.py")
     session.run("python", "bench/search.py")
     session.install("-e", "plugins/gitlab")
-    session.run("python", "bench/gitlab.py")
+    session.run("python", "bench/gitlab_sync.py")
     session.install("-e", WEBCRAWLER)
     session.run("python", "bench/webcrawler.py")
 

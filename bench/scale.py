@@ -346,7 +346,7 @@ def case_memory(state_path: Path, count: int, label: str) -> dict[str, Any]:
 def _in_child(*args: str) -> dict[str, Any]:
     os.sync()  # files just written would otherwise be flushed in the middle of a measurement
     output = subprocess.run(
-        # -P: bench/ stays off sys.path, so bench/gitlab.py does not hide python-gitlab from the plugins.
+        # -P: bench/ stays off sys.path (none of its scripts may stand in for a module the plugins import).
         [sys.executable, "-P", __file__, "--case", *args],
         check=True,
         capture_output=True,

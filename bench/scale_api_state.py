@@ -27,8 +27,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-# The children run with -P (bench/ not first on sys.path, so bench/gitlab.py does not hide
-# python-gitlab from the plugins); the sibling bench modules are found at the end of the path,
+# The children run with -P (bench/ not first on sys.path, so none of its scripts stands in for a
+# module the plugins import); the sibling bench modules are found at the end of the path,
 # the repository's root first (for tests.*, shared with the test suite).
 sys.path.append(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -11,7 +11,7 @@ JSON line:
 - ``memory``: peak RSS of a first sync of 2 projects, beside the one of P projects.
 
 Every sync runs in a child process (so its peak RSS is its own, not the fake's) against the fake
-served by this process. Usage: python bench/gitlab.py [PROJECTS] [LATENCY_SECONDS]
+served by this process. Usage: python bench/gitlab_sync.py [PROJECTS] [LATENCY_SECONDS]
 """
 
 from __future__ import annotations
@@ -26,9 +26,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# This file is bench/gitlab.py: with its folder first on the path, `import gitlab` (python-gitlab)
-# would find this script instead.
-sys.path = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT / "plugins" / "gitlab" / "tests"))
 
 from fake_gitlab import REPORTER, TOKEN, FakeGitLab, FakeGitLabState, Item, stamp  # noqa: E402
