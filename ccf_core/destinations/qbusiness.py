@@ -117,8 +117,8 @@ class QBusinessDestination:
         max_in_flight: the most batch calls at once (the limiter lowers it under throttling).
         max_attempts: attempts per call on throttling, HTTP 429, 5xx and connection errors.
         retry_base_delay: the ceiling of the first retry's random wait, in seconds.
-        retry_max_delay: the largest ceiling of a retry's random wait, in seconds (after a throttle,
-            1 s: the limiter keeps the calls under the service's rate).
+        retry_max_delay: the largest ceiling of a retry's random wait, in seconds (1 s after a
+            throttle while the limiter can still lower the calls in flight).
         conflict_wait_seconds: how long to wait for a sync job that is already running to end.
         conflict_poll_seconds: the first wait between two attempts to start the sync job.
         max_request_bytes: the largest BatchPutDocument request, measured encoded.

@@ -72,10 +72,12 @@ THROTTLE_DECREASE_FACTOR = 0.75
 #: limit lowered by a burst of throttles comes back within a few round trips.
 THROTTLE_RECOVERY_GROWTH = 3.5
 
-#: The longest wait before a throttled call is tried again, in seconds. The limiter, not the wait,
-#: keeps the calls under the service's rate; a throttled call left to back off to the backoff's
-#: cap (20 s) lags behind the others, and the last batches of a run wait for it: against a token
-#: bucket of 50 calls/s the run took 10.3-12.4 s for 10 s of calls, and 10.1 s with this cap.
+#: The longest wait before a throttled call is tried again while the limiter is above its
+#: minimum, in seconds. The limiter, not the wait, keeps the calls under the service's rate: a call
+#: backed off toward the backoff's cap (20 s) lagged behind the others, and the last batches of a
+#: run waited for it (against a token bucket of 50 calls/s a run took 10.3-12.4 s for 10 s of
+#: calls; 10.1 s with this cap). Once the limit is at its minimum the load cannot go lower by
+#: itself, and waits grow to the cap again: a long congestion is waited out as before.
 THROTTLE_MAX_DELAY = 1.0
 
 
@@ -230,7 +232,7 @@ class RetryingCaller:
     Every attempt holds a slot of :attr:`limiter`; a throttled attempt lowers the limit, a
     successful one raises it. Throttling and transient errors are retried up to ``max_attempts``
     times in all, after a random wait from ``backoff`` (at most :data:`THROTTLE_MAX_DELAY` after a
-    throttle); the caller gets the response, or a
+    throttle while the limit is above its minimum); the caller gets the response, or a
     :class:`CallError` once the call failed for good. Thread-safe.
 
     Args:
@@ -283,9 +285,9 @@ class RetryingCaller:
                     return dataclasses.replace(error, attempts=attempt)
                 with self._lock:
                     self.retries[operation] += 1
-                delay = self.backoff.delay(
-                    attempt - 1, THROTTLE_MAX_DELAY if error.kind is ErrorKind.THROTTLED else None
-                )
+                # While the limiter can still lower the load, it is what answers a throttle.
+                quick = error.kind is ErrorKind.THROTTLED and self.limiter.limit > self.limiter.minimum
+                delay = self.backoff.delay(attempt - 1, THROTTLE_MAX_DELAY if quick else None)
                 logger.debug("%s: %s on attempt %d, retrying in %.2fs", operation, error.code, attempt, delay)
                 if not self.wait(delay):
                     return dataclasses.replace(error, attempts=attempt)

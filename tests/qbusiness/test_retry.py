@@ -114,11 +114,11 @@ class _Failing:
         return {"failedDocuments": []}
 
 
-def _waits_before_success(error: ClientError, attempts: int) -> list[float]:
+def _waits_before_success(error: ClientError, attempts: int, in_flight: int = 16) -> list[float]:
     """The waits of a call that fails ``attempts - 1`` times with ``error`` (seeded jitter)."""
     caller = RetryingCaller(
         _Failing([error] * (attempts - 1)),
-        max_in_flight=1,
+        max_in_flight=in_flight,
         max_attempts=attempts,
         backoff=Backoff(base=0.1, cap=20.0, _random=random.Random(7)),
     )
@@ -128,17 +128,25 @@ def _waits_before_success(error: ClientError, attempts: int) -> list[float]:
     return waits
 
 
-def test_a_throttled_call_waits_at_most_a_second_however_often_it_was_throttled() -> None:
-    """The limiter keeps the rate; a long wait would only leave the batch behind the others."""
-    waits = _waits_before_success(client_error("ThrottlingException", 429), attempts=30)
+def test_a_throttled_call_is_tried_again_within_a_second_while_the_limiter_can_lower_the_load() -> None:
+    """The limiter keeps the rate; a long wait would only leave the batch behind the others. Each
+    throttle lowers the limit (16, 12, 9, 6, 4, 3, 2, 1): at its minimum the load cannot go lower by
+    itself, and the waits grow again, so a long congestion is still waited out."""
+    waits = _waits_before_success(client_error("ThrottlingException", 429), attempts=20)
 
-    assert len(waits) == 29
-    assert max(waits) <= THROTTLE_MAX_DELAY == 1.0
-    assert max(waits) > 0.5  # still jittered up to the cap
+    assert len(waits) == 19
+    assert max(waits[:7]) <= THROTTLE_MAX_DELAY == 1.0
+    assert max(waits[7:]) > THROTTLE_MAX_DELAY
 
 
-def test_a_failing_service_is_still_waited_for_up_to_the_backoff_cap() -> None:
-    waits = _waits_before_success(client_error("InternalServerException", 500), attempts=30)
+def test_a_throttled_call_of_a_caller_at_its_minimum_backs_off_in_full() -> None:
+    waits = _waits_before_success(client_error("ThrottlingException", 429), attempts=20, in_flight=1)
 
-    assert len(waits) == 29
-    assert THROTTLE_MAX_DELAY < max(waits) <= 20.0
+    assert max(waits[:10]) > THROTTLE_MAX_DELAY
+
+
+def test_a_failing_service_is_waited_for_with_the_full_backoff() -> None:
+    waits = _waits_before_success(client_error("InternalServerException", 500), attempts=20)
+
+    assert len(waits) == 19
+    assert THROTTLE_MAX_DELAY < max(waits[:10]) <= max(waits) <= 20.0
