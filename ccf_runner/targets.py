@@ -184,7 +184,7 @@ def open_state(state: str, *, dry_run: bool = False) -> StateStore:
     if dry_run and not Path(state).exists():
         return SqliteStateStore(":memory:")
     try:
-        return SqliteStateStore(state)
+        return SqliteStateStore(state, move=not dry_run)
     except (OSError, sqlite3.Error) as err:
         raise BadConfiguration(f"--state {state}: cannot open the state database: {err}") from err
 

@@ -57,14 +57,28 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 )""",
 )
 
+_MOVED_BY_A_NEWER_RELEASE = (
+    f"this state file was moved to layout {SCHEMA_VERSION} by a newer release of ccf: upgrade ccf "
+    "(the ccf-framework package) to write to it"
+)
+
 #: The first layout's table as a view, for a person reading the file with ``sqlite3``. A release
-#: of ccf from before the change can read through it, but its first write fails ("cannot modify
-#: synced because it is a view") instead of going where no run of this release would look.
-_SYNCED_VIEW = """
+#: of ccf from before the change can read through it, but its writes fail, saying why, instead of
+#: going where no run of this release would look.
+_SYNCED_VIEW = (
+    """
 CREATE VIEW IF NOT EXISTS synced AS
     SELECT scopes.connector, scopes.kind, items.item_id, items.checksum, items.synced_at
-    FROM items JOIN scopes ON scopes.id = items.scope
-"""
+    FROM items JOIN scopes ON scopes.id = items.scope""",
+    *(
+        f"""
+CREATE TRIGGER IF NOT EXISTS synced_refuses_{action.lower()} INSTEAD OF {action} ON synced
+BEGIN
+    SELECT RAISE(ABORT, '{_MOVED_BY_A_NEWER_RELEASE}');
+END"""
+        for action in ("INSERT", "UPDATE", "DELETE")
+    ),
+)
 
 #: The rows of the first layout's ``synced`` table, moved to the numbered scopes.
 _MIGRATE_FROM_0 = (
@@ -94,29 +108,40 @@ class SqliteStateStore:
 
     name = "sqlite"
 
-    def __init__(self, path: str | os.PathLike[str] = ".ccf/state.db") -> None:
+    def __init__(self, path: str | os.PathLike[str] = ".ccf/state.db", *, move: bool = True) -> None:
+        """Open (or create) the state file at ``path``.
+
+        ``move=False`` refuses a file of an earlier layout instead of moving it to this one (a dry
+        run changes nothing).
+
+        Raises:
+            sqlite3.Error: the file cannot be opened, is of a newer layout, or (``move=False``) of
+                an earlier one.
+        """
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
         # Each scope's number, once known (a scope is never renumbered: its row is never removed).
         self._scope_ids: dict[tuple[str, str], int] = {}
         try:
-            self._open_layout()
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._open_layout(move)
         except sqlite3.Error:
             self._db.close()
             raise
 
-    def _open_layout(self) -> None:
+    def _open_layout(self, move: bool) -> None:
         """Create the tables, or bring a file of an earlier layout to this one (in one transaction).
 
         Raises:
             sqlite3.DatabaseError: the file was written by a newer release, in a layout this one
-                does not know.
+                does not know; or it is of an earlier layout and ``move`` is False.
+            sqlite3.OperationalError: another process held the file past the busy timeout (moving
+                a large file, say).
         """
         version = self._layout()
         if version == SCHEMA_VERSION:
@@ -127,14 +152,33 @@ class SqliteStateStore:
                 f"release reads layouts up to {SCHEMA_VERSION}. Upgrade ccf (the ccf-framework package), or "
                 "point --state at another file"
             )
+        if not move and self._has_first_layout():
+            raise sqlite3.DatabaseError(
+                f"{self.path} holds state written by an earlier release of ccf, which this one moves to "
+                "its own layout when it first runs (some seconds a million records): a dry run changes "
+                "nothing, so run once without --dry-run first"
+            )
+        try:
+            self._create_or_move()
+        except sqlite3.OperationalError as err:
+            raise sqlite3.OperationalError(
+                f"{self.path}: {err} (another process held it past {BUSY_TIMEOUT_SECONDS:g} s: a run of "
+                "an earlier release, or one moving a large file to this release's layout; try again)"
+            ) from err
+
+    def _has_first_layout(self) -> bool:
+        found = self._db.execute("SELECT type FROM sqlite_master WHERE name = 'synced'").fetchone()
+        return found is not None and found[0] == "table"
+
+    def _create_or_move(self) -> None:
         moved = False
         with locked_transaction(self._db, self._lock, "BEGIN IMMEDIATE") as db:
             if self._layout() == SCHEMA_VERSION:  # another process got there first
                 return
-            first = db.execute("SELECT type FROM sqlite_master WHERE name = 'synced'").fetchone()
+            first = self._has_first_layout()
             for statement in _SCHEMA:
                 db.execute(statement)
-            if first is not None and first[0] == "table":
+            if first:
                 logger.info(
                     "moving the records of %s to layout %d (some seconds a million records)",
                     self.path,
@@ -143,7 +187,8 @@ class SqliteStateStore:
                 for statement in _MIGRATE_FROM_0:
                     db.execute(statement)
                 moved = True
-            db.execute(_SYNCED_VIEW)
+            for statement in _SYNCED_VIEW:
+                db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         if moved:
             self._compact()
@@ -155,6 +200,8 @@ class SqliteStateStore:
         try:
             with self._lock:
                 self._db.execute("VACUUM")
+                # VACUUM wrote the whole file into the WAL: give that room back too.
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.OperationalError as err:
             logger.warning(
                 "could not compact %s after moving it to layout %d: %s", self.path, SCHEMA_VERSION, err
@@ -233,24 +280,26 @@ class SqliteStateStore:
                 return
             scope = self._new_scope_id(connector, kind)
         now = _now()
-        rows = [(scope, item_id, checksum, now) for item_id, checksum in items]
-        if not rows:
-            return
-        with locked_transaction(self._db, self._lock, "BEGIN") as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO items (scope, item_id, checksum, synced_at) VALUES (?, ?, ?, ?)", rows
-            )
+        self._write_many(
+            "INSERT OR REPLACE INTO items (scope, item_id, checksum, synced_at) VALUES (?, ?, ?, ?)",
+            [(scope, item_id, checksum, now) for item_id, checksum in items],
+        )
 
     def forget(self, connector: str, ids: Iterable[str], kind: str = "document") -> None:
         """Remove ids in one transaction."""
         scope = self._scope_id(connector, kind)
         if scope is None:
             return
-        rows = [(scope, item_id) for item_id in ids]
+        self._write_many(
+            "DELETE FROM items WHERE scope = ? AND item_id = ?", [(scope, item_id) for item_id in ids]
+        )
+
+    def _write_many(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run ``statement`` for every row, all or nothing."""
         if not rows:
             return
         with locked_transaction(self._db, self._lock, "BEGIN") as db:
-            db.executemany("DELETE FROM items WHERE scope = ? AND item_id = ?", rows)
+            db.executemany(statement, rows)
 
     def get_checkpoint(self, connector: str) -> dict[str, Any] | None:
         """The checkpoint of the last completed run, if any."""
@@ -283,22 +332,20 @@ class SqliteStateStore:
     def summary(self, connector: str) -> dict[str, Any]:
         """Counts and last sync time of a connector, for ``ccf state show``."""
         with self._lock:
-            counts = dict(
-                self._db.execute(
-                    "SELECT kind, COUNT(*) FROM synced WHERE connector = ? GROUP BY kind", (connector,)
-                ).fetchall()
-            )
-            last = self._db.execute(
-                "SELECT MAX(synced_at) FROM synced WHERE connector = ?", (connector,)
-            ).fetchone()[0]
+            by_kind = self._db.execute(
+                "SELECT scopes.kind, COUNT(*), MAX(items.synced_at) FROM items "
+                "JOIN scopes ON scopes.id = items.scope WHERE scopes.connector = ? GROUP BY scopes.kind",
+                (connector,),
+            ).fetchall()
             checkpoint_row = self._db.execute(
                 "SELECT data, updated_at FROM checkpoints WHERE connector = ?", (connector,)
             ).fetchone()
+        counts = {kind: count for kind, count, _ in by_kind}
         return {
             "connector": connector,
             "documents": counts.get("document", 0),
             "groups": counts.get("group", 0),
-            "last_synced_at": last,
+            "last_synced_at": max((last for _, _, last in by_kind), default=None),
             "checkpoint": json.loads(checkpoint_row[0]) if checkpoint_row else None,
             "checkpoint_updated_at": checkpoint_row[1] if checkpoint_row else None,
         }

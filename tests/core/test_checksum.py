@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -251,9 +252,22 @@ def test_the_prebuilt_encoder_writes_what_json_dumps_writes(
 
 
 _TEXT = st.text(st.characters(codec="utf-8"), max_size=12)  # any text but lone surrogates
+
+
+class _Text(str):
+    """A str subclass: JSON writes it as a string."""
+
+
+class _Number(IntEnum):
+    ONE = 1
+
+
 _ATTRIBUTE_VALUES = st.one_of(
     _TEXT,
+    _TEXT.map(_Text),
     st.integers(min_value=-(10**30), max_value=10**30),
+    st.integers().map(lambda small: small * 10**200),  # far past 64 bits
+    st.just(_Number.ONE),
     st.booleans(),
     st.lists(_TEXT, max_size=3),
     st.datetimes(timezones=st.just(UTC)),

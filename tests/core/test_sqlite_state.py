@@ -259,15 +259,44 @@ def test_a_file_of_the_first_layout_is_moved_to_numbered_scopes_with_every_recor
         assert raw.execute("PRAGMA freelist_count").fetchone()[0] == 0  # the old table's room given back
 
 
-def test_a_release_of_the_first_layout_cannot_write_to_a_moved_file(tmp_path: Path) -> None:
-    """Its writes would go where no run of this release looks: they fail instead."""
-    SqliteStateStore(tmp_path / "state.db").close()
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT OR REPLACE INTO synced VALUES ('one', 'document', 'a', '1', 'now')",
+        "UPDATE synced SET checksum = '2' WHERE item_id = 'a'",
+        "DELETE FROM synced WHERE item_id = 'a'",
+    ],
+)
+def test_a_release_of_the_first_layout_cannot_write_to_a_moved_file(tmp_path: Path, statement: str) -> None:
+    """Its writes would go where no run of this release looks: they fail instead, saying why."""
+    with SqliteStateStore(tmp_path / "state.db") as store:
+        store.record("one", [("a", "1")])
 
     with (
         contextlib.closing(sqlite3.connect(tmp_path / "state.db")) as old,
-        pytest.raises(sqlite3.OperationalError, match="cannot modify synced because it is a view"),
+        pytest.raises(sqlite3.IntegrityError, match="moved to layout 1 by a newer release of ccf: upgrade"),
     ):
-        old.execute("INSERT OR REPLACE INTO synced VALUES ('one', 'document', 'a', '1', 'now')")
+        old.execute(statement)
+    with SqliteStateStore(tmp_path / "state.db") as store:
+        assert store.load_checksums("one") == {"a": "1"}
+
+
+def test_a_dry_run_store_refuses_a_file_of_the_first_layout_and_leaves_it_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with contextlib.closing(sqlite3.connect(path)) as old:
+        old.executescript(FIRST_LAYOUT)
+
+    with pytest.raises(
+        sqlite3.DatabaseError, match="a dry run changes nothing, so run once without --dry-run"
+    ):
+        SqliteStateStore(path, move=False)
+
+    with contextlib.closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 0
+        assert raw.execute("SELECT COUNT(*) FROM synced").fetchone()[0] == 4
+    with SqliteStateStore(tmp_path / "new.db", move=False) as new:  # a new file is no move
+        new.record("c", [("a", "1")])
+        assert new.load_checksums("c") == {"a": "1"}
 
 
 def test_a_file_of_a_newer_layout_is_refused_naming_the_fix(tmp_path: Path) -> None:
@@ -298,19 +327,22 @@ def test_forget_and_read_of_a_scope_never_written_number_nothing(sqlite_store: S
 
     assert list(sqlite_store.iter_checksums("nobody")) == []
     assert sqlite_store.connectors() == []
-    with sqlite3.connect(sqlite_store.path) as raw:
+    with contextlib.closing(sqlite3.connect(sqlite_store.path)) as raw:
         assert raw.execute("SELECT COUNT(*) FROM scopes").fetchone()[0] == 0
 
 
-def test_connections_opening_a_file_of_the_first_layout_at_once_move_it_once(tmp_path: Path) -> None:
+def test_connections_opening_a_file_of_the_first_layout_at_once_move_it_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     path = tmp_path / "state.db"
     with contextlib.closing(sqlite3.connect(path)) as old:
         old.executescript(FIRST_LAYOUT)
 
-    with ThreadPoolExecutor(4) as pool:
+    with caplog.at_level("INFO", logger="ccf_core.state.sqlite"), ThreadPoolExecutor(4) as pool:
         stores = list(pool.map(lambda _: SqliteStateStore(path), range(4)))
+    assert sum("moving the records" in record.getMessage() for record in caplog.records) == 1
     try:
         for store in stores:
             assert store.load_checksums("one") == {"a": "1", "b": "pending-update-0"}
