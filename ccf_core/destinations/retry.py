@@ -76,7 +76,7 @@ THROTTLE_RECOVERY_GROWTH = 3.5
 #: minimum, in seconds. The limiter, not the wait, keeps the calls under the service's rate: a call
 #: backed off toward the backoff's cap (20 s) lagged behind the others, and the last batches of a
 #: run waited for it (against a token bucket of 50 calls/s a run took 10.3-12.4 s for 10 s of
-#: calls; 10.1 s with this cap). Once the limit is at its minimum the load cannot go lower by
+#: calls; 10.2-10.6 s with this cap). Once the limit is at its minimum the load cannot go lower by
 #: itself, and waits grow to the cap again: a long congestion is waited out as before.
 THROTTLE_MAX_DELAY = 1.0
 
