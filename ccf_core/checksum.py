@@ -191,9 +191,7 @@ def file_checksum_and_version(document: Document, fingerprint: bytes) -> tuple[s
 
 def _started_digest(fingerprint: bytes) -> Any:
     """The SHA-256 of a checksum, fed the metadata and the separator; the content comes next."""
-    digest = hashlib.sha256(fingerprint)
-    digest.update(b"\x00")
-    return digest
+    return hashlib.sha256(fingerprint + b"\x00")
 
 
 def _read_into(digest: Any, descriptor: int) -> tuple[str, int, bytes | None]:
