@@ -33,6 +33,8 @@ _STRING, _LIST, _DATE, _NUMBER = "s", "l", "d", "n"
 
 #: A string as JSON writes it, non-ASCII kept (json's C function when it has one).
 _quote: Callable[[str], str] = encode_basestring
+#: The tags of the common types as JSON, for the fingerprint's inline path.
+_STRING_JSON, _NUMBER_JSON = _quote(_STRING), _quote(_NUMBER)
 
 
 def _attribute(value: AttributeValue) -> list[Any]:
@@ -91,9 +93,9 @@ def _attributes_json(attributes: dict[str, Any]) -> str:
         value = attributes[name]
         kind = type(value)  # exact types: a subclass (bool is one of int) goes through _attribute
         if kind is str:
-            encoded.append(f'[{_quote(name)},"s",{_quote(value)}]')
+            encoded.append(f"[{_quote(name)},{_STRING_JSON},{_quote(value)}]")
         elif kind is int:
-            encoded.append(f'[{_quote(name)},"n",{value}]')
+            encoded.append(f"[{_quote(name)},{_NUMBER_JSON},{value}]")
         else:
             encoded.append(_encode_fingerprint([name, *_attribute(value)]))
     return ",".join(encoded)
