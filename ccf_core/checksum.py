@@ -185,8 +185,9 @@ def file_checksum_and_version(document: Document, fingerprint: bytes) -> tuple[s
     assert document.file is not None
     descriptor = os.open(document.file.path, os.O_RDONLY)
     try:
-        version = DocumentFile.version_of(os.fstat(descriptor))
-        return *_read_into(_started_digest(fingerprint), descriptor), version
+        status = os.fstat(descriptor)
+        digest = _started_digest(fingerprint)
+        return *_read_into(digest, descriptor, status.st_size), DocumentFile.version_of(status)
     finally:
         os.close(descriptor)
 
@@ -196,12 +197,22 @@ def _started_digest(fingerprint: bytes) -> Any:
     return hashlib.sha256(fingerprint + b"\x00")
 
 
-def _read_into(digest: Any, descriptor: int) -> tuple[str, int, bytes | None]:
-    """Read an open file with ``os.read`` into ``digest``: the checksum, size and (one chunk) content."""
-    content = os.read(descriptor, CHUNK_SIZE)
+def _read_into(digest: Any, descriptor: int, expected: int = -1) -> tuple[str, int, bytes | None]:
+    """Read an open file with ``os.read`` into ``digest``: the checksum, size and (one chunk) content.
+
+    ``expected`` is the file's size when the caller took it (``fstat``, with the version): the first
+    read asks for that many bytes (a buffer of the file's size, not of a chunk: a 1 MiB buffer
+    shrunk for each small file left the heap to grow into new pages), and one that gets them is
+    taken as the whole file, without a read that finds the end. A file that grows meanwhile has a
+    new size and mtime, so the next run reads it again; a size of 0 is never trusted (files of
+    ``/proc`` say 0).
+    """
+    content = os.read(descriptor, expected if 0 < expected <= CHUNK_SIZE else CHUNK_SIZE)
     digest.update(content)
     size = len(content)
     whole: bytes | None = content
+    if size == expected and size > 0:
+        return digest.hexdigest(), size, whole
     while chunk := os.read(descriptor, CHUNK_SIZE):
         whole = None
         size += len(chunk)

@@ -29,7 +29,12 @@ from ccf_core import (
     PrincipalGroup,
     PrincipalUser,
 )
-from ccf_core.checksum import document_checksum, group_checksum, metadata_fingerprint
+from ccf_core.checksum import (
+    document_checksum,
+    file_checksum_and_version,
+    group_checksum,
+    metadata_fingerprint,
+)
 from ccf_core.models.document import CHUNK_SIZE
 
 
@@ -174,6 +179,63 @@ def test_large_file_checksum_is_fingerprint_nul_then_content(tmp_path: Path) -> 
     assert size == len(content)
     assert digest == hashlib.sha256(metadata_fingerprint(big) + b"\x00" + content).hexdigest()
     assert len(list(big.iter_content())) == 2
+
+
+@pytest.mark.parametrize("length", [1, 60, CHUNK_SIZE, CHUNK_SIZE + 5])
+def test_a_read_with_the_version_hashes_the_whole_file(tmp_path: Path, length: int) -> None:
+    """The file's size from fstat sizes the first read; the checksum is still the whole content's."""
+    content = (b"0123456789abcdef" * (length // 16 + 1))[:length]
+    path = tmp_path / "body.txt"
+    path.write_bytes(content)
+    document = Document(id="doc-1", file=DocumentFile(path), metadata=DocumentMetadata(title="Body"))
+    fingerprint = metadata_fingerprint(document)
+
+    checksum, size, held, version = file_checksum_and_version(document, fingerprint)
+
+    assert (checksum, size) == document_checksum(document)
+    assert checksum == hashlib.sha256(fingerprint + b"\x00" + content).hexdigest()
+    assert held == (content if length <= CHUNK_SIZE else None)
+    assert version == DocumentFile(path).version()
+
+
+def test_a_file_that_grows_after_its_fstat_is_hashed_as_its_version_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bytes appended between the fstat and the read are left to the next run: the version
+    recorded is the old size, so that run sees a new version and reads the file again."""
+    path = tmp_path / "log.txt"
+    path.write_bytes(b"first line\n")
+    document = Document(id="log", file=DocumentFile(path), metadata=DocumentMetadata(title="Log"))
+    real_fstat = os.fstat
+
+    def fstat_then_append(descriptor: int) -> os.stat_result:
+        status = real_fstat(descriptor)
+        with path.open("ab") as handle:
+            handle.write(b"second line\n")
+        return status
+
+    monkeypatch.setattr(os, "fstat", fstat_then_append)
+    fingerprint = metadata_fingerprint(document)
+
+    checksum, size, held, version = file_checksum_and_version(document, fingerprint)
+
+    assert checksum == hashlib.sha256(fingerprint + b"\x00" + b"first line\n").hexdigest()
+    assert (size, held) == (11, b"first line\n")
+    assert version.startswith("11-")
+    assert DocumentFile(path).version() != version
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_a_file_whose_fstat_says_empty_is_read_to_its_end() -> None:
+    """Files of /proc report a size of 0 and still have content: that size is not trusted."""
+    document = Document(
+        id="status", file=DocumentFile("/proc/self/status"), metadata=DocumentMetadata(title="Status")
+    )
+
+    _, size, held, version = file_checksum_and_version(document, b"")
+
+    assert version.startswith("0-")
+    assert size > 0 and held is not None and held.startswith(b"Name:")
 
 
 def test_group_checksum_ignores_member_order_and_duplicates() -> None:
