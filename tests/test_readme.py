@@ -175,8 +175,8 @@ def test_connector_package_of_the_readme_installs_tests_and_runs(
     files = [block for block in blocks(ROOT / "README.md") if block.marker == "file"]
     assert {block.value for block in files} >= {
         "pyproject.toml",
-        "ccf_hello/connector.py",
-        "ccf_hello/plugin.py",
+        "ccf_notes/connector.py",
+        "ccf_notes/plugin.py",
     }
     for block in files:
         target = package / block.value
@@ -190,6 +190,6 @@ def test_connector_package_of_the_readme_installs_tests_and_runs(
     ]
     assert outputs, "README.md has no <!-- cwd: package --> block that runs the package"
     text = "\n".join(outputs)
-    # The README's own connector ran (its description), not the example of the same name.
+    # The README's own connector ran (its name and description), not the example.
     assert "Markdown files of a folder" in text
-    assert "hello (full sync to local): succeeded" in text
+    assert "notes (full sync to local): succeeded" in text
