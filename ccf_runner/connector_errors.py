@@ -4,7 +4,9 @@ The engine turns an exception from a connector into the run's error as ``Type: m
 own that reads ``KeyError: 'body'``. :func:`guard_connector` wraps a connector's generators so such
 an exception comes out as :class:`ConnectorFailed`, whose message names the connector, the
 document it was producing (the one after the last it yielded), the file and line in the
-connector's code, and says that ``--log-level debug`` shows the traceback.
+connector's code, and says that ``--log-level debug`` shows the traceback. A
+:class:`~ccf_core.errors.CCFError` goes through as it is: a connector raises one with a sentence
+written for the user ("no token: set ...").
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ccf_core.connector import Connector, SyncContext
-from ccf_core.errors import CCFError, SyncCancelled
+from ccf_core.errors import CCFError
 from ccf_core.models.acl import Group
 from ccf_core.models.document import Document
 
@@ -59,7 +61,7 @@ def _iterate(connector: Connector, method: str, items: Iterable[Any]) -> Iterato
             item = next(iterator)
         except StopIteration:
             return
-        except SyncCancelled:
+        except CCFError:  # a sentence for the user already (SyncCancelled too), as from a plain call
             raise
         except Exception as err:
             raise ConnectorFailed(describe_failure(connector, method, err, last)) from err

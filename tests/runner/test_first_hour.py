@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 from pydantic import BaseModel, ConfigDict, Field
 
-from ccf_core import Connector, Document, DocumentMetadata, SyncContext, hookimpl
+from ccf_core import CCFError, Connector, Document, DocumentMetadata, SyncContext, hookimpl
 from ccf_core.destinations.local_index import LocalIndex
 from ccf_core.plugins import registered_plugin
 from ccf_core.registry import ConnectorRegistry
@@ -61,10 +61,21 @@ class Crashing(Connector):
         yield Document(id="second", content=payload["body"], metadata=DocumentMetadata(title="Second"))
 
 
+class Refusing(Connector):
+    """Yields one page, then stops with a sentence of its own for the user (a ``CCFError``)."""
+
+    name = "refusing"
+
+    def documents(self, context: SyncContext) -> Iterator[Document]:
+        yield Document(id="first", content="one", metadata=DocumentMetadata(title="First"))
+        raise CCFError("the service refused the token: set a token with read_api scope")
+
+
 @hookimpl
 def _register(registry: ConnectorRegistry) -> None:
     registry.register(Pages)
     registry.register(Crashing)
+    registry.register(Refusing)
 
 
 @pytest.fixture(autouse=True)
@@ -204,6 +215,15 @@ def test_connector_exception_names_connector_document_file_and_line() -> None:
     assert "while producing the document after 'first'" in line
     assert f"{Path(__file__).name}:" in line and " in documents)" in line
     assert "--log-level debug" in line
+    assert "Traceback" not in result.stderr
+
+
+def test_a_connectors_own_ccf_error_is_its_sentence_as_it_is() -> None:
+    """A connector that raises a CCFError wrote the message for the user: no file, line or type."""
+    result = ccf_run("--connector", "refusing")
+    assert result.exit_code == exit_codes.FAILED
+    line = next(line for line in result.stdout.splitlines() if line.startswith("  error:"))
+    assert line == "  error: the service refused the token: set a token with read_api scope"
     assert "Traceback" not in result.stderr
 
 
