@@ -149,6 +149,7 @@ class WebCrawlerConnector(Connector):
             for keep in item.keep:
                 (context.keep_prefix if keep.prefix else context.keep)(keep.document_id)
             self._log_summary(context, item)
+            self._report_unreadable_sites(context, item)
             if context.checkpoint and _same_records(item.records, stored):
                 # Every page answered 304 (or kept its record): the checkpoint is the one stored.
                 context.set_checkpoint(context.checkpoint)
@@ -197,6 +198,16 @@ class WebCrawlerConnector(Connector):
         version = version_of(item.record.validators)
         assert version is not None  # records with validators but no version are never reusable
         return DocumentVersion(id=doc_id, version=version, load=load)
+
+    def _report_unreadable_sites(self, context: SyncContext, finished: Finished) -> None:
+        """Name each site whose robots.txt could not be read (a site that is down, most often): the
+        run ends completed with failures, so a scheduled crawl of a site that is down is noticed."""
+        if self.config.respect_robots_txt:
+            consequence = "nothing of the site was crawled in this run and its indexed pages are kept"
+        else:
+            consequence = "the sitemaps it may list were not read and the site's indexed pages are kept"
+        for site, reason in finished.unreadable_sites:
+            context.report_problem(site, "unavailable", f"{site}robots.txt: {reason}; {consequence}")
 
     @staticmethod
     def _log_summary(context: SyncContext, finished: Finished) -> None:

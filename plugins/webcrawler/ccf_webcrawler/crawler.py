@@ -113,12 +113,18 @@ class Keep:
 
 @dataclass
 class Finished:
-    """The end of the crawl: the records for the next checkpoint, or the error that stopped it."""
+    """The end of the crawl: the records for the next checkpoint, or the error that stopped it.
+
+    ``failures`` are ``(url, reason)`` of pages and sitemaps that could not be fetched;
+    ``unreadable_sites`` are ``(origin, reason)`` of sites whose robots.txt could not be read (a
+    site that is down), whose indexed pages are all kept.
+    """
 
     records: dict[str, PageRecord] = field(default_factory=dict)
     keep: list[Keep] = field(default_factory=list)
     error: BaseException | None = None
     failures: list[tuple[str, str]] = field(default_factory=list)
+    unreadable_sites: list[tuple[str, str]] = field(default_factory=list)
     fetched: int = 0
 
 
@@ -221,6 +227,11 @@ class Crawl:
                 )
         except Exception as err:
             finished.error = err
+        if self.robots is not None:
+            # Such a site was not crawled (or its sitemaps not read): none of its pages is gone.
+            for site, reason in self.robots.unreadable.items():
+                self._keep_site(site, f"robots.txt could not be read ({reason})")
+            finished.unreadable_sites = list(self.robots.unreadable.items())
         finished.records = self.records
         finished.keep = self.keep
         finished.failures = self.failures
@@ -361,10 +372,13 @@ class Crawl:
         self._report(url, f"sitemap: {result.reason or result.outcome.value}")
         if result.outcome is Outcome.FAILED:
             # Pages only the sitemap lists are not reached this run: keep that site's documents.
-            site = origin(url)
-            if site not in self._kept_sites:
-                self._kept_sites.add(site)
-                self.keep.append(Keep(site, f"sitemap {url} could not be read", prefix=True))
+            self._keep_site(origin(url), f"sitemap {url} could not be read")
+
+    def _keep_site(self, site: str, reason: str) -> None:
+        """Keep every indexed document of ``site`` (an origin) in this run."""
+        if site not in self._kept_sites:
+            self._kept_sites.add(site)
+            self.keep.append(Keep(site, reason, prefix=True))
 
     def _report(self, url: str, reason: str) -> None:
         self.failures.append((url, reason))
@@ -441,10 +455,8 @@ class Crawl:
 
     def _refused(self, url: str, refusal: Refusal) -> None:
         if refusal.kind is RefusalKind.ROBOTS_UNREADABLE:
-            # The site whose robots.txt failed (a redirect's target, not the redirecting page's).
-            if refusal.site not in self._kept_sites:
-                self._kept_sites.add(refusal.site)
-                self.keep.append(Keep(refusal.site, refusal.reason, prefix=True))
+            # The site whose robots.txt failed (a redirect's target, not the redirecting page's) is
+            # kept and reported once, when the crawl ends.
             return
         if refusal.kind is RefusalKind.ADDRESS:
             logger.warning("%s not fetched: %s", url, refusal.reason)

@@ -2,7 +2,7 @@
 
 As RFC 9309 says: a robots.txt that does not exist (4xx) allows everything; one that cannot be read
 (5xx, network failure) disallows the whole site for this run, and the crawler then keeps that
-site's indexed pages instead of treating them as gone.
+site's indexed pages instead of treating them as gone, and names the site in the run's report.
 """
 
 from __future__ import annotations
@@ -41,11 +41,16 @@ class SiteRules:
 
 
 class RobotsCache:
-    """Fetches and keeps each site's robots.txt for one crawl (one fetch per site, even concurrently)."""
+    """Fetches and keeps each site's robots.txt for one crawl (one fetch per site, even concurrently).
+
+    Attributes:
+        unreadable: the sites whose robots.txt could not be read, each with why (in the order met).
+    """
 
     def __init__(self, fetcher: Fetcher, user_agent: str) -> None:
         self.fetcher = fetcher
         self.user_agent = user_agent
+        self.unreadable: dict[str, str] = {}
         self._sites: dict[str, SiteRules] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -76,7 +81,7 @@ class RobotsCache:
         elif result.outcome is Outcome.UNWANTED:
             pass
         else:
-            rules.unreachable = result.reason or result.outcome.value
+            rules.unreachable = self.unreadable[site] = result.reason or result.outcome.value
             logger.warning(
                 "robots.txt of %s could not be read (%s): nothing of that site is crawled in this run "
                 "and its indexed pages are kept",
