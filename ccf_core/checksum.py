@@ -201,11 +201,10 @@ def _read_into(digest: Any, descriptor: int, expected: int = -1) -> tuple[str, i
     """Read an open file with ``os.read`` into ``digest``: the checksum, size and (one chunk) content.
 
     ``expected`` is the file's size when the caller took it (``fstat``, with the version): the first
-    read asks for that many bytes (a buffer of the file's size, not of a chunk: a 1 MiB buffer
-    shrunk for each small file left the heap to grow into new pages), and one that gets them is
-    taken as the whole file, without a read that finds the end. A file that grows meanwhile has a
-    new size and mtime, so the next run reads it again; a size of 0 is never trusted (files of
-    ``/proc`` say 0).
+    read asks for that many bytes (for a small file, a buffer of its size rather than of a 1 MiB
+    chunk), and one that gets them is taken as the whole file, without a read that finds the end.
+    A file that grows meanwhile has a new size and mtime, so the next run reads it again; a size of
+    0 is never trusted (files of ``/proc`` say 0).
     """
     content = os.read(descriptor, expected if 0 < expected <= CHUNK_SIZE else CHUNK_SIZE)
     digest.update(content)
