@@ -147,6 +147,8 @@ def bench(session: nox.Session) -> None:
     reference = os.environ.get("CCF_REFERENCE_KIT")
     session.run("python", "bench/scale.py", *(["--reference", reference] if reference else []))
     session.run("python", "bench/scale_api_state.py")  # RSS to 1M with the state in `ccf backend serve`
+    # Instructions per document under valgrind (steady on a shared machine; skipped without valgrind).
+    session.run("python", "bench/instructions.py", *(["--reference", reference] if reference else []))
     session.run("python", "bench/backend_server.py")
     session.run("python", "bench/search.py")
     session.install("-e", "plugins/gitlab")
