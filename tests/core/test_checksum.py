@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -225,17 +226,24 @@ def test_a_file_that_grows_after_its_fstat_is_hashed_as_its_version_says(
     assert DocumentFile(path).version() != version
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
-def test_a_file_whose_fstat_says_empty_is_read_to_its_end() -> None:
+def test_a_file_whose_fstat_says_empty_is_read_to_its_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Files of /proc report a size of 0 and still have content: that size is not trusted."""
-    document = Document(
-        id="status", file=DocumentFile("/proc/self/status"), metadata=DocumentMetadata(title="Status")
-    )
+    path = tmp_path / "status.txt"
+    path.write_bytes(b"Name: python\nState: R\n")
+    document = Document(id="status", file=DocumentFile(path), metadata=DocumentMetadata(title="Status"))
+    real_fstat = os.fstat
+
+    def fstat_saying_empty(descriptor: int) -> SimpleNamespace:
+        return SimpleNamespace(st_size=0, st_mtime_ns=real_fstat(descriptor).st_mtime_ns)
+
+    monkeypatch.setattr(os, "fstat", fstat_saying_empty)
 
     _, size, held, version = file_checksum_and_version(document, b"")
 
     assert version.startswith("0-")
-    assert size > 0 and held is not None and held.startswith(b"Name:")
+    assert (size, held) == (22, b"Name: python\nState: R\n")
 
 
 def test_group_checksum_ignores_member_order_and_duplicates() -> None:
