@@ -39,12 +39,16 @@ from ccf_core.ports import Destination, PreparedDocument, RunInfo, StateStore
 from ccf_core.report import PlannedChanges, RunStatus, SyncReport
 from ccf_core.scope import split_scope, state_scope
 from ccf_core.transforms import TransformChain
+from ccf_core.upload_worker import WorkerPipeline, worker_factories
 from ccf_core.uploader import BatchPipeline
 from ccf_core.working_set import SEEN, WorkingSet, filled_working_set, in_pages, stream_checksums
 
 __all__ = ["SyncEngine", "SyncOptions", "split_scope", "state_scope"]
 
 logger = logging.getLogger(__name__)
+
+#: Where prepared documents go: the pipeline in this process, or in a worker process.
+Pipeline = BatchPipeline | WorkerPipeline
 
 #: Failure reasons that a retry cannot fix: they do not hold back an incremental checkpoint.
 PERMANENT_REASONS = frozenset(
@@ -183,7 +187,7 @@ class _Run:
         report, context = self.report, self.context
         started = time.perf_counter()
         self._notify("ccf_sync_started", context=context)
-        pipeline: BatchPipeline | None = None
+        pipeline: Pipeline | None = None
         self._opened = False
         held = contextlib.ExitStack()
         try:
@@ -232,7 +236,7 @@ class _Run:
                 self._notify("ccf_sync_finished", context=context, report=report)
         return report
 
-    def _open(self, held: contextlib.ExitStack) -> BatchPipeline:
+    def _open(self, held: contextlib.ExitStack) -> Pipeline:
         """Take the state's run lock (when it has one), open the destination, start the pipeline."""
         engine, context = self.engine, self.context
         lock = getattr(engine.state, "lock", None)
@@ -249,6 +253,10 @@ class _Run:
         )
         self._opened = True
         engine.destination.open(run)
+        if self.options.upload_process:
+            factories = worker_factories(engine.destination, engine.state)
+            if factories is not None:
+                return WorkerPipeline(factories, self.scope, self.report, context.cancel_event)
         return BatchPipeline(engine.destination, engine.state, self.scope, self.report)
 
     def _working_set(self) -> WorkingSet:
@@ -296,7 +304,7 @@ class _Run:
         self._keep_note(GENERATION_NOTE, destination.generation)
         return held
 
-    def _close_pipeline(self, pipeline: BatchPipeline | None) -> None:
+    def _close_pipeline(self, pipeline: Pipeline | None) -> None:
         """Record what is still in flight; a failure here fails the run but never escapes it."""
         if pipeline is None:
             return
@@ -320,7 +328,7 @@ class _Run:
             report.status = RunStatus.FAILED
             report.error = report.error or f"closing the destination failed: {err}"
 
-    def _documents(self, known: WorkingSet, pipeline: BatchPipeline | None) -> None:
+    def _documents(self, known: WorkingSet, pipeline: Pipeline | None) -> None:
         report, context, plan = self.report, self.context, self.report.plan
         progress = self.options.progress
         cancelled = context.cancel_event.is_set
@@ -398,7 +406,7 @@ class _Run:
             self.report.skipped += 1
         return transformed
 
-    def _groups(self, pipeline: BatchPipeline | None) -> None:
+    def _groups(self, pipeline: Pipeline | None) -> None:
         groups: Iterable[Group] | None = self.connector.groups(self.context)
         if groups is None:
             return

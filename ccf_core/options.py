@@ -20,6 +20,10 @@ class SyncOptions:
         error_budget: the share of scanned documents that may fail before the run counts as failed.
         progress: called with the report now and then during the run (for progress displays).
         progress_interval: seconds between two progress calls.
+        upload_process: run the upload pipeline (batches, the destination's calls, the state's
+            writes) in a second process, when the destination and the state store can be built
+            there (see :mod:`ccf_core.upload_worker`): a second core takes a third of a CPU-bound
+            sync's work. Otherwise, or with False, it runs in the engine's process.
     """
 
     full: bool = False
@@ -29,3 +33,4 @@ class SyncOptions:
     error_budget: float = 0.1
     progress: Callable[[SyncReport], None] | None = None
     progress_interval: float = 0.25
+    upload_process: bool = False

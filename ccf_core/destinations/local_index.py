@@ -14,10 +14,11 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -280,6 +281,15 @@ class LocalIndex:
         self._run = run
         logger.info("local index %s: run %s of %s started", self.path, run.run_id, run.connector)
 
+    def worker_factory(self) -> Callable[[Any], LocalIndex] | None:
+        """What opens this index again in another process, in the run under way (for
+        :mod:`ccf_core.upload_worker`); None outside a run, for an index in memory, and for a
+        subclass (which may behave otherwise: it gives its own factory, or runs in the engine's)."""
+        if type(self) is not LocalIndex or self._run is None or str(self.path) == ":memory:":
+            return None
+        run = self._run
+        return partial(_opened_copy, str(self.path), run.connector, run.run_id, run.full)
+
     def close(self, status: RunStatus) -> None:
         """End a run. The connection stays open for searches; see :meth:`shutdown`."""
         with self._lock:
@@ -537,3 +547,10 @@ class LocalIndex:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.shutdown()
+
+
+def _opened_copy(path: str, connector: str, run_id: str, full: bool, cancel_event: Any) -> LocalIndex:
+    """The index at ``path``, opened for a run already started in another process."""
+    index = LocalIndex(path)
+    index._run = RunInfo(connector, run_id, full, cancel_event=cancel_event)
+    return index

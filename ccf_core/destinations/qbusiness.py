@@ -21,29 +21,29 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any
 
 from ccf_core.destinations.qbusiness_mapping import (
     MAX_DOCUMENT_BYTES,
-    MAX_GROUP_MEMBERS,
     MAX_REQUEST_BYTES,
     Rejection,
     RequestShape,
-    base64_length,
     group_request,
     measure_document,
     operation_input_problems,
+    oversized_group,
     request_shape,
 )
-from ccf_core.destinations.qbusiness_staging import S3Staging
+from ccf_core.destinations.qbusiness_staging import S3Staging, needs_s3_message
 from ccf_core.destinations.retry import (
     AdaptiveLimiter,
     CallError,
     ErrorKind,
     RetryingCaller,
     build_client,
+    in_threads,
 )
 from ccf_core.errors import CCFError, SyncCancelled
 from ccf_core.models.acl import Group
@@ -68,9 +68,6 @@ MAX_BATCH_DOCUMENTS = 10
 
 #: Application, index and data source ids, as the API model defines them.
 _RESOURCE_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9-]{35}")
-
-Item = TypeVar("Item")
-Outcome = TypeVar("Outcome")
 
 
 class QBusinessError(CCFError):
@@ -151,6 +148,8 @@ class QBusinessDestination:
         max_request_bytes: int = MAX_REQUEST_BYTES,
         max_document_bytes: int = MAX_DOCUMENT_BYTES,
     ) -> None:
+        # What builds it again in another process (a client or session object may not go there).
+        self._arguments = {name: value for name, value in locals().items() if name != "self"}
         problems = [
             f"{label} {value!r} is not a Q Business id (36 characters: letters, digits and '-')"
             if value
@@ -228,6 +227,13 @@ class QBusinessDestination:
     def stats(self) -> dict[str, dict[str, int]]:
         """Successful calls and retries by operation."""
         return self._caller.stats()
+
+    def worker_factory(self) -> Callable[[Any], QBusinessDestination] | None:
+        """What builds this destination again in another process, in the sync job under way (for
+        :mod:`ccf_core.upload_worker`); None when no job runs, and for a subclass."""
+        if type(self) is not QBusinessDestination or self._sync_id is None:
+            return None
+        return partial(_opened_copy, self._arguments, self._connector, self._sync_id)
 
     # the Destination protocol ----------------------------------------------------------------
 
@@ -313,7 +319,9 @@ class QBusinessDestination:
         """PutGroup for each group (type DATASOURCE), with its users and sub-groups as members."""
         self._raise_if_fatal()
         result = BatchResult()
-        for group, failure in zip(groups, self._map(self._put_group, groups), strict=True):
+        for group, failure in zip(
+            groups, in_threads(self._put_group, groups, self.limits.max_in_flight), strict=True
+        ):
             if failure is None:
                 result.accepted.append(group.name)
             else:
@@ -324,7 +332,9 @@ class QBusinessDestination:
         """DeleteGroup for each name; a group that is already gone counts as deleted."""
         self._raise_if_fatal()
         result = BatchResult()
-        for name, failure in zip(names, self._map(self._delete_group, names), strict=True):
+        for name, failure in zip(
+            names, in_threads(self._delete_group, names, self.limits.max_in_flight), strict=True
+        ):
             if failure is None:
                 result.accepted.append(name)
             else:
@@ -441,12 +451,7 @@ class QBusinessDestination:
         if overhead + encoded_size <= self.max_request_bytes:
             return _Outgoing(prepared, measured.structure, encoded_size, None, content is not None)
         if self._staging is None or not self.role_arn:
-            message = (
-                f"document {doc_id!r} is {measured.size} bytes ({base64_length(measured.size)} once "
-                f"base64-encoded), over the {self.max_request_bytes}-byte limit of an inline request; "
-                "to send it through S3, set s3_bucket (a bucket ccf may write to) and role_arn (an IAM "
-                "role Q Business can assume to read it)" + ("; role_arn is missing" if self.s3_bucket else "")
-            )
+            message = needs_s3_message(doc_id, measured.size, self.max_request_bytes, bool(self.s3_bucket))
             result.failures.append(Failure(doc_id, "needs_s3", message))
             return None
         key = self._staging.key(self._connector, doc_id)
@@ -527,14 +532,9 @@ class QBusinessDestination:
     # groups ----------------------------------------------------------------------------------
 
     def _put_group(self, group: Group) -> Failure | None:
-        members = len(group.users) + len(group.groups)
-        if members > MAX_GROUP_MEMBERS:
-            return Failure(
-                group.name,
-                "too_many_members",
-                f"group {group.name!r} has {members} direct members; PutGroup takes at most "
-                f"{MAX_GROUP_MEMBERS} inline (split it into sub-groups)",
-            )
+        too_large = oversized_group(group)
+        if too_large is not None:
+            return too_large
         params = {**self._index_ids(), **group_request(group, self.data_source_id)}
         problems = operation_input_problems("PutGroup", params)
         if problems:
@@ -557,13 +557,6 @@ class QBusinessDestination:
         if outcome.kind is ErrorKind.FATAL:
             raise self._fatal_error("DeleteGroup", outcome)
         return Failure(name, outcome.reason, outcome.describe("DeleteGroup"))
-
-    def _map(self, function: Callable[[Item], Outcome], items: Sequence[Item]) -> list[Outcome]:
-        workers = min(len(items), self.limits.max_in_flight)
-        if workers <= 1:
-            return [function(item) for item in items]
-        with ThreadPoolExecutor(workers, thread_name_prefix="ccf-qbusiness") as pool:
-            return list(pool.map(function, items))
 
     # calls -----------------------------------------------------------------------------------
 
@@ -594,3 +587,10 @@ class QBusinessDestination:
     def _raise_if_fatal(self) -> None:
         if self._fatal is not None:
             raise self._fatal
+
+
+def _opened_copy(arguments: dict[str, Any], connector: str, sync: str, cancel: Any) -> QBusinessDestination:
+    """A destination built from ``arguments``, sending to the sync job another process started."""
+    copy = QBusinessDestination(**arguments)
+    copy._connector, copy._sync_id, copy._caller.cancel_event = connector, sync, cancel
+    return copy

@@ -21,6 +21,7 @@ from ccf_core.checksum import prebuilt_json_encoder
 from ccf_core.content_types import ContentType
 from ccf_core.models.acl import Group
 from ccf_core.models.document import AttributeValue, Document, DocumentMetadata
+from ccf_core.report import Failure
 
 #: The largest content Q Business accepts for one document (inline or from S3).
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
@@ -210,6 +211,19 @@ def size_bound(structure: dict[str, Any], fingerprint_size: int, blob_size: int)
         + _ITEM_ALLOWANCE * items
         + base64_length(blob_size)
         + _LIST_SEPARATOR
+    )
+
+
+def oversized_group(group: Group) -> Failure | None:
+    """The failure of a group with more direct members than PutGroup takes inline, if it has."""
+    members = len(group.users) + len(group.groups)
+    if members <= MAX_GROUP_MEMBERS:
+        return None
+    return Failure(
+        group.name,
+        "too_many_members",
+        f"group {group.name!r} has {members} direct members; PutGroup takes at most "
+        f"{MAX_GROUP_MEMBERS} inline (split it into sub-groups)",
     )
 
 

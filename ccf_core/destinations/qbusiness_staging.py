@@ -12,12 +12,22 @@ from collections.abc import Callable
 from io import BytesIO
 from typing import Any
 
-from ccf_core.destinations.qbusiness_mapping import s3_key
+from ccf_core.destinations.qbusiness_mapping import base64_length, s3_key
 from ccf_core.destinations.retry import build_client
 from ccf_core.ports import PreparedDocument
 from ccf_core.report import Failure
 
 logger = logging.getLogger(__name__)
+
+
+def needs_s3_message(doc_id: str, size: int, max_request_bytes: int, has_bucket: bool) -> str:
+    """Why a document too large for an inline request was not sent, and how to send it."""
+    return (
+        f"document {doc_id!r} is {size} bytes ({base64_length(size)} once base64-encoded), over the "
+        f"{max_request_bytes}-byte limit of an inline request; to send it through S3, set s3_bucket "
+        "(a bucket ccf may write to) and role_arn (an IAM role Q Business can assume to read it)"
+        + ("; role_arn is missing" if has_bucket else "")
+    )
 
 
 class S3Staging:

@@ -19,10 +19,11 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from ccf_core.errors import CCFError
 from ccf_core.retry import Backoff
@@ -349,3 +350,16 @@ def build_client(
         raise CCFError(
             f"cannot build a boto3 {service} client: {err} (set region=, or AWS_REGION in the environment)"
         ) from err
+
+
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
+
+
+def in_threads(function: Callable[[Item], Outcome], items: Sequence[Item], workers: int) -> list[Outcome]:
+    """``function`` of each item, in order, with up to ``workers`` calls at once."""
+    workers = min(len(items), workers)
+    if workers <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(workers, thread_name_prefix="ccf-calls") as pool:
+        return list(pool.map(function, items))

@@ -14,9 +14,10 @@ import os
 import socket
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -235,6 +236,12 @@ class SqliteStateStore:
             found = self._scope_id(connector, kind)
             assert found is not None  # just written, and never removed
         return found
+
+    def worker_factory(self) -> Callable[[], SqliteStateStore] | None:
+        """What opens this state file again in another process (for :mod:`ccf_core.upload_worker`);
+        None for a subclass (which may behave otherwise: it gives its own factory, or runs in the
+        engine's process)."""
+        return partial(SqliteStateStore, self.path) if type(self) is SqliteStateStore else None
 
     def describe(self) -> str:
         """Where the state lives, for the runner's first output line."""

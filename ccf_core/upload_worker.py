@@ -1,0 +1,560 @@
+"""The upload pipeline in a second process: batching, the destination's calls and the state's writes
+off the engine's CPU.
+
+A first sync of many small documents spends about a third of the engine's CPU in the pipeline
+(the destination's requests, the state's pending marks and records), and a thread cannot take it
+over: the GIL hands it back and forth at a cost larger than the work. With
+``SyncOptions(upload_process=True)``, a destination and a state store that can be built again in
+another process (a ``worker_factory()`` method that returns a picklable factory, or None), the
+engine hands its prepared documents to a :class:`~ccf_core.uploader.BatchPipeline` in a spawned
+process, over a pipe, 256 at a time (or sooner, when the first of them has waited
+:data:`HAND_OVER_SECONDS`). Otherwise, or when the factories cannot be sent, the pipeline runs in
+the engine's process as before.
+
+The promises of the pipeline hold across the two processes, as the worker keeps them itself:
+documents are marked pending before they are sent and recorded once accepted, in the state file
+both processes open. What the worker counts (added, updated, deleted, failures) comes back with
+each answer and is added to the engine's report. When the worker ends unexpectedly, the run
+fails, and the documents handed to it that it had not accounted for are counted failed
+(``not_confirmed``): the state holds them pending or not at all, so the next run sends them again.
+When the engine's process ends, the worker sees the pipe close, records what was accepted and ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import pickle
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.connection import Connection
+from typing import Any
+
+from ccf_core.checksum import reads_its_file
+from ccf_core.errors import CCFError, SyncAborted
+from ccf_core.models.document import Document, DocumentFile, DocumentMetadata
+from ccf_core.ports import Destination, PreparedDocument, StateStore
+from ccf_core.report import MAX_LISTED_FAILURES, Failure, SyncReport
+from ccf_core.uploader import BatchPipeline, StateUnwritable
+from ccf_core.working_set import in_pages
+
+logger = logging.getLogger(__name__)
+
+#: Documents handed to the worker in one message.
+HAND_OVER_DOCUMENTS = 256
+
+#: A document waits at most this long in the engine's process before it is handed over (a slow
+#: connector's documents are not held back).
+HAND_OVER_SECONDS = 0.2
+
+#: A message is handed over once its documents hold this many bytes of content.
+HAND_OVER_BYTES = 1024 * 1024
+
+#: Messages waiting for the engine's sender thread; past this many, the engine waits. The thread
+#: writes to the pipe while the engine goes on (a worker that starts, or a pipe that is full, does
+#: not hold it up), and the bound keeps the memory they hold at a few tens of MB.
+OUTBOX_MESSAGES = 32
+
+#: Failures listed in one unasked message of the worker (the rest come with the next ones).
+NEWS_FAILURES = 32
+
+#: Ids of deletions sent to the worker in one message.
+DELETE_PAGE = 1000
+
+#: How long the engine waits for the worker to end once it was told to close.
+CLOSE_TIMEOUT_SECONDS = 30.0
+
+#: Builds the worker's copy of the destination, given the run's cancel event.
+DestinationFactory = Callable[[Any], Destination]
+StateFactory = Callable[[], StateStore]
+
+
+class UploadWorkerError(CCFError):
+    """The worker failed in a way that is not one of the pipeline's own errors."""
+
+
+def worker_factories(
+    destination: Destination, state: StateStore
+) -> tuple[DestinationFactory, StateFactory] | None:
+    """The factories of a worker's destination and state, or None when either cannot be built there."""
+    make_destination = getattr(destination, "worker_factory", None)
+    make_state = getattr(state, "worker_factory", None)
+    if make_destination is None or make_state is None:
+        return None
+    destination_factory, state_factory = make_destination(), make_state()
+    if destination_factory is None or state_factory is None:
+        return None
+    try:
+        pickle.dumps((destination_factory, state_factory))
+    except Exception as err:  # a client object, a lambda: the pipeline stays in this process
+        logger.info(
+            "the upload pipeline stays in the engine's process: %s cannot be sent to another (%s)",
+            destination.name,
+            err,
+        )
+        return None
+    return destination_factory, state_factory
+
+
+# what crosses the pipe ----------------------------------------------------------------------------
+
+
+def _encode(prepared: PreparedDocument) -> tuple[Any, ...]:
+    """A prepared document as plain values (a pydantic model pickles at 13 µs, this tuple at 0.5)."""
+    document = prepared.document
+    meta = document.metadata
+    content, path = prepared.content, None
+    if content is None:
+        if reads_its_file(document):
+            assert document.file is not None
+            path = str(document.file.path)
+        else:  # content only the connector's own code can produce
+            content = prepared.read_bytes()
+    return (
+        document.id,
+        meta.title,
+        meta.source_uri,
+        meta.created_at,
+        meta.last_updated_at,
+        meta.attributes,
+        meta.access_control_list or None,
+        meta.access_control_relation,
+        prepared.resolved_content_type(),
+        document.version,
+        path,
+        content,
+        prepared.checksum,
+        prepared.size,
+        prepared.is_new,
+        prepared.fingerprint_size,
+    )
+
+
+def _decode(row: tuple[Any, ...]) -> PreparedDocument:
+    (doc_id, title, uri, created, updated, attributes, acl, relation, content_type, version, path, content,
+     checksum, size, is_new, fingerprint_size) = row  # fmt: skip
+    metadata = DocumentMetadata(
+        title=title,
+        source_uri=uri,
+        created_at=created,
+        last_updated_at=updated,
+        attributes=attributes,
+        access_control_list=acl or [],
+        access_control_relation=relation,
+    )
+    document = Document(
+        id=doc_id,
+        metadata=metadata,
+        file=None if path is None else DocumentFile(path),
+        content=content if path is None else None,
+        content_type=content_type,
+        version=version,
+    )
+    return PreparedDocument(document, checksum, size, is_new, content_type, content, fingerprint_size)
+
+
+class _Counts:
+    """What the worker's report gained since the last message, for the engine's report."""
+
+    def __init__(self, report: SyncReport) -> None:
+        self.report = report
+        self._added = self._updated = self._deleted = self._bytes = self._failed = 0
+        self._listed = 0
+        self._by_reason: dict[str, int] = {}
+        #: Documents handed over and accounted for (added, updated or failed outside deletions).
+        self.concluded = 0
+
+    def take(self, deleting: bool = False, listed: int | None = None) -> dict[str, Any] | None:
+        """The counts gained since the last call (None when none); at most ``listed`` of the new
+        failures listed (the others come with a later call), so a message stays small."""
+        report = self.report
+        failed = report.failed - self._failed
+        if not deleting:
+            self.concluded += report.added - self._added + report.updated - self._updated + failed
+        end = None if listed is None else self._listed + listed
+        failures = [
+            (item.document_id, item.reason, item.message) for item in report.failures[self._listed : end]
+        ]
+        delta = {
+            "added": report.added - self._added,
+            "updated": report.updated - self._updated,
+            "deleted": report.deleted - self._deleted,
+            "bytes": report.bytes - self._bytes,
+            "failed": failed,
+            "by_reason": {
+                reason: count - self._by_reason.get(reason, 0)
+                for reason, count in report.failures_by_reason.items()
+                if count != self._by_reason.get(reason, 0)
+            },
+            "failures": failures,
+            "concluded": self.concluded,
+        }
+        self._added, self._updated, self._deleted = report.added, report.updated, report.deleted
+        self._bytes, self._failed = report.bytes, report.failed
+        self._listed += len(failures)
+        self._by_reason = dict(report.failures_by_reason)
+        changed = any(delta[key] for key in ("added", "updated", "deleted", "failed", "failures"))
+        return delta if changed else None
+
+
+def _describe(err: BaseException) -> tuple[str, str, str]:
+    """An error of the worker as it crosses the pipe: ``(kind, reason, message)``."""
+    if isinstance(err, StateUnwritable):
+        return ("state", err.reason, str(err))
+    if isinstance(err, SyncAborted):
+        return ("aborted", err.reason, str(err))
+    text = str(err) if isinstance(err, CCFError) else f"{type(err).__name__}: {err}"
+    return ("other", type(err).__name__, text)
+
+
+def _raise(error: tuple[str, str, str]) -> None:
+    """Raise in the engine's process the error the worker reported."""
+    kind, reason, message = error
+    if kind == "state":
+        raise StateUnwritable(reason, message)
+    if kind == "aborted":
+        raise SyncAborted(reason, message)
+    raise UploadWorkerError(message)
+
+
+# the worker ---------------------------------------------------------------------------------------
+
+#: An error as it crosses the pipe: ``(kind, reason, message)``.
+Described = tuple[str, str, str]
+
+
+def _serve(
+    connection: Connection,
+    factories: tuple[DestinationFactory, StateFactory],
+    cancel: Any,
+    scope: str,
+    header: tuple[str, str, str],
+) -> None:
+    """The worker's whole life: build the pipeline, answer the engine's messages, close."""
+    # The engine's process decides when to stop (it tells this one, or its end closes the pipe).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _Worker(connection, factories, cancel, scope, SyncReport(*header)).serve()
+
+
+class _Worker:
+    """The worker's side: a pipeline fed by the engine's messages; its error, once it stopped."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        factories: tuple[DestinationFactory, StateFactory],
+        cancel: Any,
+        scope: str,
+        report: SyncReport,
+    ) -> None:
+        self.connection = connection
+        self.report = report
+        self.counts = _Counts(report)
+        self.pipeline: BatchPipeline | None = None
+        self.error: Described | None = None
+        try:
+            make_destination, make_state = factories
+            self.pipeline = BatchPipeline(make_destination(cancel), make_state(), scope, report)
+        except Exception as err:
+            self.error = _describe(err)
+            connection.send(("news", None, self.error))
+
+    def serve(self) -> None:
+        connection = self.connection
+        while True:
+            try:
+                message = connection.recv()
+            except (EOFError, OSError):
+                break  # the engine's process is gone
+            kind = message[0]
+            if kind == "close":
+                break
+            if kind == "add":
+                self._add(message[1])
+            elif kind == "delete":
+                ids = _IdStream(connection)
+                self._call("delete", ids)
+                ids.skip()
+            else:
+                self._call("drain" if kind == "drain" else "flush")
+            if kind in ("drain", "delete"):
+                connection.send(("answer", self.counts.take(deleting=kind == "delete"), self.error))
+                continue
+            # Unasked news stays small: the engine reads it only between two messages it sends,
+            # and a full pipe both ways would hold the two processes.
+            delta = self.counts.take(listed=NEWS_FAILURES)
+            if delta is not None or self.error is not None:
+                connection.send(("news", delta, self.error))
+        self._close()
+
+    def _call(self, method: str, *args: Any) -> None:
+        """Call a method of the pipeline, unless it stopped; keep the error that stops it."""
+        if self.error is None and self.pipeline is not None:
+            try:
+                getattr(self.pipeline, method)(*args)
+            except Exception as err:
+                self.error = _describe(err)
+
+    def _add(self, rows: list[tuple[Any, ...]]) -> None:
+        """Add the documents of a message to the pipeline.
+
+        Once the pipeline stopped, the documents that reach it are counted not sent (the engine's
+        process handed them over before it heard of the error).
+        """
+        report = self.report
+        for position, row in enumerate(rows):
+            if self.error is not None or self.pipeline is None:
+                for rest in rows[position:]:
+                    report.fail(rest[0], "not_sent", "not sent: the upload process stopped")
+                return
+            try:
+                prepared = _decode(row)
+            except Exception as err:  # the engine checked it; a model that refuses its own values
+                report.fail(row[0], "invalid_document", f"document {row[0]!r}: {err}")
+                continue
+            self._call("add", prepared)  # the pipeline counts the document if it raises
+
+    def _close(self) -> None:
+        close_error = None
+        if self.pipeline is not None:
+            try:
+                self.pipeline.close()
+            except Exception as err:
+                close_error = _describe(err)
+        # When nobody is listening any more, what was accepted is recorded all the same.
+        with contextlib.suppress(OSError):
+            self.connection.send(("closed", self.counts.take(), close_error or self.error))
+
+
+class _IdStream:
+    """The ids of a deletion, read from the engine's messages to the end marker."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.ended = False
+
+    def __iter__(self) -> Iterator[str]:
+        while not self.ended:
+            message = self.connection.recv()
+            if message[0] == "ids_end":
+                self.ended = True
+                return
+            yield from message[1]
+
+    def skip(self) -> None:
+        """Read what is left of them (the pipeline stopped in the middle)."""
+        for _ in self:
+            pass
+
+
+# the engine's side --------------------------------------------------------------------------------
+
+
+class WorkerPipeline:
+    """A :class:`~ccf_core.uploader.BatchPipeline` in a worker process, driven from the engine's.
+
+    Same methods and promises as the pipeline it stands for; what the worker counts is added to
+    ``report`` as it comes back.
+    """
+
+    def __init__(
+        self,
+        factories: tuple[DestinationFactory, StateFactory],
+        scope: str,
+        report: SyncReport,
+        cancel_event: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.report = report
+        self._cancel_event = cancel_event
+        self._cancel = context.Event()
+        self._connection, child = context.Pipe()
+        self._process = context.Process(
+            target=_serve,
+            args=(child, factories, self._cancel, scope, (report.connector, report.mode, report.destination)),
+            name="ccf-upload",
+            daemon=True,
+        )
+        self._process.start()
+        child.close()
+        self._rows: list[tuple[Any, ...]] = []
+        self._rows_bytes = 0
+        self._since = 0.0
+        self._clock = clock
+        self._handed = 0
+        self._concluded = 0
+        self._closed = False
+        self._raised = False
+        self._gone_already = False
+        self._outbox: queue.Queue[bytes | None] = queue.Queue(OUTBOX_MESSAGES)
+        self._unsent = False
+        self._sender = threading.Thread(target=self._send_all, name="ccf-upload-sender", daemon=True)
+        self._sender.start()
+
+    # the pipeline's methods ---------------------------------------------------------------------
+
+    def add(self, prepared: PreparedDocument) -> None:
+        """Hand a document over (with the next full message, or once the first waiting is old)."""
+        rows = self._rows
+        if not rows:
+            self._since = self._clock()
+        rows.append(_encode(prepared))
+        self._rows_bytes += prepared.size
+        if (
+            len(rows) >= HAND_OVER_DOCUMENTS
+            or self._rows_bytes >= HAND_OVER_BYTES
+            or self._clock() - self._since >= HAND_OVER_SECONDS
+        ):
+            self._hand_over()
+
+    def flush(self) -> None:
+        """Hand over what waits here, and have the worker send everything it holds."""
+        self._hand_over()
+        self._send(("flush",))
+
+    def drain(self) -> None:
+        """:meth:`flush`, then wait until every batch sent came back and was recorded."""
+        self._hand_over()
+        self._send(("drain",))
+        self._answer()
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Delete ``ids`` in the worker, streamed a page at a time; wait until it is done."""
+        self._hand_over()
+        self._send(("delete",))
+        for page in in_pages(ids, DELETE_PAGE):
+            self._send(("ids", page))
+        self._send(("ids_end",))
+        self._answer()
+
+    def close(self) -> None:
+        """Have the worker record what is in flight and end (its waits cut short when the run was
+        cancelled); count what never reached it."""
+        if self._closed:
+            return
+        self._closed = True
+        for row in self._rows:
+            self.report.fail(row[0], "not_sent", "not sent: the run stopped before it was sent")
+        self._rows = []
+        if self._cancel_event is not None and self._cancel_event.is_set():
+            self._cancel.set()
+        error = None
+        if self._gone_already:
+            self._stop_sender()
+            self._connection.close()
+            return
+        try:
+            self._send(("close",))
+            while True:
+                kind, delta, error = self._receive()
+                self._merge(delta)
+                if kind == "closed":
+                    break
+        finally:
+            self._stop_sender()
+            self._process.join(CLOSE_TIMEOUT_SECONDS)
+            if self._process.is_alive():
+                self._process.kill()
+            self._connection.close()
+        if error is not None and not self._raised:
+            self._reported(error)
+
+    # plumbing --------------------------------------------------------------------------------------
+
+    def _hand_over(self) -> None:
+        if not self._rows:
+            return
+        rows, self._rows, self._rows_bytes = self._rows, [], 0
+        self._send(("add", rows))
+        self._handed += len(rows)
+        while self._connection.poll():
+            _, delta, error = self._receive()
+            self._merge(delta)
+            if error is not None:
+                self._reported(error)
+
+    def _answer(self) -> None:
+        """Wait for the worker's answer to a drain or a deletion; raise the error it reports."""
+        while True:
+            kind, delta, error = self._receive()
+            self._merge(delta)
+            if error is not None:
+                self._reported(error)
+            if kind == "answer":
+                return
+
+    def _reported(self, error: tuple[str, str, str]) -> None:
+        self._raised = True
+        _raise(error)
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        """Queue ``message`` for the sender thread (waiting while the queue is full)."""
+        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        while True:
+            if self._unsent:
+                self._gone()
+            try:
+                self._outbox.put(data, timeout=0.5)
+                return
+            except queue.Full:
+                if not self._process.is_alive():
+                    self._unsent = True
+
+    def _send_all(self) -> None:
+        """The sender thread: write the queued messages to the pipe, in order."""
+        while (data := self._outbox.get()) is not None:
+            try:
+                self._connection.send_bytes(data)
+            except OSError:
+                self._unsent = True  # the worker is gone; the engine's next call says so
+                return
+
+    def _stop_sender(self) -> None:
+        if self._sender.is_alive():
+            with contextlib.suppress(queue.Full):
+                self._outbox.put(None, timeout=CLOSE_TIMEOUT_SECONDS)
+            self._sender.join(CLOSE_TIMEOUT_SECONDS)
+
+    def _receive(self) -> tuple[str, dict[str, Any] | None, tuple[str, str, str] | None]:
+        try:
+            message: tuple[str, dict[str, Any] | None, tuple[str, str, str] | None] = self._connection.recv()
+        except (EOFError, OSError):
+            self._gone()
+        return message
+
+    def _merge(self, delta: dict[str, Any] | None) -> None:
+        if delta is None:
+            return
+        report = self.report
+        report.added += delta["added"]
+        report.updated += delta["updated"]
+        report.deleted += delta["deleted"]
+        report.bytes += delta["bytes"]
+        report.failed += delta["failed"]
+        report.failures_by_reason.update(delta["by_reason"])
+        room = MAX_LISTED_FAILURES - len(report.failures)
+        report.failures.extend(Failure(*failure) for failure in delta["failures"][: max(0, room)])
+        self._concluded = delta["concluded"]
+
+    def _gone(self) -> Any:
+        """The worker ended without closing: count what it had not accounted for, fail the run."""
+        self._process.join(1.0)
+        code = self._process.exitcode
+        unconfirmed = max(0, self._handed - self._concluded)
+        self._handed = self._concluded
+        self._gone_already = True
+        if unconfirmed:
+            self.report.failed += unconfirmed
+            self.report.failures_by_reason["not_confirmed"] += unconfirmed
+        self._raised = True
+        raise SyncAborted(
+            "upload_process_ended",
+            f"the upload process ended unexpectedly (exit code {code}); {unconfirmed} documents handed to "
+            "it were not confirmed: the state keeps them pending, and the next run sends them again",
+        )
