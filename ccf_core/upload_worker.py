@@ -81,19 +81,23 @@ def worker_factories(
     destination: Destination, state: StateStore
 ) -> tuple[DestinationFactory, StateFactory] | None:
     """The factories of a worker's destination and state, or None when either cannot be built there."""
-    make_destination = getattr(destination, "worker_factory", None)
-    make_state = getattr(state, "worker_factory", None)
-    if make_destination is None or make_state is None:
-        return None
-    destination_factory, state_factory = make_destination(), make_state()
-    if destination_factory is None or state_factory is None:
-        return None
+    factories = []
+    for part, name in ((destination, f"destination {destination.name}"), (state, f"state {state.name}")):
+        make = getattr(part, "worker_factory", None)
+        factory = None if make is None else make()
+        if factory is None:
+            logger.info(
+                "the upload pipeline stays in the engine's process: the %s cannot be built in another", name
+            )
+            return None
+        factories.append(factory)
+    destination_factory, state_factory = factories
     try:
         pickle.dumps((destination_factory, state_factory))
     except Exception as err:  # a client object, a lambda: the pipeline stays in this process
         logger.info(
-            "the upload pipeline stays in the engine's process: %s cannot be sent to another (%s)",
-            destination.name,
+            "the upload pipeline stays in the engine's process: the destination or the state cannot be "
+            "sent to another (%s)",
             err,
         )
         return None
@@ -383,6 +387,7 @@ class WorkerPipeline:
         )
         self._process.start()
         child.close()
+        logger.info("the upload pipeline runs in process %s", self._process.pid)
         self._rows: list[tuple[Any, ...]] = []
         self._rows_bytes = 0
         self._since = 0.0

@@ -11,11 +11,17 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import textwrap
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from ccf_core import (
     AccessControl,
@@ -129,10 +135,10 @@ def records(folder: Path, connector: str = "texts") -> dict[str, str]:
         state.close()
 
 
-def assert_state_within_index(folder: Path) -> None:
+def assert_state_within_index(folder: Path, connector: str = "texts") -> None:
     """Every document the state records as synced is in the index, with the recorded checksum."""
     held = stored(folder)
-    for doc_id, value in records(folder).items():
+    for doc_id, value in records(folder, connector).items():
         if value in (PENDING_UPDATE, PENDING_DELETE):
             continue
         assert doc_id in held, f"the state records {doc_id}, which the index does not hold"
@@ -321,3 +327,78 @@ def test_the_worker_ends_with_its_run(tmp_path: Path) -> None:
 
     assert report.added == 20
     assert not worker_alive()
+
+
+HELPER = textwrap.dedent(
+    '''
+    """Sync 1,200 documents with the upload process, and kill this (the engine's) process at 1,100."""
+
+    import multiprocessing
+    import os
+    import signal
+    import sys
+    import time
+    from pathlib import Path
+
+    from ccf_core import Connector, Document, DocumentMetadata, SyncEngine, SyncOptions
+    from ccf_core.destinations.local_index import LocalIndex
+    from ccf_core.state import SqliteStateStore
+
+
+    class Numbers(Connector):
+        name = "numbers"
+
+        def documents(self, context):
+            for number in range(1200):
+                if number == 1100:
+                    (worker,) = [p for p in multiprocessing.active_children() if p.name == "ccf-upload"]
+                    Path(sys.argv[2]).write_text(str(worker.pid))
+                    time.sleep(1)  # the worker takes in what was handed over
+                    os.kill(os.getpid(), signal.SIGKILL)
+                yield Document(
+                    id=f"doc-{number:04d}", content=f"number {number}", metadata=DocumentMetadata(title="n")
+                )
+
+
+    if __name__ == "__main__":
+        folder = Path(sys.argv[1])
+        index, state = LocalIndex(folder / "index.db"), SqliteStateStore(folder / "state.db")
+        SyncEngine(index, state, SyncOptions(upload_process=True)).run(Numbers())
+    '''
+)
+
+
+@pytest.mark.slow
+def test_the_worker_records_what_was_accepted_when_the_engines_process_is_killed(tmp_path: Path) -> None:
+    """Batches accepted by the index are recorded with the next state write; the engine's process
+    dies before it, and the worker, finding the pipe closed, records them as it ends."""
+    script, pid_file = tmp_path / "helper.py", tmp_path / "worker.pid"
+    script.write_text(HELPER)
+
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), str(pid_file)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    wait_for_exit(int(pid_file.read_text()))
+    numbers = [f"doc-{number:04d}" for number in range(1200)]
+    # Two batches of 500 reached the index; the second was recorded by the worker alone.
+    assert sorted(stored(tmp_path)) == numbers[:1000]
+    recorded = records(tmp_path, "numbers")
+    assert sorted(recorded) == numbers[:1000]
+    assert PENDING_UPDATE not in recorded.values()
+    assert_state_within_index(tmp_path, "numbers")
+
+
+def wait_for_exit(pid: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the worker {pid} still runs after {seconds} s")

@@ -268,6 +268,16 @@ def test_run_stores_documents_and_prints_the_text_report() -> None:
     assert stored_ids() == ["note-0", "note-1", "note-2"]
 
 
+def test_upload_process_stores_what_a_run_in_one_process_stores() -> None:
+    result = ccf_run("--connector", "notes", "--set", "count=40", "--upload-process")
+    assert result.exit_code == exit_codes.SUCCESS, result.output
+    assert "the upload pipeline runs in process" in result.output
+    assert "added 40" in result.stdout
+    assert stored_ids() == sorted(f"note-{number}" for number in range(40))
+    again = ccf_run("--connector", "notes", "--set", "count=30", "--set", "greeting=hi")
+    assert "updated 30, unchanged 0, deleted 10" in again.stdout
+
+
 def test_second_run_reports_every_document_unchanged() -> None:
     ccf_run("--connector", "notes")
     result = ccf_run("--connector", "notes", "--report-json", "report.json")
