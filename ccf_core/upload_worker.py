@@ -23,6 +23,7 @@ When the engine's process ends, the worker sees the pipe close, records what was
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import pickle
@@ -270,6 +271,7 @@ class _Worker:
 
     def serve(self) -> None:
         connection = self.connection
+        frozen = False
         while True:
             try:
                 message = connection.recv()
@@ -280,6 +282,11 @@ class _Worker:
                 break
             if kind == "add":
                 self._add(message[1])
+                if not frozen:
+                    # What the first documents loaded (the destination's models) stays for the run:
+                    # the collector's full passes need not walk it again and again.
+                    gc.freeze()
+                    frozen = True
             elif kind == "delete":
                 ids = _IdStream(connection)
                 self._call("delete", ids)
