@@ -256,7 +256,10 @@ class _Run:
         if self.options.upload_process:
             factories = worker_factories(engine.destination, engine.state)
             if factories is not None:
-                return WorkerPipeline(factories, self.scope, self.report, context.cancel_event)
+                try:
+                    return WorkerPipeline(factories, self.scope, self.report, context.cancel_event)
+                except OSError as err:  # no process could be started: the run goes on in this one
+                    logger.warning("no upload process could be started (%s): uploading from this one", err)
         return BatchPipeline(engine.destination, engine.state, self.scope, self.report)
 
     def _working_set(self) -> WorkingSet:

@@ -235,6 +235,22 @@ def test_destinations_that_cannot_be_built_again_keep_the_pipeline_in_the_engine
     subclass.shutdown()
 
 
+def test_a_worker_that_cannot_start_leaves_the_run_in_the_engines_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_process(*args: Any, **kwargs: Any) -> None:
+        raise OSError("fork limit reached")
+
+    monkeypatch.setattr(multiprocessing.get_context("spawn").Process, "start", no_process)
+    connector = Texts(texts(30))
+
+    report = run(tmp_path, connector, True)
+
+    assert (report.status, report.added, connector.saw_worker) == (RunStatus.SUCCEEDED, 30, False)
+    assert "no upload process could be started (fork limit reached)" in caplog.text
+    assert sorted(stored(tmp_path)) == sorted(texts(30))
+
+
 class FailingIndex(LocalIndex):
     """Stores ``fail_after`` batches of 50, then raises for every one (in the worker)."""
 
