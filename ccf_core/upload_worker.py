@@ -74,6 +74,10 @@ DestinationFactory = Callable[[Any], Destination]
 StateFactory = Callable[[], StateStore]
 
 
+#: An error of the worker as it crosses the pipe: ``(kind, reason, message)``.
+Described = tuple[str, str, str]
+
+
 class UploadWorkerError(CCFError):
     """The worker failed in a way that is not one of the pipeline's own errors."""
 
@@ -206,7 +210,7 @@ class _Counts:
         return delta if changed else None
 
 
-def _describe(err: BaseException) -> tuple[str, str, str]:
+def _describe(err: BaseException) -> Described:
     """An error of the worker as it crosses the pipe: ``(kind, reason, message)``."""
     if isinstance(err, StateUnwritable):
         return ("state", err.reason, str(err))
@@ -216,7 +220,7 @@ def _describe(err: BaseException) -> tuple[str, str, str]:
     return ("other", type(err).__name__, text)
 
 
-def _raise(error: tuple[str, str, str]) -> None:
+def _raise(error: Described) -> None:
     """Raise in the engine's process the error the worker reported."""
     kind, reason, message = error
     if kind == "state":
@@ -227,9 +231,6 @@ def _raise(error: tuple[str, str, str]) -> None:
 
 
 # the worker ---------------------------------------------------------------------------------------
-
-#: An error as it crosses the pipe: ``(kind, reason, message)``.
-Described = tuple[str, str, str]
 
 
 def _serve(
@@ -413,10 +414,15 @@ class WorkerPipeline:
 
     def add(self, prepared: PreparedDocument) -> None:
         """Hand a document over (with the next full message, or once the first waiting is old)."""
+        try:
+            row = _encode(prepared)
+        except OSError as err:  # content that only a read now gives, and the read failed
+            self.report.fail(prepared.id, "content_unreadable", f"document {prepared.id!r}: {err}")
+            return
         rows = self._rows
         if not rows:
             self._since = self._clock()
-        rows.append(_encode(prepared))
+        rows.append(row)
         self._rows_bytes += prepared.size
         if (
             len(rows) >= HAND_OVER_DOCUMENTS
@@ -501,7 +507,7 @@ class WorkerPipeline:
             if kind == "answer":
                 return
 
-    def _reported(self, error: tuple[str, str, str]) -> None:
+    def _reported(self, error: Described) -> None:
         self._raised = True
         _raise(error)
 
@@ -533,9 +539,9 @@ class WorkerPipeline:
                 self._outbox.put(None, timeout=CLOSE_TIMEOUT_SECONDS)
             self._sender.join(CLOSE_TIMEOUT_SECONDS)
 
-    def _receive(self) -> tuple[str, dict[str, Any] | None, tuple[str, str, str] | None]:
+    def _receive(self) -> tuple[str, dict[str, Any] | None, Described | None]:
         try:
-            message: tuple[str, dict[str, Any] | None, tuple[str, str, str] | None] = self._connection.recv()
+            message: tuple[str, dict[str, Any] | None, Described | None] = self._connection.recv()
         except (EOFError, OSError):
             self._gone()
         return message

@@ -219,6 +219,31 @@ def test_files_acls_and_content_of_the_connectors_own_code_cross_over(tmp_path: 
     assert copy.read_bytes() == b"made by the connector"
 
 
+class Vanishing(Document):
+    """Content in two pieces from the connector's code, gone when it is read again to be sent."""
+
+    def iter_content(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        yield b"first "
+        yield b"second"
+
+    def read_bytes(self) -> bytes:
+        raise FileNotFoundError("the source dropped it")
+
+
+def test_content_that_cannot_be_read_again_fails_alone(tmp_path: Path) -> None:
+    class Mixed(Texts):
+        def documents(self, context: SyncContext) -> Iterator[Document]:
+            yield from super().documents(context)
+            gone = DocumentFile(tmp_path / "gone.txt")  # a version is given: the file is never looked at
+            yield Vanishing(id="gone", file=gone, version="1", metadata=DocumentMetadata(title="g"))
+
+    report = run(tmp_path, Mixed(texts(40)), True)
+
+    assert (report.added, report.failures_by_reason["content_unreadable"]) == (40, 1)
+    assert "the source dropped it" in report.failures[0].message
+    assert_every_document_counted(report)
+
+
 def test_destinations_that_cannot_be_built_again_keep_the_pipeline_in_the_engines_process(
     tmp_path: Path,
 ) -> None:
@@ -369,7 +394,10 @@ HELPER = textwrap.dedent(
                 if number == 1100:
                     (worker,) = [p for p in multiprocessing.active_children() if p.name == "ccf-upload"]
                     Path(sys.argv[2]).write_text(str(worker.pid))
-                    time.sleep(1)  # the worker takes in what was handed over
+                    # The worker takes in what was handed over: two batches of 500 reach the index.
+                    deadline = time.monotonic() + 60
+                    while WATCHED.count() < 1000 and time.monotonic() < deadline:
+                        time.sleep(0.02)
                     os.kill(os.getpid(), signal.SIGKILL)
                 yield Document(
                     id=f"doc-{number:04d}", content=f"number {number}", metadata=DocumentMetadata(title="n")
@@ -378,6 +406,7 @@ HELPER = textwrap.dedent(
 
     if __name__ == "__main__":
         folder = Path(sys.argv[1])
+        WATCHED = LocalIndex(folder / "index.db")
         index, state = LocalIndex(folder / "index.db"), SqliteStateStore(folder / "state.db")
         SyncEngine(index, state, SyncOptions(upload_process=True)).run(Numbers())
     '''
