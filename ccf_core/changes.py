@@ -34,6 +34,11 @@ _UNENCODABLE = (
 )
 
 
+def invalid_document(doc_id: str, problems: list[str]) -> str:
+    """The failure message of a document that breaks ``problems``."""
+    return f"document {doc_id!r}: " + "; ".join(problems)
+
+
 _has_version = SyncRecord.has_version
 _FILE_VERSION = DocumentFile.version
 
@@ -48,6 +53,9 @@ class ChangeDetector:
             content did not), in batches: no destination call is needed for it.
         scope: the run's state scope.
         dry_run: when True, nothing is written.
+
+    ``validates`` (True) says whether a document to send is checked against Q Business's rules
+    here; the upload process checks them itself (off the engine's CPU) when it takes the pipeline.
     """
 
     def __init__(
@@ -58,6 +66,7 @@ class ChangeDetector:
         self.state = state
         self.scope = scope
         self.dry_run = dry_run
+        self.validates = True
         self._rerecord: list[tuple[str, str]] = []
 
     def hinted(self, item: DocumentVersion) -> Document | None:
@@ -118,7 +127,7 @@ class ChangeDetector:
             # UnicodeEncodeError: a lone surrogate from a name that is not UTF-8; RecursionError: an
             # attribute list that contains itself.
             problems = document_problems(doc, content_type) or [_UNENCODABLE]
-            report.fail(doc.id, "invalid_document", f"document {doc.id!r}: " + "; ".join(problems))
+            report.fail(doc.id, "invalid_document", invalid_document(doc.id, problems))
             return None
         meta_key = None if version is None and not version_when_read else metadata_key(fingerprint)
         if previous:
@@ -132,10 +141,11 @@ class ChangeDetector:
                 if encoded != previous:
                     self._remember(doc.id, encoded)
                 return None
-        problems = document_problems(doc, content_type)
-        if problems:
-            report.fail(doc.id, "invalid_document", f"document {doc.id!r}: " + "; ".join(problems))
-            return None
+        if self.validates:
+            problems = document_problems(doc, content_type)
+            if problems:
+                report.fail(doc.id, "invalid_document", invalid_document(doc.id, problems))
+                return None
         if version_when_read:
             checksum, size, content, version = file_checksum_and_version(doc, fingerprint)
         elif not previous:

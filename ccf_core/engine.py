@@ -257,7 +257,9 @@ class _Run:
             factories = worker_factories(engine.destination, engine.state)
             if factories is not None:
                 try:
-                    return WorkerPipeline(factories, self.scope, self.report, context.cancel_event)
+                    pipeline = WorkerPipeline(factories, self.scope, self.report, context.cancel_event)
+                    self._changes.validates = False  # the worker checks the documents it is handed
+                    return pipeline
                 except OSError as err:  # no process could be started: the run goes on in this one
                     logger.warning("no upload process could be started (%s): uploading from this one", err)
         return BatchPipeline(engine.destination, engine.state, self.scope, self.report)

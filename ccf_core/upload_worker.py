@@ -35,12 +35,14 @@ from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
+from ccf_core.changes import invalid_document
 from ccf_core.checksum import reads_its_file
 from ccf_core.errors import CCFError, SyncAborted
 from ccf_core.models.document import Document, DocumentFile, DocumentMetadata
 from ccf_core.ports import Destination, PreparedDocument, StateStore
 from ccf_core.report import MAX_LISTED_FAILURES, Failure, SyncReport
 from ccf_core.uploader import BatchPipeline, StateUnwritable
+from ccf_core.validation import document_problems
 from ccf_core.working_set import in_pages
 
 logger = logging.getLogger(__name__)
@@ -326,8 +328,12 @@ class _Worker:
                 return
             try:
                 prepared = _decode(row)
-            except Exception as err:  # the engine checked it; a model that refuses its own values
+            except Exception as err:  # a model that refuses its own values
                 report.fail(row[0], "invalid_document", f"document {row[0]!r}: {err}")
+                continue
+            problems = document_problems(prepared.document, prepared.content_type)
+            if problems:  # the rules of Q Business, checked here rather than in the engine's process
+                report.fail(row[0], "invalid_document", invalid_document(row[0], problems))
                 continue
             self._call("add", prepared)  # the pipeline counts the document if it raises
 

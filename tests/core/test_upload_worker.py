@@ -16,6 +16,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import astuple
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -59,11 +60,15 @@ class Texts(Connector):
     name = "texts"
 
     def __init__(
-        self, texts: dict[str, str], during: Callable[[int, SyncContext], None] | None = None
+        self,
+        texts: dict[str, str],
+        during: Callable[[int, SyncContext], None] | None = None,
+        broken: bool = False,
     ) -> None:
         super().__init__()
         self.texts = texts
         self.during = during
+        self.broken = broken  # every 97th document without a title (which Q Business refuses)
         self.saw_worker = False
 
     def documents(self, context: SyncContext) -> Iterator[Document]:
@@ -77,7 +82,7 @@ class Texts(Connector):
                 id=doc_id,
                 content=text,
                 metadata=DocumentMetadata(
-                    title=f"Title of {doc_id}",
+                    title="" if self.broken and serial % 97 == 5 else f"Title of {doc_id}",
                     source_uri=f"https://example.com/{doc_id}",
                     attributes={"number": serial, "tags": ["a", "b"], "kind": "text"},
                     last_updated_at=datetime(2025, 1, 1 + serial % 28, tzinfo=UTC),
@@ -160,20 +165,27 @@ def test_a_worker_run_ends_as_a_run_in_the_engines_process(tmp_path: Path) -> No
 
     reports = []
     for folder, upload_process in ((here, False), (there, True)):
-        connector = Texts(first)
+        connector = Texts(first, broken=True)
         reports.append(run(folder, connector, upload_process))
         assert connector.saw_worker is upload_process
-        reports.append(run(folder, Texts(second), upload_process))
+        reports.append(run(folder, Texts(second, broken=True), upload_process))
 
     def counts(report: SyncReport) -> tuple[int, ...]:
         return (report.scanned, report.added, report.updated, report.unchanged, report.deleted, report.failed)
 
-    changed = sum(1 for doc_id, text in second.items() if first[doc_id] != text)
-    assert counts(reports[3]) == (len(second), 0, changed, len(second) - changed, TOTAL - len(second), 0)
+    invalid = {doc_id for doc_id in first if int(doc_id[4:]) % 97 == 5}
+    kept = set(second) - invalid
+    changed = sum(1 for doc_id in kept if first[doc_id] != second[doc_id])
+    deleted = len(set(first) - set(second) - invalid)
+    failed = len(invalid & set(second))
+    assert counts(reports[3]) == (len(second), 0, changed, len(kept) - changed, deleted, failed)
     assert [counts(report) for report in reports[2:]] == [counts(report) for report in reports[:2]]
+    failures = [sorted(map(astuple, report.failures)) for report in reports]
+    assert failures[2:] == failures[:2]
+    assert reports[1].failures_by_reason == {"invalid_document": failed}
     assert stored(there) == stored(here)
     assert records(there) == records(here)
-    assert all(report.status is RunStatus.SUCCEEDED for report in reports)
+    assert all(report.status is RunStatus.COMPLETED_WITH_FAILURES for report in reports)
 
 
 def test_files_acls_and_content_of_the_connectors_own_code_cross_over(tmp_path: Path) -> None:
