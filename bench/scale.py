@@ -277,6 +277,7 @@ def case_ccf(
         **result,
         # The upload process's CPU (SyncOptions(upload_process=True)), beside this process's.
         "worker_cpu_us_per_document": round(worker_cpu / count * 1e6, 1),
+        "worker_peak_rss_mb": round(worker.ru_maxrss / 1024, 1),
         "failed": report.failed,
         "startup_seconds": round(startup, 2),
         "state_writes": state.writes,
