@@ -38,6 +38,9 @@ IDS = {
     "index_id": "b0000000-0000-4000-8000-00000000b002",
     "data_source_id": "b0000000-0000-4000-8000-00000000c003",
 }
+#: Runs of each case; the fastest counts.
+RUNS = 2
+
 #: Batch calls per second the rate-limited case allows (a token bucket holding RATE / 5 calls).
 RATE = 50
 CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
@@ -104,10 +107,13 @@ def main(argv: list[str]) -> None:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     rates: dict[str, float] = {}
-    for name, options, faults in CASES:
-        result = run_case(name, options, faults, count)
-        rates[name] = result["documents_per_second"]
-        print(json.dumps(result), flush=True)
+    # Each case runs RUNS times and its fastest run counts: the unthrottled rate, the denominator of
+    # the throttled share, moves by a fifth between runs on a shared machine.
+    for _ in range(RUNS):
+        for name, options, faults in CASES:
+            result = run_case(name, options, faults, count)
+            rates[name] = max(rates.get(name, 0), result["documents_per_second"])
+            print(json.dumps(result), flush=True)
     limited = f"defaults_rate_limited_{RATE}_calls_per_second"
     print(
         json.dumps(

@@ -10,8 +10,10 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from ccf_core.destinations.retry import (
     THROTTLE_MAX_DELAY,
+    THROTTLED_TRIES,
     AdaptiveLimiter,
     Backoff,
+    CallError,
     ErrorKind,
     RetryingCaller,
     classify,
@@ -130,8 +132,8 @@ def _waits_before_success(error: ClientError, attempts: int, in_flight: int = 16
 
 def test_a_throttled_call_is_tried_again_within_a_second_while_the_limiter_can_lower_the_load() -> None:
     """The limiter keeps the rate; a long wait would only leave the batch behind the others. Each
-    throttle lowers the limit (16, 12, 9, 6, 4, 3, 2, 1): at its minimum the load cannot go lower by
-    itself, and the waits grow again, so a long congestion is still waited out."""
+    throttle lowers the limit (16, 12, 9, 7, 5, 4, 3, 2, 1): at its minimum the load cannot go lower
+    by itself, and the waits grow again, so a long congestion is still waited out."""
     waits = _waits_before_success(client_error("ThrottlingException", 429), attempts=20)
 
     assert len(waits) == 19
@@ -150,3 +152,55 @@ def test_a_failing_service_is_waited_for_with_the_full_backoff() -> None:
 
     assert len(waits) == 19
     assert THROTTLE_MAX_DELAY < max(waits[:10]) <= max(waits) <= 20.0
+
+
+class _Unlucky:
+    """A client that throttles the call without ``lucky`` ``throttles`` times, then answers."""
+
+    def __init__(self, throttles: int) -> None:
+        self.throttles = throttles
+
+    def batch_put_document(self, **params: object) -> dict[str, object]:
+        if self.throttles and not params.get("lucky"):
+            self.throttles -= 1
+            raise client_error("ThrottlingException", 429)
+        return {"failedDocuments": []}
+
+
+def _caller(client: object, max_attempts: int = 10) -> RetryingCaller:
+    return RetryingCaller(
+        client,
+        max_in_flight=16,
+        max_attempts=max_attempts,
+        backoff=Backoff(base=0.1, cap=20.0, _random=random.Random(7)),
+    )
+
+
+def test_a_call_throttled_while_others_get_through_is_tried_past_max_attempts() -> None:
+    """Against a token bucket a batch can lose its turn ten times while the others are taken."""
+    caller = _caller(_Unlucky(throttles=14))
+    # While the call waits, another batch gets through.
+    caller.sleep = lambda _seconds: caller.call("BatchPutDocument", {"lucky": True})  # type: ignore[assignment, func-returns-value]
+
+    assert caller.call("BatchPutDocument", {}) == {"failedDocuments": []}
+    assert caller.retries["BatchPutDocument"] == 14
+
+
+def test_a_call_throttled_with_nothing_getting_through_gives_up_after_max_attempts() -> None:
+    caller = _caller(_Unlucky(throttles=14))
+    caller.sleep = lambda _seconds: None
+
+    outcome = caller.call("BatchPutDocument", {})
+
+    assert isinstance(outcome, CallError)
+    assert (outcome.kind, outcome.attempts) == (ErrorKind.THROTTLED, 10)
+
+
+def test_a_call_that_keeps_losing_its_turn_gives_up_after_throttled_tries() -> None:
+    caller = _caller(_Unlucky(throttles=1000))
+    caller.sleep = lambda _seconds: caller.call("BatchPutDocument", {"lucky": True})  # type: ignore[assignment, func-returns-value]
+
+    outcome = caller.call("BatchPutDocument", {})
+
+    assert isinstance(outcome, CallError)
+    assert outcome.attempts == THROTTLED_TRIES
