@@ -262,6 +262,7 @@ class _Worker:
     ) -> None:
         self.connection = connection
         self.report = report
+        self.cancel = cancel
         self.counts = _Counts(report)
         self.pipeline: BatchPipeline | None = None
         self.error: Described | None = None
@@ -270,19 +271,25 @@ class _Worker:
             self.pipeline = BatchPipeline(make_destination(cancel), make_state(), scope, report)
         except Exception as err:
             self.error = _describe(err)
-            connection.send(("news", None, self.error))
+            with contextlib.suppress(OSError):
+                connection.send(("news", None, self.error))
 
     def serve(self) -> None:
+        """Answer the engine's messages until it says close or its end closes the pipe, then close."""
+        # A pipe that breaks either way means the engine's process is gone: what was accepted is
+        # recorded all the same, as the pipeline closes.
+        with contextlib.suppress(EOFError, OSError):
+            self._serve()
+        self._close()
+
+    def _serve(self) -> None:
         connection = self.connection
         frozen = False
         while True:
-            try:
-                message = connection.recv()
-            except (EOFError, OSError):
-                break  # the engine's process is gone
+            message = connection.recv()
             kind = message[0]
             if kind == "close":
-                break
+                return
             if kind == "add":
                 self._add(message[1])
                 if not frozen:
@@ -294,17 +301,17 @@ class _Worker:
                 ids = _IdStream(connection)
                 self._call("delete", ids)
                 ids.skip()
+                if ids.closing:  # the engine stopped in the middle of the ids and said close
+                    return
             else:
                 self._call("drain" if kind == "drain" else "flush")
             if kind in ("drain", "delete"):
                 connection.send(("answer", self.counts.take(deleting=kind == "delete"), self.error))
                 continue
-            # Unasked news stays small: the engine reads it only between two messages it sends,
-            # and a full pipe both ways would hold the two processes.
+            # Unasked news stays small (the engine also reads it while it waits to send).
             delta = self.counts.take(listed=NEWS_FAILURES)
             if delta is not None or self.error is not None:
                 connection.send(("news", delta, self.error))
-        self._close()
 
     def _call(self, method: str, *args: Any) -> None:
         """Call a method of the pipeline, unless it stopped; keep the error that stops it."""
@@ -317,12 +324,12 @@ class _Worker:
     def _add(self, rows: list[tuple[Any, ...]]) -> None:
         """Add the documents of a message to the pipeline.
 
-        Once the pipeline stopped, the documents that reach it are counted not sent (the engine's
-        process handed them over before it heard of the error).
+        Once the pipeline stopped, or the run was cancelled, the documents that reach it are
+        counted not sent (the engine's process handed them over before it heard of it).
         """
         report = self.report
         for position, row in enumerate(rows):
-            if self.error is not None or self.pipeline is None:
+            if self.error is not None or self.pipeline is None or self.cancel.is_set():
                 for rest in rows[position:]:
                     report.fail(rest[0], "not_sent", "not sent: the upload process stopped")
                 return
@@ -344,23 +351,25 @@ class _Worker:
                 self.pipeline.close()
             except Exception as err:
                 close_error = _describe(err)
-        # When nobody is listening any more, what was accepted is recorded all the same.
         with contextlib.suppress(OSError):
             self.connection.send(("closed", self.counts.take(), close_error or self.error))
 
 
 class _IdStream:
-    """The ids of a deletion, read from the engine's messages to the end marker."""
+    """The ids of a deletion, read from the engine's messages to the end marker (or a close, when
+    the engine stopped in the middle of them)."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.ended = False
+        self.closing = False
 
     def __iter__(self) -> Iterator[str]:
         while not self.ended:
             message = self.connection.recv()
-            if message[0] == "ids_end":
+            if message[0] != "ids":
                 self.ended = True
+                self.closing = message[0] == "close"
                 return
             yield from message[1]
 
@@ -411,6 +420,7 @@ class WorkerPipeline:
         self._closed = False
         self._raised = False
         self._gone_already = False
+        self._pending_error: Described | None = None
         self._outbox: queue.Queue[bytes | None] = queue.Queue(OUTBOX_MESSAGES)
         self._unsent = False
         self._sender = threading.Thread(target=self._send_all, name="ccf-upload-sender", daemon=True)
@@ -422,8 +432,9 @@ class WorkerPipeline:
         """Hand a document over (with the next full message, or once the first waiting is old)."""
         try:
             row = _encode(prepared)
-        except OSError as err:  # content that only a read now gives, and the read failed
-            self.report.fail(prepared.id, "content_unreadable", f"document {prepared.id!r}: {err}")
+        except Exception as err:  # content that only a read now gives (the connector's code), failing
+            message = f"document {prepared.id!r}: cannot read content: {type(err).__name__}: {err}"
+            self.report.fail(prepared.id, "content_unreadable", message)
             return
         rows = self._rows
         if not rows:
@@ -452,9 +463,12 @@ class WorkerPipeline:
         """Delete ``ids`` in the worker, streamed a page at a time; wait until it is done."""
         self._hand_over()
         self._send(("delete",))
-        for page in in_pages(ids, DELETE_PAGE):
-            self._send(("ids", page))
-        self._send(("ids_end",))
+        try:
+            for page in in_pages(ids, DELETE_PAGE):
+                self._send(("ids", page))
+        finally:
+            if not self._gone_already:  # the worker reads ids up to this mark, whatever happened
+                self._send(("ids_end",))
         self._answer()
 
     def close(self) -> None:
@@ -476,6 +490,7 @@ class WorkerPipeline:
         try:
             self._send(("close",))
             while True:
+                self._wait_for_worker()
                 kind, delta, error = self._receive()
                 self._merge(delta)
                 if kind == "closed":
@@ -495,17 +510,35 @@ class WorkerPipeline:
         if not self._rows:
             return
         rows, self._rows, self._rows_bytes = self._rows, [], 0
-        self._send(("add", rows))
+        try:
+            self._send(("add", rows))
+        except BaseException:  # the worker is gone, or an interrupt: these never reached it
+            for row in rows:
+                self.report.fail(row[0], "not_sent", "not sent: the upload process stopped")
+            raise
         self._handed += len(rows)
+        self._take_news()
+
+    def _take_news(self) -> None:
+        """Merge what the worker said meanwhile; raise the error it reports."""
+        if self._pending_error is not None:
+            self._reported(self._pending_error)
         while self._connection.poll():
             _, delta, error = self._receive()
             self._merge(delta)
             if error is not None:
                 self._reported(error)
 
+    def _wait_for_worker(self) -> None:
+        """Wait until the worker says something; tell it at once when the run is cancelled."""
+        while not self._connection.poll(0.2):
+            if self._cancel_event is not None and self._cancel_event.is_set():
+                self._cancel.set()
+
     def _answer(self) -> None:
         """Wait for the worker's answer to a drain or a deletion; raise the error it reports."""
         while True:
+            self._wait_for_worker()
             kind, delta, error = self._receive()
             self._merge(delta)
             if error is not None:
@@ -524,9 +557,17 @@ class WorkerPipeline:
             if self._unsent:
                 self._gone()
             try:
-                self._outbox.put(data, timeout=0.5)
+                self._outbox.put(data, timeout=0.2)
                 return
             except queue.Full:
+                # The worker may be waiting for us to read what it said: read it while waiting
+                # (its errors are raised once this message is queued, when the caller looks).
+                while self._connection.poll():
+                    _, delta, error = self._receive()
+                    self._merge(delta)
+                    self._pending_error = self._pending_error or error
+                if self._cancel_event is not None and self._cancel_event.is_set():
+                    self._cancel.set()
                 if not self._process.is_alive():
                     self._unsent = True
 
@@ -568,6 +609,9 @@ class WorkerPipeline:
 
     def _gone(self) -> Any:
         """The worker ended without closing: count what it had not accounted for, fail the run."""
+        with contextlib.suppress(EOFError, OSError):  # what it said before it ended counts
+            while self._connection.poll():
+                self._merge(self._connection.recv()[1])
         self._process.join(1.0)
         code = self._process.exitcode
         unconfirmed = max(0, self._handed - self._concluded)

@@ -243,8 +243,9 @@ class RetryingCaller:
     Every attempt holds a slot of :attr:`limiter`; a throttled attempt lowers the limit, a
     successful one raises it. Throttling and transient errors are retried up to ``max_attempts``
     times in all, after a random wait from ``backoff`` (at most :data:`THROTTLE_MAX_DELAY` after a
-    throttle while the limit is above its minimum); the caller gets the response, or a
-    :class:`CallError` once the call failed for good. Thread-safe.
+    throttle while the limit is above its minimum; a throttle while other calls got through does not
+    count, up to :data:`THROTTLED_TRIES` tries, unless ``max_attempts`` is 1); the caller gets the
+    response, or a :class:`CallError` once the call failed for good. Thread-safe.
 
     Args:
         client: a boto3 client (its own retries should be off).
@@ -292,7 +293,7 @@ class RetryingCaller:
                 # this call lost its turn, which brings it no closer to giving up (THROTTLED_TRIES
                 # tries in all at most).
                 others_got_through, progress = self._succeeded > progress, self._succeeded
-                if not (throttled and others_got_through):
+                if not (throttled and others_got_through and self.max_attempts > 1):
                     counted += 1
                 if (
                     error.kind not in (ErrorKind.THROTTLED, ErrorKind.TRANSIENT)

@@ -14,13 +14,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import astuple
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -41,10 +42,11 @@ from ccf_core import (
 from ccf_core.checksum import PENDING_DELETE, PENDING_UPDATE, checksum_and_content
 from ccf_core.destinations.local_index import LocalIndex
 from ccf_core.models.acl import Principal, PrincipalUser
-from ccf_core.ports import PreparedDocument
+from ccf_core.ports import BatchResult, PreparedDocument
+from ccf_core.report import Failure
 from ccf_core.state import SqliteStateStore
 from ccf_core.testing import AcceptingDestination
-from ccf_core.upload_worker import _decode, _encode
+from ccf_core.upload_worker import WorkerPipeline, _decode, _encode, worker_factories
 
 TOTAL = 700
 WORKER = "ccf-upload"
@@ -234,15 +236,24 @@ def test_files_acls_and_content_of_the_connectors_own_code_cross_over(tmp_path: 
 class Vanishing(Document):
     """Content in two pieces from the connector's code, gone when it is read again to be sent."""
 
+    error: ClassVar[Exception] = FileNotFoundError("the source dropped it")
+
     def iter_content(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         yield b"first "
         yield b"second"
 
     def read_bytes(self) -> bytes:
-        raise FileNotFoundError("the source dropped it")
+        raise self.error
 
 
-def test_content_that_cannot_be_read_again_fails_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "error", [FileNotFoundError("the source dropped it"), RuntimeError("the source dropped it")]
+)
+def test_content_that_cannot_be_read_again_fails_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    monkeypatch.setattr(Vanishing, "error", error)
+
     class Mixed(Texts):
         def documents(self, context: SyncContext) -> Iterator[Document]:
             yield from super().documents(context)
@@ -316,6 +327,98 @@ def _failing_copy(
     index = FailingIndex(path, fail_after)
     index.open(RunInfo(connector, run_id, full, cancel_event=cancel))
     return index
+
+
+class SlowIndex(LocalIndex):
+    """Takes ``delay`` seconds a batch of 50; with ``refuse``, refuses every document with a long
+    message (a service's verbose error)."""
+
+    limits = BatchLimits(max_documents=50, max_bytes=1 << 20, max_delete_ids=50, max_in_flight=1)
+
+    def __init__(self, path: str | os.PathLike[str], delay: float, refuse: bool = False) -> None:
+        super().__init__(path)
+        self.delay, self.refuse = delay, refuse
+
+    def put_documents(self, batch: Any) -> Any:
+        time.sleep(self.delay)
+        if self.refuse:
+            return BatchResult(failures=[Failure(p.id, "service_error", "x" * 8000) for p in batch])
+        return super().put_documents(batch)
+
+    def worker_factory(self) -> Any:
+        run = self._run
+        assert run is not None
+        return partial(_slow_copy, str(self.path), self.delay, self.refuse, run.connector, run.run_id)
+
+
+def _slow_copy(path: str, delay: float, refuse: bool, connector: str, run_id: str, cancel: Any) -> Any:
+    index = SlowIndex(path, delay, refuse)
+    index.open(RunInfo(connector, run_id, True, cancel_event=cancel))
+    return index
+
+
+def test_long_failure_messages_from_a_slow_worker_do_not_hold_the_two_processes(tmp_path: Path) -> None:
+    """The engine, waiting for room to hand documents over, reads what the worker says meanwhile:
+    else both wait, each on a full pipe."""
+    index = SlowIndex(tmp_path / "index.db", 0.005, refuse=True)
+    index_thread = ThreadWithResult(lambda: run(tmp_path, Texts(texts(12_000)), True, index))
+
+    report = index_thread.result(timeout=120)
+    index.shutdown()
+
+    assert report.failures_by_reason["service_error"] == 12_000
+    assert_every_document_counted(report)
+
+
+def test_documents_waiting_to_be_handed_over_are_counted_when_the_worker_dies(tmp_path: Path) -> None:
+    def kill_the_worker(number: int, context: SyncContext) -> None:
+        if number == 9000:  # the worker lags far behind: the engine waits to hand documents over
+            (worker,) = [process for process in multiprocessing.active_children() if process.name == WORKER]
+            assert worker.pid is not None
+            os.kill(worker.pid, signal.SIGKILL)
+
+    index = SlowIndex(tmp_path / "index.db", 0.01)
+    report = run(tmp_path, Texts(texts(12_000), during=kill_the_worker), True, index)
+    index.shutdown()
+
+    assert report.status is RunStatus.FAILED
+    assert report.failures_by_reason["not_confirmed"] > 0
+    assert_every_document_counted(report)
+    assert_state_within_index(tmp_path)
+
+
+def test_a_deletion_cut_short_still_lets_the_worker_close(tmp_path: Path) -> None:
+    index, state = LocalIndex(tmp_path / "index.db"), SqliteStateStore(tmp_path / "state.db")
+    index.open(RunInfo("texts", "r1", True))
+    factories = worker_factories(index, state)
+    assert factories is not None
+    pipeline = WorkerPipeline(factories, "texts@x", SyncReport("texts", "full", "local"))
+
+    def ids() -> Iterator[str]:
+        yield from (f"id-{number}" for number in range(1500))
+        raise KeyboardInterrupt("a second Ctrl-C while the deletions stream")
+
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.delete(ids())
+    closing = ThreadWithResult(pipeline.close)
+
+    closing.result(timeout=30)
+    index.shutdown()
+    state.close()
+
+
+class ThreadWithResult:
+    """``function()`` in a thread; :meth:`result` fails the test if it has not returned in time."""
+
+    def __init__(self, function: Callable[[], Any]) -> None:
+        self._outcome: list[Any] = []
+        self._thread = threading.Thread(target=lambda: self._outcome.append(function()), daemon=True)
+        self._thread.start()
+
+    def result(self, timeout: float) -> Any:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), f"still running after {timeout} s: the processes hold each other"
+        return self._outcome[0] if self._outcome else None
 
 
 def test_a_destination_down_in_the_worker_fails_the_run_and_counts_every_document(tmp_path: Path) -> None:

@@ -204,3 +204,13 @@ def test_a_call_that_keeps_losing_its_turn_gives_up_after_throttled_tries() -> N
 
     assert isinstance(outcome, CallError)
     assert outcome.attempts == THROTTLED_TRIES
+
+
+def test_a_caller_without_retries_never_retries_a_throttle() -> None:
+    caller = _caller(_Unlucky(throttles=3), max_attempts=1)
+    caller.sleep = lambda _seconds: caller.call("BatchPutDocument", {"lucky": True})  # type: ignore[assignment, func-returns-value]
+
+    outcome = caller.call("BatchPutDocument", {})
+
+    assert isinstance(outcome, CallError)
+    assert outcome.attempts == 1
