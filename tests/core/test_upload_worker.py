@@ -46,7 +46,8 @@ from ccf_core.ports import BatchResult, PreparedDocument
 from ccf_core.report import Failure
 from ccf_core.state import SqliteStateStore
 from ccf_core.testing import AcceptingDestination
-from ccf_core.upload_worker import WorkerPipeline, _decode, _encode, worker_factories
+from ccf_core.upload_serve import _decode, _encode
+from ccf_core.upload_worker import WorkerPipeline, worker_factories
 
 TOTAL = 700
 WORKER = "ccf-upload"
