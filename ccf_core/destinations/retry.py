@@ -88,7 +88,7 @@ THROTTLE_MAX_DELAY = 1.0
 #: The most tries of one call that is throttled while other calls succeed (or ``max_attempts``
 #: when larger). Those throttles do not count toward ``max_attempts``: against a token bucket, a
 #: call can lose its turn ten times in a row while the service takes the others (a batch failed
-#: so, once in a dozen runs of bench/qbusiness.py, while the run went on at the bucket's rate).
+#: so twice in 8 runs of bench/qbusiness.py, while the run went on at the service's rate).
 THROTTLED_TRIES = 50
 
 
