@@ -9,7 +9,8 @@ another process (a ``worker_factory()`` method that returns a picklable factory,
 engine hands its prepared documents to a :class:`~ccf_core.uploader.BatchPipeline` in a spawned
 process, over a pipe, 256 at a time (or sooner, when the first of them has waited
 :data:`HAND_OVER_SECONDS`). Otherwise, or when the factories cannot be sent, the pipeline runs in
-the engine's process as before.
+the engine's process as before. The worker also checks the documents against Q Business's rules
+(the engine's process then does not), which evens out the two processes' work.
 
 The promises of the pipeline hold across the two processes, as the worker keeps them itself:
 documents are marked pending before they are sent and recorded once accepted, in the state file

@@ -1,11 +1,13 @@
 """Retries for destinations that call a throttling AWS API through boto3.
 
-:class:`AdaptiveLimiter` is an AIMD limit on concurrent calls: it halves when the service throttles
-and grows back by one for every window of successful calls, so a run finds the rate a service
-accepts without a setting to tune. :class:`RetryingCaller` puts the limiter and a :class:`Backoff`
+:class:`AdaptiveLimiter` is an AIMD limit on concurrent calls: it shrinks by a factor when the
+service throttles (:data:`THROTTLE_DECREASE_FACTOR` for a :class:`RetryingCaller`) and grows back
+by steps for every window of successful calls, so a run finds the rate a service accepts without a
+setting to tune. :class:`RetryingCaller` puts the limiter and a :class:`Backoff`
 (exponential with full jitter, from :mod:`ccf_core.retry` and still importable from here) around a
 boto3 client and sorts what fails into :class:`ErrorKind`s: retry it, give up on the items of the
-call, or stop.
+call, or stop. :func:`in_threads` spreads calls of one kind (a destination's groups) over a few
+threads.
 
 botocore is imported only when a call fails.
 """
